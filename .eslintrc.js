@@ -1,0 +1,29 @@
+/** n8n's community, credentials and nodes rule sets; rules are only switched off with a reason. */
+module.exports = {
+	root: true,
+	env: { node: true, es2022: true },
+	parser: '@typescript-eslint/parser',
+	parserOptions: { project: ['./tsconfig.json'], sourceType: 'module', extraFileExtensions: ['.json'] },
+	ignorePatterns: ['.eslintrc.js', '**/*.js', 'node_modules/**', 'dist/**', 'test/**', 'bench/**', 'scripts/**'],
+	overrides: [
+		{
+			files: ['package.json'],
+			plugins: ['eslint-plugin-n8n-nodes-base'],
+			extends: ['plugin:n8n-nodes-base/community'],
+			rules: {
+				// Self-hosted package: it needs the Mailchimp client, pg and a phone library at run time (see README).
+				'n8n-nodes-base/community-package-json-name-still-default': 'off',
+			},
+		},
+		{
+			files: ['./credentials/**/*.ts'],
+			plugins: ['eslint-plugin-n8n-nodes-base'],
+			extends: ['plugin:n8n-nodes-base/credentials'],
+		},
+		{
+			files: ['./nodes/**/*.ts'],
+			plugins: ['eslint-plugin-n8n-nodes-base'],
+			extends: ['plugin:n8n-nodes-base/nodes'],
+		},
+	],
+};

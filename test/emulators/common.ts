@@ -1,0 +1,280 @@
+/**
+ * What both emulators share: a loopback HTTP server, runtime-settable faults, per-endpoint counters
+ * and the `/_control` API through which tests, the demo and benchmarks steer them.
+ *
+ * Control API (same on both emulators):
+ *   GET  /_control/counters          → { "<METHOD> <route>": n, ... }
+ *   POST /_control/counters/reset
+ *   GET  /_control/faults            → FaultConfig
+ *   PUT  /_control/faults            ← partial FaultConfig (merged)
+ * Each emulator adds its own `/_control/...` routes for its state.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FaultConfig {
+	/** Added to every answer (not to /_control). */
+	latencyMs: number;
+	/** Uniform extra latency in [0, jitterMs). */
+	jitterMs: number;
+	/** Shares in [0, 1] of requests answered with that fault instead of the real answer. */
+	rate429: number;
+	rate5xx: number;
+	/** Mailchimp's "403 without a JSON body" under high volume. */
+	rate403NoBody: number;
+	/** Connection destroyed without an answer. */
+	dropRate: number;
+	/** Only requests whose route matches this regular expression get faults; empty = all. */
+	routeFilter: string;
+}
+
+export const NO_FAULTS: FaultConfig = {
+	latencyMs: 0,
+	jitterMs: 0,
+	rate429: 0,
+	rate5xx: 0,
+	rate403NoBody: 0,
+	dropRate: 0,
+	routeFilter: '',
+};
+
+export class HttpError extends Error {
+	constructor(
+		readonly status: number,
+		readonly body: unknown,
+		readonly headers: Record<string, string> = {},
+	) {
+		super(`HTTP ${status}`);
+	}
+}
+
+export interface EmulatorRequest {
+	method: string;
+	/** Path without the query string. */
+	path: string;
+	query: URLSearchParams;
+	headers: http.IncomingHttpHeaders;
+	/** Parsed JSON (or form) body, undefined when empty. */
+	body: unknown;
+	rawBody: string;
+	/** Set by the router: the route template, e.g. `GET /3.0/lists/{list_id}/members`. */
+	route?: string;
+	params: Record<string, string>;
+}
+
+export interface EmulatorResponse {
+	status: number;
+	body?: unknown;
+	headers?: Record<string, string>;
+	contentType?: string;
+}
+
+type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
+
+interface Route {
+	method: string;
+	template: string;
+	pattern: RegExp;
+	names: string[];
+	handler: Handler;
+}
+
+/** A tiny router over path templates such as `/3.0/lists/{list_id}/members`. */
+export class Router {
+	private readonly routes: Route[] = [];
+
+	add(method: string, template: string, handler: Handler): this {
+		const names: string[] = [];
+		const source = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, name: string) => {
+			names.push(name);
+			return '([^/]+)';
+		});
+		this.routes.push({ method, template, pattern: new RegExp(`^${source}/?$`), names, handler });
+		return this;
+	}
+
+	match(method: string, path: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
+		let pathMatched = false;
+		for (const route of this.routes) {
+			const m = route.pattern.exec(path);
+			if (!m) continue;
+			pathMatched = true;
+			if (route.method !== method) continue;
+			const params: Record<string, string> = {};
+			route.names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1])));
+			return { route, params };
+		}
+		return pathMatched ? 'method' : undefined;
+	}
+}
+
+export interface EmulatorOptions {
+	host?: string;
+	port?: number;
+	/** Answer for an unknown path or method, in the API's own error shape. */
+	notFound: (req: EmulatorRequest) => EmulatorResponse;
+	methodNotAllowed: (req: EmulatorRequest) => EmulatorResponse;
+	/** Body of an injected 429 / 5xx, in the API's own error shape. */
+	faultBody: (status: number) => EmulatorResponse;
+	/** Called for every request before routing (e.g. authentication, connection limits). */
+	before?: (req: EmulatorRequest) => EmulatorResponse | undefined;
+	/** Called when a request ends, whatever the outcome. */
+	after?: (req: EmulatorRequest) => void;
+}
+
+export interface RunningEmulator {
+	url: string;
+	port: number;
+	server: http.Server;
+	faults: FaultConfig;
+	counters: Map<string, number>;
+	close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function parseBody(raw: string, contentType: string | undefined): unknown {
+	if (raw === '') return undefined;
+	if (contentType?.includes('application/x-www-form-urlencoded')) {
+		return Object.fromEntries(new URLSearchParams(raw));
+	}
+	try {
+		return JSON.parse(raw);
+	} catch {
+		throw new HttpError(400, { message: 'Request body is not valid JSON' });
+	}
+}
+
+function send(res: http.ServerResponse, answer: EmulatorResponse): void {
+	const headers: Record<string, string> = { ...(answer.headers ?? {}) };
+	let payload = '';
+	if (answer.body !== undefined) {
+		payload = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+		headers['content-type'] = answer.contentType ?? 'application/json';
+	}
+	headers['content-length'] = String(Buffer.byteLength(payload));
+	res.writeHead(answer.status, headers);
+	res.end(payload);
+}
+
+/**
+ * Starts one emulator. `router` serves the API, `control` the emulator-specific `/_control` routes;
+ * faults never apply to `/_control`.
+ */
+export async function startEmulator(
+	router: Router,
+	control: Router,
+	options: EmulatorOptions,
+): Promise<RunningEmulator> {
+	const faults: FaultConfig = { ...NO_FAULTS };
+	const counters = new Map<string, number>();
+	const count = (key: string) => counters.set(key, (counters.get(key) ?? 0) + 1);
+
+	control
+		.add('GET', '/_control/counters', () => ({ status: 200, body: Object.fromEntries(counters) }))
+		.add('POST', '/_control/counters/reset', () => {
+			counters.clear();
+			return { status: 204 };
+		})
+		.add('GET', '/_control/faults', () => ({ status: 200, body: faults }))
+		.add('PUT', '/_control/faults', (req) => {
+			Object.assign(faults, NO_FAULTS, req.body as Partial<FaultConfig>);
+			return { status: 200, body: faults };
+		});
+
+	const server = http.createServer((req, res) => {
+		const chunks: Buffer[] = [];
+		req.on('data', (c: Buffer) => chunks.push(c));
+		req.on('end', () => {
+			void handle(req, res, Buffer.concat(chunks).toString('utf8'));
+		});
+	});
+	// Emulators serve many keep-alive clients at once.
+	server.keepAliveTimeout = 30_000;
+
+	async function handle(req: http.IncomingMessage, res: http.ServerResponse, rawBody: string) {
+		const url = new URL(req.url ?? '/', 'http://emulator');
+		const request: EmulatorRequest = {
+			method: req.method ?? 'GET',
+			path: url.pathname,
+			query: url.searchParams,
+			headers: req.headers,
+			body: undefined,
+			rawBody,
+			params: {},
+		};
+		const isControl = url.pathname.startsWith('/_control/');
+		try {
+			request.body = parseBody(rawBody, req.headers['content-type']);
+			if (isControl) {
+				const hit = control.match(request.method, request.path);
+				if (hit === undefined || hit === 'method') return send(res, { status: 404, body: { message: 'unknown control route' } });
+				request.params = hit.params;
+				return send(res, await hit.route.handler(request));
+			}
+			const hit = router.match(request.method, request.path);
+			request.route = typeof hit === 'object' ? `${request.method} ${hit.route.template}` : `${request.method} (unrouted)`;
+			count(request.route);
+			const early = options.before?.(request);
+			if (early) return send(res, early);
+			try {
+				await applyFaults(request, res);
+				if (res.writableEnded || res.destroyed) return;
+				if (hit === undefined) return send(res, options.notFound(request));
+				if (hit === 'method') return send(res, options.methodNotAllowed(request));
+				request.params = hit.params;
+				send(res, await hit.route.handler(request));
+			} finally {
+				options.after?.(request);
+			}
+		} catch (error) {
+			if (res.headersSent || res.destroyed) return;
+			if (error instanceof HttpError) return send(res, { status: error.status, body: error.body, headers: error.headers });
+			send(res, { status: 500, body: { message: (error as Error).message } });
+		}
+	}
+
+	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse) {
+		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
+		if (delay > 0) await sleep(delay);
+		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return;
+		const roll = Math.random();
+		let edge = faults.dropRate;
+		if (roll < edge) {
+			count('fault drop');
+			res.socket?.destroy();
+			res.destroy();
+			return;
+		}
+		if (roll < (edge += faults.rate429)) {
+			count('fault 429');
+			return send(res, options.faultBody(429));
+		}
+		if (roll < (edge += faults.rate5xx)) {
+			count('fault 5xx');
+			return send(res, options.faultBody(503));
+		}
+		if (roll < (edge += faults.rate403NoBody)) {
+			count('fault 403');
+			return send(res, { status: 403 });
+		}
+	}
+
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+	});
+	const port = (server.address() as AddressInfo).port;
+	return {
+		url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+		port,
+		server,
+		faults,
+		counters,
+		close: () =>
+			new Promise<void>((resolve) => {
+				server.closeAllConnections();
+				server.close(() => resolve());
+			}),
+	};
+}
