@@ -1,0 +1,122 @@
+/**
+ * What Fetch Tagged Members does, apart from n8n: resolve the chosen tags, read every selected tag
+ * (pages concurrently, within the credential's cap), keep each member once, and say which of the
+ * selected tags the member has.
+ */
+import type { MailchimpClient, MailchimpMember, MemberStatus, Tag } from '../shared/transport/mailchimp';
+
+export type TagMatch = 'any' | 'all';
+
+export interface TaggedMember {
+	memberId: string;
+	contactId: string | null;
+	email: string;
+	status: string;
+	fullName: string;
+	mergeFields: Record<string, unknown>;
+	smsPhone: string | null;
+	smsSubscriptionStatus: string | null;
+	/** The selected tags this member has, in the order they were selected. */
+	tags: string[];
+	lastChanged: string | null;
+	audienceId: string;
+}
+
+/** Raised for a selection the user has to correct (unknown tag, no tag); the node words it. */
+export class SelectionError extends Error {
+	constructor(
+		message: string,
+		readonly description: string,
+	) {
+		super(message);
+	}
+}
+
+/**
+ * Turns what the user selected (tag ids from the dropdown, or names/ids given by expression) into
+ * the audience's tags. Unknown entries are an error, not silently skipped: a typo must not sync nobody.
+ */
+export function resolveTags(available: Tag[], wanted: string[]): Tag[] {
+	const requested = [...new Set(wanted.map((w) => w.trim()).filter(Boolean))];
+	if (requested.length === 0) {
+		throw new SelectionError('No tag selected', 'Select at least one tag whose members should be synced.');
+	}
+	const byId = new Map(available.map((t) => [t.id, t]));
+	const byName = new Map(available.map((t) => [t.name.toLowerCase(), t]));
+	const tags: Tag[] = [];
+	const unknown: string[] = [];
+	for (const entry of requested) {
+		const tag = byId.get(entry) ?? byName.get(entry.toLowerCase());
+		if (tag) {
+			if (!tags.includes(tag)) tags.push(tag);
+		} else unknown.push(entry);
+	}
+	if (unknown.length > 0) {
+		const known = available.map((t) => `'${t.name}'`).slice(0, 20).join(', ');
+		throw new SelectionError(
+			`The audience has no tag ${unknown.map((u) => `'${u}'`).join(', ')}`,
+			available.length === 0
+				? 'This audience has no tags at all. Create the tag in Mailchimp, or pick another audience.'
+				: `Pick tags from the list. The audience's tags are: ${known}${available.length > 20 ? ', …' : ''}.`,
+		);
+	}
+	return tags;
+}
+
+/** The tag-member endpoint hides these statuses unless asked; archived members it never lists. */
+function includeFlags(statuses: ReadonlySet<MemberStatus>) {
+	return {
+		unsubscribed: statuses.has('unsubscribed'),
+		cleaned: statuses.has('cleaned'),
+		transactional: statuses.has('transactional'),
+	};
+}
+
+export async function fetchTaggedMembers(
+	client: MailchimpClient,
+	audienceId: string,
+	tags: Tag[],
+	match: TagMatch,
+	statuses: ReadonlySet<MemberStatus>,
+): Promise<TaggedMember[]> {
+	const perTag = await Promise.all(
+		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses))),
+	);
+
+	// Membership comes from the tag listings themselves, not from the member's embedded tags
+	// (which stop at 50), so "all" is right for members with any number of tags.
+	const seen = new Map<string, { member: MailchimpMember; tags: string[] }>();
+	perTag.forEach((members, i) => {
+		for (const member of members) {
+			const entry = seen.get(member.id);
+			if (!entry) seen.set(member.id, { member, tags: [tags[i].name] });
+			// Offset paging can return a member twice when the tag changes mid-read.
+			else if (!entry.tags.includes(tags[i].name)) entry.tags.push(tags[i].name);
+		}
+	});
+
+	const result: TaggedMember[] = [];
+	for (const { member, tags: memberTags } of seen.values()) {
+		if (match === 'all' && memberTags.length < tags.length) continue;
+		if (!statuses.has(member.status as MemberStatus)) continue;
+		result.push(toTaggedMember(member, memberTags, audienceId));
+	}
+	// Pages arrive in any order; the output must not.
+	return result.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : a.memberId < b.memberId ? -1 : 1));
+}
+
+function toTaggedMember(member: MailchimpMember, tags: string[], audienceId: string): TaggedMember {
+	return {
+		memberId: member.id,
+		contactId: member.contact_id ?? null,
+		email: member.email_address,
+		status: member.status,
+		fullName: member.full_name ?? '',
+		mergeFields: member.merge_fields ?? {},
+		smsPhone: member.sms_phone_number || null,
+		smsSubscriptionStatus: member.sms_subscription_status || null,
+		tags,
+		lastChanged: member.last_changed ?? null,
+		audienceId: member.list_id ?? audienceId,
+	};
+}

@@ -1,0 +1,57 @@
+/** Parameters several nodes show the same way. */
+import type { INodeCredentialDescription, INodeProperties } from 'n8n-workflow';
+
+export const mailchimpCredentials: INodeCredentialDescription[] = [
+	{
+		name: 'mailchimpHubSyncOAuth2Api',
+		required: true,
+		testedBy: 'mailchimpCredentialTest',
+		displayOptions: { show: { authentication: ['oAuth2'] } },
+	},
+	{
+		name: 'mailchimpHubSyncApi',
+		required: true,
+		testedBy: 'mailchimpCredentialTest',
+		displayOptions: { show: { authentication: ['apiKey'] } },
+	},
+];
+
+export const mailchimpAuthentication: INodeProperties = {
+	displayName: 'Authentication',
+	name: 'authentication',
+	type: 'options',
+	options: [
+		{ name: 'OAuth2 (Recommended)', value: 'oAuth2' },
+		{ name: 'API Key', value: 'apiKey' },
+	],
+	default: 'oAuth2',
+};
+
+export const audienceLocator: INodeProperties = {
+	displayName: 'Audience',
+	name: 'audience',
+	type: 'resourceLocator',
+	default: { mode: 'list', value: '' },
+	required: true,
+	description: 'The Mailchimp audience (list) whose tagged members are synced',
+	modes: [
+		{
+			displayName: 'From List',
+			name: 'list',
+			type: 'list',
+			typeOptions: { searchListMethod: 'searchAudiences', searchable: true },
+		},
+		{
+			displayName: 'By ID',
+			name: 'id',
+			type: 'string',
+			placeholder: 'a1b2c3d4e5',
+			validation: [
+				{
+					type: 'regex',
+					properties: { regex: '^[0-9a-zA-Z]+$', errorMessage: 'An audience ID has letters and digits only' },
+				},
+			],
+		},
+	],
+};
