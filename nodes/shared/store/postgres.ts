@@ -1,0 +1,595 @@
+/**
+ * The PostgreSQL backend, for n8n in queue mode or several instances sharing one store.
+ *
+ * Lease times use the database clock, so hosts with drifting clocks still agree on expiry. Acquire is
+ * one short transaction: insert the lease if the lock is free, otherwise lock the lease row and take it
+ * over only if it has lapsed. Row locks and the primary key make it atomic across any number of clients.
+ */
+import { createHash } from 'crypto';
+import { Client, Pool, type ClientConfig, type PoolClient } from 'pg';
+
+import {
+	chunks,
+	cleanCounts,
+	clampRunLimit,
+	clipSummary,
+	dedupeLedger,
+	hashToken,
+	newOwnerToken,
+	newRunId,
+	notClaimed,
+	refusalReason,
+	uniquePhones,
+} from './common';
+import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, SyncStoreError } from './errors';
+import { latestVersion, POSTGRES_MIGRATIONS, schemaTooNewMessage } from './migrations';
+import type {
+	AcquireRequest,
+	AcquireResult,
+	ConsentAnswerState,
+	ConsentRecord,
+	ConsentState,
+	ForceReleaseResult,
+	LeaseInfo,
+	LedgerEntry,
+	LockStatus,
+	ReleaseResult,
+	RenewResult,
+	RunOutcome,
+	RunRecord,
+	RunSummary,
+	SyncStore,
+} from './types';
+
+export type PostgresSslMode = 'disable' | 'allow' | 'require';
+
+export interface PostgresStoreOptions {
+	host: string;
+	port: number;
+	database: string;
+	user: string;
+	password?: string;
+	ssl?: PostgresSslMode;
+	/** With SSL: refuse servers whose certificate does not verify (default true). */
+	rejectUnauthorized?: boolean;
+	/** Tables go into this schema (created if missing); default: the server's search_path, usually public. */
+	schema?: string;
+	connectTimeoutMs?: number;
+	/** Connections in this process's pool. */
+	maxConnections?: number;
+}
+
+type Row = Record<string, unknown>;
+
+const RUN_COLUMNS =
+	'id, lock_name, audience_id, trigger_kind, holder, started_at, finished_at, outcome, counts, error_summary, forced_release';
+const LEDGER_SLICE = 5_000;
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The server address for messages and cache keys; never includes the password. */
+export function postgresLocation(options: PostgresStoreOptions): string {
+	return `${options.host}:${options.port}/${options.database}${options.schema ? ` (schema ${options.schema})` : ''}`;
+}
+
+/** One pool per distinct server, user, schema and password; the password enters the key only hashed. */
+export function postgresCacheKey(options: PostgresStoreOptions): string {
+	const secret = createHash('sha256')
+		.update(options.password ?? '')
+		.digest('hex')
+		.slice(0, 16);
+	return `postgres:${options.user}@${postgresLocation(options)}|ssl=${options.ssl ?? 'disable'}:${
+		options.rejectUnauthorized !== false
+	}|${secret}`;
+}
+
+export function validatePostgresOptions(options: PostgresStoreOptions): void {
+	assertName('PostgreSQL host', options.host);
+	assertName('PostgreSQL database', options.database);
+	assertName('PostgreSQL user', options.user);
+	if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+		throw invalidInput(`The PostgreSQL port must be a number from 1 to 65535; got ${options.port}`);
+	}
+	if (options.schema && !SCHEMA_NAME.test(options.schema)) {
+		throw invalidInput(`The schema name "${options.schema}" is not a plain identifier (letters, digits, underscore)`);
+	}
+}
+
+function clientConfig(options: PostgresStoreOptions, ssl: boolean): ClientConfig {
+	return {
+		host: options.host,
+		port: options.port,
+		database: options.database,
+		user: options.user,
+		password: options.password ?? '',
+		ssl: ssl ? { rejectUnauthorized: options.rejectUnauthorized !== false } : false,
+		connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+		application_name: 'n8n-nodes-mailchimp-hub-sync',
+		options: options.schema ? `-c search_path=${options.schema}` : undefined,
+	};
+}
+
+/**
+ * "allow" takes SSL when the server offers it and plain TCP when it does not (libpq calls this
+ * "prefer"): better than plain, and it connects wherever plain would.
+ */
+async function decideSsl(options: PostgresStoreOptions): Promise<boolean> {
+	const mode = options.ssl ?? 'disable';
+	if (mode !== 'allow') return mode === 'require';
+	const probe = new Client(clientConfig(options, true));
+	try {
+		await probe.connect();
+		return true;
+	} catch (error) {
+		if (/does not support SSL/i.test((error as Error).message)) return false;
+		throw error;
+	} finally {
+		await probe.end().catch(() => undefined);
+	}
+}
+
+/** Opens one connection, runs `SELECT 1` and closes it: the credential test. */
+export async function testPostgresConnection(options: PostgresStoreOptions): Promise<string> {
+	validatePostgresOptions(options);
+	const location = postgresLocation(options);
+	try {
+		const client = new Client(clientConfig(options, await decideSsl(options)));
+		try {
+			await client.connect();
+			const result = await client.query('SELECT version() AS version');
+			return String((result.rows[0] as Row).version).split(' on ')[0];
+		} finally {
+			await client.end().catch(() => undefined);
+		}
+	} catch (error) {
+		throw fromPostgresError(error, location, options.user);
+	}
+}
+
+export class PostgresSyncStore implements SyncStore {
+	readonly kind = 'postgres' as const;
+	readonly location: string;
+	private pool: Pool | undefined;
+
+	private constructor(
+		pool: Pool,
+		private readonly options: PostgresStoreOptions,
+		private readonly onClose?: () => void,
+	) {
+		this.pool = pool;
+		this.location = postgresLocation(options);
+	}
+
+	static async open(options: PostgresStoreOptions, onClose?: () => void): Promise<PostgresSyncStore> {
+		validatePostgresOptions(options);
+		let pool: Pool | undefined;
+		try {
+			pool = new Pool({
+				...clientConfig(options, await decideSsl(options)),
+				max: options.maxConnections ?? 4,
+				idleTimeoutMillis: 30_000,
+				// An idle pool must not keep `n8n execute` (or a test) alive.
+				allowExitOnIdle: true,
+			});
+			// A dropped idle connection is not an error of any operation; the pool replaces it.
+			pool.on('error', () => undefined);
+			const store = new PostgresSyncStore(pool, options, onClose);
+			await store.migrate();
+			return store;
+		} catch (error) {
+			await pool?.end().catch(() => undefined);
+			throw fromPostgresError(error, postgresLocation(options), options.user);
+		}
+	}
+
+	private async migrate(): Promise<void> {
+		const known = latestVersion(POSTGRES_MIGRATIONS);
+		await this.transaction(async (db) => {
+			// Serialises concurrent first uses (several workers starting at once) per schema.
+			await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mailchimp-hub-sync:${this.options.schema ?? ''}`]);
+			if (this.options.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${this.options.schema}`);
+			await db.query(
+				'CREATE TABLE IF NOT EXISTS hub_sync_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+			);
+			const found = await db.query('SELECT coalesce(max(version), 0) AS version FROM hub_sync_migrations');
+			const current = Number((found.rows[0] as Row).version);
+			if (current > known) throw new SyncStoreError('schema-too-new', schemaTooNewMessage(this.location, current, known));
+			for (const migration of POSTGRES_MIGRATIONS) {
+				if (migration.version <= current) continue;
+				await db.query(migration.sql);
+				await db.query('INSERT INTO hub_sync_migrations (version, description) VALUES ($1, $2)', [
+					migration.version,
+					migration.description,
+				]);
+			}
+		});
+	}
+
+	private get connections(): Pool {
+		if (!this.pool) throw new SyncStoreError('failed', `The sync store ${this.location} was closed`);
+		return this.pool;
+	}
+
+	private async transaction<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+		let db: PoolClient;
+		try {
+			db = await this.connections.connect();
+		} catch (error) {
+			throw fromPostgresError(error, this.location, this.options.user);
+		}
+		let broken: Error | undefined;
+		try {
+			await db.query('BEGIN');
+			const result = await work(db);
+			await db.query('COMMIT');
+			return result;
+		} catch (error) {
+			try {
+				await db.query('ROLLBACK');
+			} catch (rollbackError) {
+				// The connection itself is gone; do not hand it back to the pool.
+				broken = rollbackError as Error;
+			}
+			throw fromPostgresError(error, this.location, this.options.user);
+		} finally {
+			db.release(broken);
+		}
+	}
+
+	private async query(sql: string, params: unknown[] = []): Promise<Row[]> {
+		try {
+			return (await this.connections.query(sql, params)).rows as Row[];
+		} catch (error) {
+			throw fromPostgresError(error, this.location, this.options.user);
+		}
+	}
+
+	// ---- leases and runs -------------------------------------------------------------------------
+
+	async acquire(request: AcquireRequest): Promise<AcquireResult> {
+		assertName('lock name', request.lockName);
+		assertName('lease holder', request.holder);
+		assertTtl(request.ttlMs);
+		const ownerToken = newOwnerToken(request.holder);
+		const tokenHash = hashToken(ownerToken);
+		const runId = newRunId();
+		const audienceId = request.audienceId || request.lockName;
+		const triggerKind = request.triggerKind || 'unknown';
+		const ttlMs = Math.round(request.ttlMs);
+
+		return this.transaction(async (db): Promise<AcquireResult> => {
+			const insertRun = (outcome: RunOutcome, hash: string | null) =>
+				db.query(
+					`INSERT INTO hub_sync_run (id, lock_name, audience_id, trigger_kind, holder, token_hash, started_at, finished_at, outcome)
+					 VALUES ($1, $2, $3, $4, $5, $6, now(), CASE WHEN $7 = 'running' THEN NULL ELSE now() END, $7)`,
+					[runId, request.lockName, audienceId, triggerKind, request.holder, hash, outcome],
+				);
+			const won = (row: Row): AcquireResult => ({
+				acquired: true,
+				lease: { ...toLease(row), ownerToken },
+			});
+
+			// Two tries: the holder may release between our insert conflicting and our row lock.
+			for (let attempt = 0; attempt < 2; attempt++) {
+				const inserted = await db.query(
+					`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
+					 VALUES ($1, $2, $3, $4, now(), now() + $5 * interval '1 millisecond')
+					 ON CONFLICT (lock_name) DO NOTHING
+					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
+					[request.lockName, tokenHash, request.holder, runId, ttlMs],
+				);
+				if (inserted.rowCount === 1) {
+					await insertRun('running', tokenHash);
+					return won(inserted.rows[0] as Row);
+				}
+				const locked = await db.query(
+					`SELECT lock_name, holder, run_id, acquired_at, expires_at, expires_at <= now() AS lapsed
+					 FROM hub_sync_lease WHERE lock_name = $1 FOR UPDATE`,
+					[request.lockName],
+				);
+				if (locked.rowCount === 0) continue;
+				const current = locked.rows[0] as Row;
+				if (!current.lapsed) {
+					await insertRun('busy', null);
+					return { acquired: false, heldBy: toLease(current), busyRunId: runId };
+				}
+				await expireRun(db, current.run_id as string);
+				const taken = await db.query(
+					`UPDATE hub_sync_lease SET token_hash = $2, holder = $3, run_id = $4, acquired_at = now(),
+					   expires_at = now() + $5 * interval '1 millisecond'
+					 WHERE lock_name = $1
+					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
+					[request.lockName, tokenHash, request.holder, runId, ttlMs],
+				);
+				await insertRun('running', tokenHash);
+				return won(taken.rows[0] as Row);
+			}
+			await insertRun('busy', null);
+			return { acquired: false, heldBy: null, busyRunId: runId };
+		});
+	}
+
+	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+		assertToken(ownerToken);
+		assertTtl(ttlMs);
+		const tokenHash = hashToken(ownerToken);
+		return this.transaction(async (db): Promise<RenewResult> => {
+			const renewed = await db.query(
+				`UPDATE hub_sync_lease SET expires_at = now() + $2 * interval '1 millisecond'
+				 WHERE token_hash = $1 AND expires_at > now()
+				 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
+				[tokenHash, Math.round(ttlMs)],
+			);
+			if (renewed.rowCount === 1) return { renewed: true, lease: toLease(renewed.rows[0] as Row) };
+			return { renewed: false, ...(await this.refusal(db, tokenHash)) };
+		});
+	}
+
+	async release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult> {
+		assertToken(ownerToken);
+		const counts = cleanCounts(summary.counts);
+		const tokenHash = hashToken(ownerToken);
+		return this.transaction(async (db): Promise<ReleaseResult> => {
+			const deleted = await db.query(
+				'DELETE FROM hub_sync_lease WHERE token_hash = $1 AND expires_at > now() RETURNING run_id',
+				[tokenHash],
+			);
+			if (deleted.rowCount !== 1) return { released: false, ...(await this.refusal(db, tokenHash)) };
+			const run = await db.query(
+				`UPDATE hub_sync_run SET finished_at = now(), outcome = $2, counts = $3::jsonb, error_summary = $4
+				 WHERE id = $1 RETURNING ${RUN_COLUMNS}`,
+				[(deleted.rows[0] as Row).run_id, summary.outcome, JSON.stringify(counts), clipSummary(summary.errorSummary)],
+			);
+			return { released: true, run: toRun(run.rows[0] as Row) };
+		});
+	}
+
+	async forceRelease(lockName: string, reason?: string): Promise<ForceReleaseResult> {
+		assertName('lock name', lockName);
+		return this.transaction(async (db): Promise<ForceReleaseResult> => {
+			const deleted = await db.query(
+				'DELETE FROM hub_sync_lease WHERE lock_name = $1 RETURNING lock_name, holder, run_id, acquired_at, expires_at',
+				[lockName],
+			);
+			if (deleted.rowCount !== 1) return { released: false, previous: null, run: null };
+			const previous = toLease(deleted.rows[0] as Row);
+			await db.query(
+				`UPDATE hub_sync_run SET finished_at = now(), outcome = 'forced', forced_release = true, error_summary = $2
+				 WHERE id = $1 AND outcome = 'running'`,
+				[previous.runId, clipSummary(reason ?? 'Released by force')],
+			);
+			const run = await db.query(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE id = $1`, [previous.runId]);
+			return { released: true, previous, run: run.rowCount === 1 ? toRun(run.rows[0] as Row) : null };
+		});
+	}
+
+	async status(lockName: string, runLimit?: number): Promise<LockStatus> {
+		assertName('lock name', lockName);
+		const limit = clampRunLimit(runLimit);
+		const lapsed = await this.query('SELECT 1 FROM hub_sync_lease WHERE lock_name = $1 AND expires_at <= now()', [lockName]);
+		if (lapsed.length > 0) {
+			// Sweep the lapsed lease so its run shows as expired rather than forever running.
+			await this.transaction(async (db) => {
+				const gone = await db.query(
+					'DELETE FROM hub_sync_lease WHERE lock_name = $1 AND expires_at <= now() RETURNING run_id',
+					[lockName],
+				);
+				if (gone.rowCount === 1) await expireRun(db, (gone.rows[0] as Row).run_id as string);
+			});
+		}
+		const lease = await this.query(
+			'SELECT lock_name, holder, run_id, acquired_at, expires_at FROM hub_sync_lease WHERE lock_name = $1 AND expires_at > now()',
+			[lockName],
+		);
+		const runs = await this.query(
+			`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = $1 ORDER BY seq DESC LIMIT $2`,
+			[lockName, limit],
+		);
+		return { lockName, holder: lease.length ? toLease(lease[0]) : null, runs: runs.map(toRun) };
+	}
+
+	async getRun(runId: string): Promise<RunRecord | null> {
+		assertName('run id', runId);
+		const rows = await this.query(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE id = $1`, [runId]);
+		return rows.length ? toRun(rows[0]) : null;
+	}
+
+	private async refusal(db: PoolClient, tokenHash: string) {
+		const lease = await db.query('SELECT 1 FROM hub_sync_lease WHERE token_hash = $1', [tokenHash]);
+		const run = await db.query(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE token_hash = $1`, [tokenHash]);
+		const record = run.rowCount === 1 ? toRun(run.rows[0] as Row) : null;
+		return { reason: refusalReason(record, lease.rowCount === 1), run: record };
+	}
+
+	// ---- ledger ----------------------------------------------------------------------------------
+
+	async readLedger(audienceId: string): Promise<LedgerEntry[]> {
+		assertName('audience id', audienceId);
+		const rows = await this.query(
+			'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE audience_id = $1',
+			[audienceId],
+		);
+		return rows.map((row) => ({
+			audienceId: row.audience_id as string,
+			memberKey: row.member_key as string,
+			contentHash: row.content_hash as string,
+			hubContactId: (row.hub_contact_id as string | null) ?? null,
+			phone: (row.phone as string | null) ?? null,
+			syncedAt: row.synced_at as Date,
+		}));
+	}
+
+	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+		const unique = dedupeLedger(entries);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			// One statement per slice: arrays in, unnest into rows, so 100,000 rows take 20 round trips.
+			await this.query(
+				`INSERT INTO hub_sync_ledger (audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+				 ON CONFLICT (audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+				   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
+				[
+					slice.map((e) => e.audienceId),
+					slice.map((e) => e.memberKey),
+					slice.map((e) => e.contentHash),
+					slice.map((e) => e.hubContactId),
+					slice.map((e) => e.phone),
+					slice.map((e) => e.syncedAt.toISOString()),
+				],
+			);
+		}
+	}
+
+	async deleteLedger(audienceId: string, memberKeys: string[]): Promise<number> {
+		assertName('audience id', audienceId);
+		let deleted = 0;
+		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
+			const rows = await this.query(
+				'DELETE FROM hub_sync_ledger WHERE audience_id = $1 AND member_key = ANY($2::text[]) RETURNING 1',
+				[audienceId, slice],
+			);
+			deleted += rows.length;
+		}
+		return deleted;
+	}
+
+	// ---- consent ---------------------------------------------------------------------------------
+
+	async getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		const rows = await this.query('SELECT * FROM hub_sync_consent WHERE audience_id = $1 AND phone = $2', [
+			audienceId,
+			phone,
+		]);
+		return rows.length ? toConsent(rows[0]) : null;
+	}
+
+	async readConsent(audienceId: string): Promise<ConsentRecord[]> {
+		assertName('audience id', audienceId);
+		return (await this.query('SELECT * FROM hub_sync_consent WHERE audience_id = $1', [audienceId])).map(toConsent);
+	}
+
+	async findConsentByMessageId(messageId: string): Promise<ConsentRecord | null> {
+		assertName('message id', messageId);
+		const rows = await this.query('SELECT * FROM hub_sync_consent WHERE message_id = $1 LIMIT 1', [messageId]);
+		return rows.length ? toConsent(rows[0]) : null;
+	}
+
+	async claimConsentAsk(audienceId: string, phone: string): Promise<boolean> {
+		return (await this.claimConsentAsks(audienceId, [phone])).length === 1;
+	}
+
+	async claimConsentAsks(audienceId: string, phones: string[]): Promise<string[]> {
+		assertName('audience id', audienceId);
+		const unique = uniquePhones(phones);
+		if (unique.length === 0) return [];
+		// DO NOTHING on any existing record: a number asked, answered or opted out is never claimed again.
+		const rows = await this.query(
+			`INSERT INTO hub_sync_consent (audience_id, phone, state, asked_at, updated_at)
+			 SELECT $1, phone, 'claimed', now(), now() FROM unnest($2::text[]) AS phone
+			 ON CONFLICT (audience_id, phone) DO NOTHING
+			 RETURNING phone`,
+			[audienceId, unique],
+		);
+		const claimed = new Set(rows.map((row) => row.phone as string));
+		return unique.filter((phone) => claimed.has(phone));
+	}
+
+	async markConsentAsked(audienceId: string, phone: string, messageId: string, askedAt?: Date): Promise<void> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		assertName('message id', messageId);
+		const rows = await this.query(
+			`UPDATE hub_sync_consent SET state = 'asked', message_id = $3, asked_at = coalesce($4::timestamptz, now()), updated_at = now()
+			 WHERE audience_id = $1 AND phone = $2 AND state = 'claimed' RETURNING 1`,
+			[audienceId, phone, messageId, askedAt?.toISOString() ?? null],
+		);
+		if (rows.length !== 1) throw notClaimed(phone);
+	}
+
+	async releaseConsentClaim(audienceId: string, phone: string): Promise<boolean> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		const rows = await this.query(
+			`DELETE FROM hub_sync_consent WHERE audience_id = $1 AND phone = $2 AND state = 'claimed' RETURNING 1`,
+			[audienceId, phone],
+		);
+		return rows.length === 1;
+	}
+
+	async recordConsentAnswer(
+		audienceId: string,
+		phone: string,
+		state: ConsentAnswerState,
+		answer: string,
+		answeredAt?: Date,
+	): Promise<ConsentRecord> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		const rows = await this.query(
+			`INSERT INTO hub_sync_consent (audience_id, phone, state, answered_at, answer, updated_at)
+			 VALUES ($1, $2, $3, coalesce($5::timestamptz, now()), $4, now())
+			 ON CONFLICT (audience_id, phone) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at,
+			   answer = excluded.answer, updated_at = excluded.updated_at
+			 RETURNING *`,
+			[audienceId, phone, state, answer, answeredAt?.toISOString() ?? null],
+		);
+		return toConsent(rows[0]);
+	}
+
+	async close(): Promise<void> {
+		const pool = this.pool;
+		this.pool = undefined;
+		if (!pool) return;
+		this.onClose?.();
+		await pool.end();
+	}
+}
+
+async function expireRun(db: PoolClient, runId: string): Promise<void> {
+	// The run ends at its lease's expiry, which is the last moment it was protected.
+	await db.query(
+		`UPDATE hub_sync_run SET outcome = 'expired',
+		   finished_at = coalesce((SELECT expires_at FROM hub_sync_lease WHERE run_id = $1), now())
+		 WHERE id = $1 AND outcome = 'running'`,
+		[runId],
+	);
+}
+
+function toLease(row: Row): LeaseInfo {
+	return {
+		lockName: row.lock_name as string,
+		holder: row.holder as string,
+		runId: row.run_id as string,
+		acquiredAt: row.acquired_at as Date,
+		expiresAt: row.expires_at as Date,
+	};
+}
+
+function toRun(row: Row): RunRecord {
+	return {
+		id: row.id as string,
+		lockName: row.lock_name as string,
+		audienceId: row.audience_id as string,
+		triggerKind: row.trigger_kind as string,
+		holder: row.holder as string,
+		startedAt: row.started_at as Date,
+		finishedAt: (row.finished_at as Date | null) ?? null,
+		outcome: row.outcome as RunOutcome,
+		counts: (row.counts as Record<string, number>) ?? {},
+		errorSummary: (row.error_summary as string | null) ?? null,
+		forcedRelease: row.forced_release === true,
+	};
+}
+
+function toConsent(row: Row): ConsentRecord {
+	return {
+		audienceId: row.audience_id as string,
+		phone: row.phone as string,
+		state: row.state as ConsentState,
+		askedAt: (row.asked_at as Date | null) ?? null,
+		messageId: (row.message_id as string | null) ?? null,
+		answeredAt: (row.answered_at as Date | null) ?? null,
+		answer: (row.answer as string | null) ?? null,
+	};
+}

@@ -1,0 +1,548 @@
+/**
+ * The embedded backend: one SQLite file per host, shared by every n8n execution and process there.
+ *
+ * `node:sqlite` is synchronous, which suits a lock: each operation runs start to finish inside one
+ * `BEGIN IMMEDIATE` transaction without yielding, so calls from one process never interleave, and the
+ * write lock serialises other processes (they wait up to the busy timeout). Transactions are kept to
+ * a handful of statements; bulk ledger writes go in slices with a yield in between.
+ */
+import { mkdirSync } from 'fs';
+import { dirname } from 'path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+import {
+	chunks,
+	cleanCounts,
+	clampRunLimit,
+	clipSummary,
+	dedupeLedger,
+	hashToken,
+	newOwnerToken,
+	newRunId,
+	notClaimed,
+	refusalReason,
+	uniquePhones,
+} from './common';
+import { assertName, assertToken, assertTtl, fromSqliteError, SyncStoreError } from './errors';
+import { latestVersion, schemaTooNewMessage, SQLITE_MIGRATIONS } from './migrations';
+import type {
+	AcquireRequest,
+	AcquireResult,
+	ConsentAnswerState,
+	ConsentRecord,
+	ConsentState,
+	ForceReleaseResult,
+	LeaseInfo,
+	LeaseRefusal,
+	LedgerEntry,
+	LockStatus,
+	ReleaseResult,
+	RenewResult,
+	RunOutcome,
+	RunRecord,
+	RunSummary,
+	SyncStore,
+} from './types';
+
+export interface SqliteStoreOptions {
+	path: string;
+	/** How long a writer waits for another process's transaction. */
+	busyTimeoutMs?: number;
+	/** Injected by tests that need to move time; defaults to the process clock. */
+	now?: () => number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+const LEDGER_SLICE = 5_000;
+
+type Row = Record<string, unknown>;
+
+interface LeaseRow {
+	lock_name: string;
+	token_hash: string;
+	holder: string;
+	run_id: string;
+	acquired_at: number;
+	expires_at: number;
+}
+
+const RUN_COLUMNS =
+	'id, lock_name, audience_id, trigger_kind, holder, started_at, finished_at, outcome, counts, error_summary, forced_release';
+
+export class SqliteSyncStore implements SyncStore {
+	readonly kind = 'sqlite' as const;
+	readonly location: string;
+	private db: DatabaseSync | undefined;
+	private readonly now: () => number;
+	private readonly statements = new Map<string, StatementSync>();
+
+	private constructor(
+		db: DatabaseSync,
+		path: string,
+		now: () => number,
+		private readonly onClose?: () => void,
+	) {
+		this.db = db;
+		this.location = path;
+		this.now = now;
+	}
+
+	/** Opens (creating if needed) the file, switches it to WAL and brings the schema up to date. */
+	static open(options: SqliteStoreOptions, onClose?: () => void): SqliteSyncStore {
+		const { path } = options;
+		try {
+			mkdirSync(dirname(path), { recursive: true });
+		} catch (error) {
+			throw new SyncStoreError(
+				'permission',
+				`Cannot create the folder for the sync store ${path} (${(error as NodeJS.ErrnoException).code ?? error}); choose a store path in a folder the n8n user may write to`,
+				error,
+			);
+		}
+		let db: DatabaseSync | undefined;
+		try {
+			db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+			// WAL lets readers work while one writer commits; NORMAL sync is durable across process crashes.
+			db.exec('PRAGMA journal_mode = WAL');
+			db.exec('PRAGMA synchronous = NORMAL');
+			const store = new SqliteSyncStore(db, path, options.now ?? Date.now, onClose);
+			store.migrate();
+			return store;
+		} catch (error) {
+			try {
+				db?.close();
+			} catch {
+				// The original error is the one worth reporting.
+			}
+			throw fromSqliteError(error, path);
+		}
+	}
+
+	private migrate(): void {
+		const known = latestVersion(SQLITE_MIGRATIONS);
+		// A quick read first: once migrated, nobody needs the write lock just to open the store.
+		if (this.userVersion() === known) return;
+		this.transaction(() => {
+			const current = this.userVersion();
+			if (current > known) throw new SyncStoreError('schema-too-new', schemaTooNewMessage(this.location, current, known));
+			for (const migration of SQLITE_MIGRATIONS) {
+				if (migration.version > current) this.database.exec(migration.sql);
+			}
+			this.database.exec(`PRAGMA user_version = ${known}`);
+		});
+	}
+
+	private userVersion(): number {
+		return Number((this.database.prepare('PRAGMA user_version').get() as Row).user_version);
+	}
+
+	private get database(): DatabaseSync {
+		if (!this.db) throw new SyncStoreError('failed', `The sync store ${this.location} was closed`);
+		return this.db;
+	}
+
+	private statement(sql: string): StatementSync {
+		let statement = this.statements.get(sql);
+		if (!statement) {
+			statement = this.database.prepare(sql);
+			this.statements.set(sql, statement);
+		}
+		return statement;
+	}
+
+	/** Runs `work` in one immediate (write-locking) transaction; any SQLite failure becomes a clear error. */
+	private transaction<T>(work: () => T): T {
+		const db = this.database;
+		try {
+			db.exec('BEGIN IMMEDIATE');
+		} catch (error) {
+			throw fromSqliteError(error, this.location);
+		}
+		try {
+			const result = work();
+			db.exec('COMMIT');
+			return result;
+		} catch (error) {
+			if (db.isTransaction) db.exec('ROLLBACK');
+			throw fromSqliteError(error, this.location);
+		}
+	}
+
+	private read<T>(work: () => T): T {
+		try {
+			return work();
+		} catch (error) {
+			throw fromSqliteError(error, this.location);
+		}
+	}
+
+	// ---- leases and runs -------------------------------------------------------------------------
+
+	async acquire(request: AcquireRequest): Promise<AcquireResult> {
+		assertName('lock name', request.lockName);
+		assertName('lease holder', request.holder);
+		assertTtl(request.ttlMs);
+		const ownerToken = newOwnerToken(request.holder);
+		const tokenHash = hashToken(ownerToken);
+		const runId = newRunId();
+		const audienceId = request.audienceId || request.lockName;
+		const triggerKind = request.triggerKind || 'unknown';
+
+		return this.transaction((): AcquireResult => {
+			const now = this.now();
+			const current = this.leaseRow(request.lockName);
+			if (current && current.expires_at > now) {
+				this.insertRun(runId, request.lockName, audienceId, triggerKind, request.holder, null, now, now, 'busy');
+				return { acquired: false, heldBy: toLease(current), busyRunId: runId };
+			}
+			if (current) this.expireRun(current);
+			const expiresAt = now + Math.round(request.ttlMs);
+			this.statement(
+				`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
+				 VALUES (?, ?, ?, ?, ?, ?)
+				 ON CONFLICT (lock_name) DO UPDATE SET token_hash = excluded.token_hash, holder = excluded.holder,
+				   run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+			).run(request.lockName, tokenHash, request.holder, runId, now, expiresAt);
+			this.insertRun(runId, request.lockName, audienceId, triggerKind, request.holder, tokenHash, now, null, 'running');
+			return {
+				acquired: true,
+				lease: {
+					lockName: request.lockName,
+					holder: request.holder,
+					runId,
+					acquiredAt: new Date(now),
+					expiresAt: new Date(expiresAt),
+					ownerToken,
+				},
+			};
+		});
+	}
+
+	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+		assertToken(ownerToken);
+		assertTtl(ttlMs);
+		const tokenHash = hashToken(ownerToken);
+		return this.transaction((): RenewResult => {
+			const now = this.now();
+			const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
+			if (!lease || lease.expires_at <= now) return { renewed: false, ...this.refusal(tokenHash, lease) };
+			const expiresAt = now + Math.round(ttlMs);
+			this.statement('UPDATE hub_sync_lease SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash);
+			return { renewed: true, lease: toLease({ ...lease, expires_at: expiresAt }) };
+		});
+	}
+
+	async release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult> {
+		assertToken(ownerToken);
+		const counts = cleanCounts(summary.counts);
+		const tokenHash = hashToken(ownerToken);
+		return this.transaction((): ReleaseResult => {
+			const now = this.now();
+			const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
+			if (!lease || lease.expires_at <= now) return { released: false, ...this.refusal(tokenHash, lease) };
+			this.statement('DELETE FROM hub_sync_lease WHERE token_hash = ?').run(tokenHash);
+			this.statement(
+				`UPDATE hub_sync_run SET finished_at = ?, outcome = ?, counts = ?, error_summary = ? WHERE id = ?`,
+			).run(now, summary.outcome, JSON.stringify(counts), clipSummary(summary.errorSummary), lease.run_id);
+			return { released: true, run: this.runById(lease.run_id)! };
+		});
+	}
+
+	async forceRelease(lockName: string, reason?: string): Promise<ForceReleaseResult> {
+		assertName('lock name', lockName);
+		return this.transaction((): ForceReleaseResult => {
+			const now = this.now();
+			const lease = this.leaseRow(lockName);
+			if (!lease) return { released: false, previous: null, run: null };
+			this.statement('DELETE FROM hub_sync_lease WHERE lock_name = ?').run(lockName);
+			this.statement(
+				`UPDATE hub_sync_run SET finished_at = ?, outcome = 'forced', forced_release = 1, error_summary = ?
+				 WHERE id = ? AND outcome = 'running'`,
+			).run(now, clipSummary(reason ?? 'Released by force'), lease.run_id);
+			return { released: true, previous: toLease(lease), run: this.runById(lease.run_id) };
+		});
+	}
+
+	async status(lockName: string, runLimit?: number): Promise<LockStatus> {
+		assertName('lock name', lockName);
+		const limit = clampRunLimit(runLimit);
+		let lease = this.read(() => this.leaseRow(lockName));
+		if (lease && lease.expires_at <= this.now()) {
+			// Sweep the lapsed lease so its run shows as expired rather than forever running.
+			lease = this.transaction(() => {
+				const again = this.leaseRow(lockName);
+				if (again && again.expires_at <= this.now()) {
+					this.expireRun(again);
+					this.statement('DELETE FROM hub_sync_lease WHERE lock_name = ?').run(lockName);
+					return undefined;
+				}
+				return again;
+			});
+		}
+		const runs = this.read(() =>
+			(
+				this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = ? ORDER BY seq DESC LIMIT ?`).all(
+					lockName,
+					limit,
+				) as Row[]
+			).map(toRun),
+		);
+		return { lockName, holder: lease ? toLease(lease) : null, runs };
+	}
+
+	async getRun(runId: string): Promise<RunRecord | null> {
+		assertName('run id', runId);
+		return this.read(() => this.runById(runId));
+	}
+
+	private leaseRow(lockName: string): LeaseRow | undefined {
+		return this.statement('SELECT * FROM hub_sync_lease WHERE lock_name = ?').get(lockName) as LeaseRow | undefined;
+	}
+
+	private runById(runId: string): RunRecord | null {
+		const row = this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE id = ?`).get(runId) as Row | undefined;
+		return row ? toRun(row) : null;
+	}
+
+	/** The lease of a crashed or overrunning holder lapsed: its run ends as expired, at its expiry time. */
+	private expireRun(lease: LeaseRow): void {
+		this.statement(
+			`UPDATE hub_sync_run SET finished_at = ?, outcome = 'expired' WHERE id = ? AND outcome = 'running'`,
+		).run(lease.expires_at, lease.run_id);
+	}
+
+	private insertRun(
+		id: string,
+		lockName: string,
+		audienceId: string,
+		triggerKind: string,
+		holder: string,
+		tokenHash: string | null,
+		startedAt: number,
+		finishedAt: number | null,
+		outcome: RunOutcome,
+	): void {
+		this.statement(
+			`INSERT INTO hub_sync_run (id, lock_name, audience_id, trigger_kind, holder, token_hash, started_at, finished_at, outcome)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		).run(id, lockName, audienceId, triggerKind, holder, tokenHash, startedAt, finishedAt, outcome);
+	}
+
+	/** Why a token got nowhere, told from its run record (the lease row may be gone). */
+	private refusal(tokenHash: string, lease: LeaseRow | undefined): { reason: LeaseRefusal; run: RunRecord | null } {
+		const row = this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE token_hash = ?`).get(tokenHash) as
+			| Row
+			| undefined;
+		const run = row ? toRun(row) : null;
+		return { reason: refusalReason(run, lease !== undefined), run };
+	}
+
+	// ---- ledger ----------------------------------------------------------------------------------
+
+	async readLedger(audienceId: string): Promise<LedgerEntry[]> {
+		assertName('audience id', audienceId);
+		return this.read(() =>
+			(
+				this.statement(
+					'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE audience_id = ?',
+				).all(audienceId) as Row[]
+			).map((row) => ({
+				audienceId: row.audience_id as string,
+				memberKey: row.member_key as string,
+				contentHash: row.content_hash as string,
+				hubContactId: (row.hub_contact_id as string | null) ?? null,
+				phone: (row.phone as string | null) ?? null,
+				syncedAt: new Date(Number(row.synced_at)),
+			})),
+		);
+	}
+
+	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+		const unique = dedupeLedger(entries);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			this.transaction(() => {
+				const upsert = this.statement(
+					`INSERT INTO hub_sync_ledger (audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+					 VALUES (?, ?, ?, ?, ?, ?)
+					 ON CONFLICT (audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+					   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
+				);
+				for (const e of slice) {
+					upsert.run(e.audienceId, e.memberKey, e.contentHash, e.hubContactId, e.phone, e.syncedAt.getTime());
+				}
+			});
+			await yieldToEventLoop();
+		}
+	}
+
+	async deleteLedger(audienceId: string, memberKeys: string[]): Promise<number> {
+		assertName('audience id', audienceId);
+		let deleted = 0;
+		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
+			deleted += this.transaction(() => {
+				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE audience_id = ? AND member_key = ?');
+				let n = 0;
+				for (const key of slice) n += Number(remove.run(audienceId, key).changes);
+				return n;
+			});
+			await yieldToEventLoop();
+		}
+		return deleted;
+	}
+
+	// ---- consent ---------------------------------------------------------------------------------
+
+	async getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		return this.read(() => {
+			const row = this.statement('SELECT * FROM hub_sync_consent WHERE audience_id = ? AND phone = ?').get(
+				audienceId,
+				phone,
+			) as Row | undefined;
+			return row ? toConsent(row) : null;
+		});
+	}
+
+	async readConsent(audienceId: string): Promise<ConsentRecord[]> {
+		assertName('audience id', audienceId);
+		return this.read(() =>
+			(this.statement('SELECT * FROM hub_sync_consent WHERE audience_id = ?').all(audienceId) as Row[]).map(toConsent),
+		);
+	}
+
+	async findConsentByMessageId(messageId: string): Promise<ConsentRecord | null> {
+		assertName('message id', messageId);
+		return this.read(() => {
+			const row = this.statement('SELECT * FROM hub_sync_consent WHERE message_id = ? LIMIT 1').get(messageId) as
+				| Row
+				| undefined;
+			return row ? toConsent(row) : null;
+		});
+	}
+
+	async claimConsentAsk(audienceId: string, phone: string): Promise<boolean> {
+		return (await this.claimConsentAsks(audienceId, [phone])).length === 1;
+	}
+
+	async claimConsentAsks(audienceId: string, phones: string[]): Promise<string[]> {
+		assertName('audience id', audienceId);
+		const unique = uniquePhones(phones);
+		return this.transaction(() => {
+			const now = this.now();
+			// DO NOTHING on any existing record: a number asked, answered or opted out is never claimed again.
+			const claim = this.statement(
+				`INSERT INTO hub_sync_consent (audience_id, phone, state, asked_at, updated_at) VALUES (?, ?, 'claimed', ?, ?)
+				 ON CONFLICT (audience_id, phone) DO NOTHING`,
+			);
+			return unique.filter((phone) => Number(claim.run(audienceId, phone, now, now).changes) === 1);
+		});
+	}
+
+	async markConsentAsked(audienceId: string, phone: string, messageId: string, askedAt?: Date): Promise<void> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		assertName('message id', messageId);
+		this.transaction(() => {
+			const now = this.now();
+			const changed = this.statement(
+				`UPDATE hub_sync_consent SET state = 'asked', message_id = ?, asked_at = ?, updated_at = ?
+				 WHERE audience_id = ? AND phone = ? AND state = 'claimed'`,
+			).run(messageId, askedAt?.getTime() ?? now, now, audienceId, phone);
+			if (Number(changed.changes) !== 1) throw notClaimed(phone);
+		});
+	}
+
+	async releaseConsentClaim(audienceId: string, phone: string): Promise<boolean> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		return this.transaction(
+			() =>
+				Number(
+					this.statement(`DELETE FROM hub_sync_consent WHERE audience_id = ? AND phone = ? AND state = 'claimed'`).run(
+						audienceId,
+						phone,
+					).changes,
+				) === 1,
+		);
+	}
+
+	async recordConsentAnswer(
+		audienceId: string,
+		phone: string,
+		state: ConsentAnswerState,
+		answer: string,
+		answeredAt?: Date,
+	): Promise<ConsentRecord> {
+		assertName('audience id', audienceId);
+		assertName('phone number', phone);
+		return this.transaction(() => {
+			const now = this.now();
+			const at = answeredAt?.getTime() ?? now;
+			this.statement(
+				`INSERT INTO hub_sync_consent (audience_id, phone, state, answered_at, answer, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+				 ON CONFLICT (audience_id, phone) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at,
+				   answer = excluded.answer, updated_at = excluded.updated_at`,
+			).run(audienceId, phone, state, at, answer, now);
+			return toConsent(
+				this.statement('SELECT * FROM hub_sync_consent WHERE audience_id = ? AND phone = ?').get(audienceId, phone) as Row,
+			);
+		});
+	}
+
+	async close(): Promise<void> {
+		this.closeSync();
+	}
+
+	/** Also used at process exit, where nothing asynchronous runs any more. */
+	closeSync(): void {
+		const db = this.db;
+		this.db = undefined;
+		this.statements.clear();
+		if (db?.isOpen) db.close();
+		if (db) this.onClose?.();
+	}
+}
+
+function toLease(row: LeaseRow): LeaseInfo {
+	return {
+		lockName: row.lock_name,
+		holder: row.holder,
+		runId: row.run_id,
+		acquiredAt: new Date(Number(row.acquired_at)),
+		expiresAt: new Date(Number(row.expires_at)),
+	};
+}
+
+function toRun(row: Row): RunRecord {
+	return {
+		id: row.id as string,
+		lockName: row.lock_name as string,
+		audienceId: row.audience_id as string,
+		triggerKind: row.trigger_kind as string,
+		holder: row.holder as string,
+		startedAt: new Date(Number(row.started_at)),
+		finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
+		outcome: row.outcome as RunOutcome,
+		counts: JSON.parse(row.counts as string) as Record<string, number>,
+		errorSummary: (row.error_summary as string | null) ?? null,
+		forcedRelease: Number(row.forced_release) === 1,
+	};
+}
+
+function toConsent(row: Row): ConsentRecord {
+	const date = (value: unknown) => (value === null || value === undefined ? null : new Date(Number(value)));
+	return {
+		audienceId: row.audience_id as string,
+		phone: row.phone as string,
+		state: row.state as ConsentState,
+		askedAt: date(row.asked_at),
+		messageId: (row.message_id as string | null) ?? null,
+		answeredAt: date(row.answered_at),
+		answer: (row.answer as string | null) ?? null,
+	};
+}
+
+function yieldToEventLoop(): Promise<void> {
+	return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,176 @@
+/**
+ * The sync store's one interface. Two backends implement it (embedded SQLite and PostgreSQL) and one
+ * contract test suite holds both to it, so a node never needs to know which one it talks to.
+ *
+ * Times are `Date`s. Lease times come from the database's clock on PostgreSQL (several hosts may
+ * share it) and from the process clock on SQLite (one host by construction).
+ */
+
+/** The lease a run holds on a lock. The owner token is deliberately not part of it: see `AcquiredLease`. */
+export interface LeaseInfo {
+	lockName: string;
+	/** Who holds it, as users can recognise it: the n8n execution id. */
+	holder: string;
+	/** The run record of the holder. */
+	runId: string;
+	acquiredAt: Date;
+	expiresAt: Date;
+}
+
+/** What the winner of `acquire` gets: the lease plus the token that alone can release or renew it. */
+export interface AcquiredLease extends LeaseInfo {
+	ownerToken: string;
+}
+
+export interface AcquireRequest {
+	lockName: string;
+	/** Shown to others while held; the n8n execution id. */
+	holder: string;
+	ttlMs: number;
+	/** Recorded on the run; defaults to the lock name. */
+	audienceId?: string;
+	/** How the run was started: scheduled, manual, webhook, cli, … */
+	triggerKind?: string;
+}
+
+export type AcquireResult =
+	| { acquired: true; lease: AcquiredLease }
+	/** `busyRunId` is the run record of this refused attempt (outcome "busy"). `heldBy` is null only if
+	 * the holder let go in the instant between our attempt and our look at who held it. */
+	| { acquired: false; heldBy: LeaseInfo | null; busyRunId: string };
+
+/** Why a token could not release or renew: it never held a lease here, its lease lapsed, or it already ended. */
+export type LeaseRefusal = 'unknown-token' | 'expired' | 'already-released' | 'force-released';
+
+/** A refusal carries the token's run record when there is one, so the node can say what happened to it. */
+export type RenewResult =
+	| { renewed: true; lease: LeaseInfo }
+	| { renewed: false; reason: LeaseRefusal; run: RunRecord | null };
+
+export type RunOutcome = 'running' | 'success' | 'partial' | 'failed' | 'cancelled' | 'busy' | 'expired' | 'forced';
+
+/** Outcomes a holder may report when it releases its own lease. */
+export type FinishedOutcome = 'success' | 'partial' | 'failed' | 'cancelled';
+
+export interface RunSummary {
+	outcome: FinishedOutcome;
+	/** Counts per kind of change, e.g. { new: 12, changed: 3, removed: 1, errors: 0 }. */
+	counts: Record<string, number>;
+	errorSummary?: string;
+}
+
+export type ReleaseResult =
+	| { released: true; run: RunRecord }
+	| { released: false; reason: LeaseRefusal; run: RunRecord | null };
+
+export interface ForceReleaseResult {
+	/** False when nothing held the lock. */
+	released: boolean;
+	/** The lease that was broken (it may already have been expired). */
+	previous: LeaseInfo | null;
+	run: RunRecord | null;
+}
+
+export interface RunRecord {
+	id: string;
+	lockName: string;
+	audienceId: string;
+	triggerKind: string;
+	holder: string;
+	startedAt: Date;
+	finishedAt: Date | null;
+	outcome: RunOutcome;
+	counts: Record<string, number>;
+	errorSummary: string | null;
+	forcedRelease: boolean;
+}
+
+export interface LockStatus {
+	lockName: string;
+	/** The current, unexpired lease, if any. */
+	holder: LeaseInfo | null;
+	/** Newest first. */
+	runs: RunRecord[];
+}
+
+/** What the sync last wrote to the Hub for one member; written only after the Hub accepted it. */
+export interface LedgerEntry {
+	audienceId: string;
+	memberKey: string;
+	contentHash: string;
+	hubContactId: string | null;
+	phone: string | null;
+	syncedAt: Date;
+}
+
+export type ConsentState =
+	/** Claimed for asking; the request may or may not have gone out (a crash in between): never ask again. */
+	| 'claimed'
+	/** The request went out with this message id. */
+	| 'asked'
+	| 'confirmed'
+	| 'declined'
+	| 'opted-out';
+
+export interface ConsentRecord {
+	audienceId: string;
+	phone: string;
+	state: ConsentState;
+	askedAt: Date | null;
+	messageId: string | null;
+	answeredAt: Date | null;
+	answer: string | null;
+}
+
+export type ConsentAnswerState = 'confirmed' | 'declined' | 'opted-out';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface SyncStore {
+	readonly kind: StoreKind;
+	/** Where it lives, for messages: the file path, or host:port/database (never a password). */
+	readonly location: string;
+
+	// Leases and runs
+	/** Atomic: of any number of simultaneous callers at most one gets the lease. Records a run either way. */
+	acquire(request: AcquireRequest): Promise<AcquireResult>;
+	/** Extends the caller's own unexpired lease to now + ttl. An expired lease is not revived. */
+	renew(ownerToken: string, ttlMs: number): Promise<RenewResult>;
+	/** Ends the caller's own unexpired lease and records how the run went. Any other token, or an
+	 * expired lease, changes nothing. */
+	release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult>;
+	/** For an operator: ends whatever lease the lock has, recording the run as forced. */
+	forceRelease(lockName: string, reason?: string): Promise<ForceReleaseResult>;
+	/** The current holder and the newest runs. Marks a lapsed lease's run as expired on the way. */
+	status(lockName: string, runLimit?: number): Promise<LockStatus>;
+	getRun(runId: string): Promise<RunRecord | null>;
+
+	// Ledger (bulk, by audience)
+	readLedger(audienceId: string): Promise<LedgerEntry[]>;
+	upsertLedger(entries: LedgerEntry[]): Promise<void>;
+	deleteLedger(audienceId: string, memberKeys: string[]): Promise<number>;
+
+	// Consent
+	getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null>;
+	readConsent(audienceId: string): Promise<ConsentRecord[]>;
+	findConsentByMessageId(messageId: string): Promise<ConsentRecord | null>;
+	/** True if this call claimed the number for asking; false if it was ever claimed, asked or answered. */
+	claimConsentAsk(audienceId: string, phone: string): Promise<boolean>;
+	/** The batch form: returns the phones this call claimed. */
+	claimConsentAsks(audienceId: string, phones: string[]): Promise<string[]>;
+	/** After sending: the request went out with this message id. */
+	markConsentAsked(audienceId: string, phone: string, messageId: string, askedAt?: Date): Promise<void>;
+	/** After a send that certainly did not go out (no credit spent): the number may be asked again later. */
+	releaseConsentClaim(audienceId: string, phone: string): Promise<boolean>;
+	/** A reply (Y/YES, STOP, …) or another final answer; creates the record if the number was never asked. */
+	recordConsentAnswer(
+		audienceId: string,
+		phone: string,
+		state: ConsentAnswerState,
+		answer: string,
+		answeredAt?: Date,
+	): Promise<ConsentRecord>;
+
+	/** Closes this store's connection; the next `openSyncStore` opens a fresh one. */
+	close(): Promise<void>;
+}

@@ -1,0 +1,400 @@
+/**
+ * The sync store contract: one suite, run against embedded SQLite and against PostgreSQL.
+ * A backend is correct when it passes this file unchanged.
+ */
+import { closeAllSyncStores, openSyncStore, SyncStoreError, type LedgerEntry, type SyncStore } from '../../../nodes/shared/store';
+import { PostgresSyncStore } from '../../../nodes/shared/store/postgres';
+import { SqliteSyncStore } from '../../../nodes/shared/store/sqlite';
+import { FIXTURES, sleep, type BackendFixture } from './backends';
+
+const HOUR = 3_600_000;
+
+describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
+	let fixture: BackendFixture;
+	let store: SyncStore;
+	let lockSeq = 0;
+	/** A lock name no other test uses, so tests stay independent within one store. */
+	const freshLock = () => `audience-${++lockSeq}`;
+
+	beforeAll(async () => {
+		fixture = await makeFixture();
+		store = await openSyncStore(fixture.config);
+	});
+
+	afterAll(async () => {
+		await closeAllSyncStores();
+		await fixture.cleanup();
+	});
+
+	describe('schema', () => {
+		it('opens an existing store again without migrating twice and keeps its rows', async () => {
+			const lock = freshLock();
+			const first = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			await store.close();
+			store = await openSyncStore(fixture.config);
+			const status = await store.status(lock);
+			expect(first.acquired).toBe(true);
+			expect(status.holder?.holder).toBe('exec-1');
+		});
+
+		it('lets several connections migrate a fresh store at the same time', async () => {
+			const extra = await makeFixture();
+			const opens =
+				extra.config.kind === 'sqlite'
+					? Array.from({ length: 4 }, () => Promise.resolve().then(() => SqliteSyncStore.open({ path: (extra.config as { path: string }).path })))
+					: Array.from({ length: 4 }, () => PostgresSyncStore.open({ ...(extra.config as never) }));
+			try {
+				const stores = await Promise.all(opens);
+				const results = await Promise.all(stores.map((s, i) => s.acquire({ lockName: 'x', holder: `p${i}`, ttlMs: HOUR })));
+				expect(results.filter((r) => r.acquired)).toHaveLength(1);
+				await Promise.all(stores.map((s) => s.close()));
+			} finally {
+				await extra.cleanup();
+			}
+		});
+	});
+
+	describe('leases', () => {
+		it('gives a free lock to the first caller, with a token and a running run record', async () => {
+			const lock = freshLock();
+			const result = await store.acquire({ lockName: lock, holder: 'exec-7', ttlMs: 2 * HOUR, triggerKind: 'manual' });
+			if (!result.acquired) throw new Error('expected the lock');
+			const { lease } = result;
+			expect(lease.ownerToken).toMatch(/^exec-7\.[0-9a-f]{32}$/);
+			expect(lease.expiresAt.getTime() - lease.acquiredAt.getTime()).toBe(2 * HOUR);
+			const status = await store.status(lock);
+			expect(status.holder).toEqual({
+				lockName: lock,
+				holder: 'exec-7',
+				runId: lease.runId,
+				acquiredAt: lease.acquiredAt,
+				expiresAt: lease.expiresAt,
+			});
+			expect(status.runs[0]).toMatchObject({
+				id: lease.runId,
+				lockName: lock,
+				audienceId: lock,
+				triggerKind: 'manual',
+				holder: 'exec-7',
+				outcome: 'running',
+				finishedAt: null,
+				forcedRelease: false,
+			});
+		});
+
+		it('answers busy while held, naming the holder, and records the refused attempt', async () => {
+			const lock = freshLock();
+			const first = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			const second = await store.acquire({ lockName: lock, holder: 'exec-2', ttlMs: HOUR, triggerKind: 'webhook' });
+			if (!first.acquired || second.acquired) throw new Error('expected acquired, then busy');
+			expect(second.heldBy).toEqual({
+				lockName: lock,
+				holder: 'exec-1',
+				runId: first.lease.runId,
+				acquiredAt: first.lease.acquiredAt,
+				expiresAt: first.lease.expiresAt,
+			});
+			expect(JSON.stringify(second)).not.toContain(first.lease.ownerToken);
+			const busyRun = await store.getRun(second.busyRunId);
+			expect(busyRun).toMatchObject({ outcome: 'busy', holder: 'exec-2', triggerKind: 'webhook' });
+			expect(busyRun?.finishedAt).not.toBeNull();
+		});
+
+		it('keeps different locks independent', async () => {
+			const a = await store.acquire({ lockName: freshLock(), holder: 'exec-1', ttlMs: HOUR });
+			const b = await store.acquire({ lockName: freshLock(), holder: 'exec-2', ttlMs: HOUR });
+			expect([a.acquired, b.acquired]).toEqual([true, true]);
+		});
+
+		it('gives the lock to exactly one of many simultaneous callers', async () => {
+			const lock = freshLock();
+			const results = await Promise.all(
+				Array.from({ length: 12 }, (_, i) => store.acquire({ lockName: lock, holder: `exec-${i}`, ttlMs: HOUR })),
+			);
+			expect(results.filter((r) => r.acquired)).toHaveLength(1);
+			const status = await store.status(lock, 20);
+			expect(status.runs.filter((r) => r.outcome === 'running')).toHaveLength(1);
+			expect(status.runs.filter((r) => r.outcome === 'busy')).toHaveLength(11);
+		});
+
+		it('releases by the owner token and records outcome, counts and error summary', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const released = await store.release(acquired.lease.ownerToken, {
+				outcome: 'partial',
+				counts: { new: 3, changed: 1, errors: 2 },
+				errorSummary: '2 members failed',
+			});
+			if (!released.released) throw new Error('expected a release');
+			expect(released.run).toMatchObject({
+				id: acquired.lease.runId,
+				outcome: 'partial',
+				counts: { new: 3, changed: 1, errors: 2 },
+				errorSummary: '2 members failed',
+				forcedRelease: false,
+			});
+			expect(released.run.finishedAt!.getTime()).toBeGreaterThanOrEqual(released.run.startedAt.getTime());
+			expect((await store.status(lock)).holder).toBeNull();
+			expect((await store.acquire({ lockName: lock, holder: 'exec-2', ttlMs: HOUR })).acquired).toBe(true);
+		});
+
+		it('refuses a wrong token and changes nothing', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const before = await store.status(lock);
+			const result = await store.release(`${acquired.lease.ownerToken}0`, { outcome: 'success', counts: {} });
+			expect(result).toEqual({ released: false, reason: 'unknown-token', run: null });
+			expect(await store.renew('exec-1.nope', HOUR)).toEqual({ renewed: false, reason: 'unknown-token', run: null });
+			expect(await store.status(lock)).toEqual(before);
+		});
+
+		it('says a second release of the same token was already released', async () => {
+			const acquired = await store.acquire({ lockName: freshLock(), holder: 'exec-1', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			await store.release(acquired.lease.ownerToken, { outcome: 'success', counts: { new: 1 } });
+			const again = await store.release(acquired.lease.ownerToken, { outcome: 'failed', counts: {} });
+			expect(again).toMatchObject({ released: false, reason: 'already-released', run: { outcome: 'success', counts: { new: 1 } } });
+			expect(await store.renew(acquired.lease.ownerToken, HOUR)).toMatchObject({ renewed: false, reason: 'already-released' });
+		});
+
+		it('renews the owner lease and refuses others', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: 60_000 });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const renewed = await store.renew(acquired.lease.ownerToken, 3 * HOUR);
+			if (!renewed.renewed) throw new Error('expected a renewal');
+			expect(renewed.lease.expiresAt.getTime()).toBeGreaterThan(acquired.lease.expiresAt.getTime());
+			expect(renewed.lease.runId).toBe(acquired.lease.runId);
+			expect((await store.status(lock)).holder?.expiresAt).toEqual(renewed.lease.expiresAt);
+		});
+
+		it('lets a lapsed lease go: the next acquire wins, the old run is expired, the old token is refused', async () => {
+			const lock = freshLock();
+			const old = await store.acquire({ lockName: lock, holder: 'crashed', ttlMs: 300 });
+			if (!old.acquired) throw new Error('expected the lock');
+			await sleep(450);
+			const refusedRenew = await store.renew(old.lease.ownerToken, HOUR);
+			expect(refusedRenew).toMatchObject({ renewed: false, reason: 'expired' });
+			const next = await store.acquire({ lockName: lock, holder: 'exec-2', ttlMs: HOUR });
+			expect(next.acquired).toBe(true);
+			const oldRun = await store.getRun(old.lease.runId);
+			expect(oldRun).toMatchObject({ outcome: 'expired' });
+			expect(oldRun!.finishedAt).toEqual(old.lease.expiresAt);
+			const late = await store.release(old.lease.ownerToken, { outcome: 'success', counts: { new: 5 } });
+			expect(late).toMatchObject({ released: false, reason: 'expired', run: { outcome: 'expired', counts: {} } });
+			expect((await store.status(lock)).holder?.holder).toBe('exec-2');
+		});
+
+		it('refuses a release after expiry even before anyone else took the lock, and status then shows it expired', async () => {
+			const lock = freshLock();
+			const old = await store.acquire({ lockName: lock, holder: 'slow', ttlMs: 300 });
+			if (!old.acquired) throw new Error('expected the lock');
+			await sleep(450);
+			const late = await store.release(old.lease.ownerToken, { outcome: 'success', counts: {} });
+			expect(late).toMatchObject({ released: false, reason: 'expired', run: { outcome: 'running' } });
+			const status = await store.status(lock);
+			expect(status.holder).toBeNull();
+			expect(status.runs[0]).toMatchObject({ id: old.lease.runId, outcome: 'expired' });
+		});
+
+		it('force-releases for an operator and records it as forced', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'stuck', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const forced = await store.forceRelease(lock, 'operator: stuck since yesterday');
+			expect(forced.released).toBe(true);
+			expect(forced.previous).toMatchObject({ holder: 'stuck', runId: acquired.lease.runId });
+			expect(forced.run).toMatchObject({ outcome: 'forced', forcedRelease: true, errorSummary: 'operator: stuck since yesterday' });
+			expect((await store.status(lock)).holder).toBeNull();
+			const late = await store.release(acquired.lease.ownerToken, { outcome: 'success', counts: {} });
+			expect(late).toMatchObject({ released: false, reason: 'force-released' });
+			expect(await store.forceRelease(lock)).toEqual({ released: false, previous: null, run: null });
+		});
+
+		it('lists runs newest first, limited', async () => {
+			const lock = freshLock();
+			for (let i = 0; i < 4; i++) {
+				const acquired = await store.acquire({ lockName: lock, holder: `exec-${i}`, ttlMs: HOUR });
+				if (!acquired.acquired) throw new Error('expected the lock');
+				await store.release(acquired.lease.ownerToken, { outcome: 'success', counts: { new: i } });
+			}
+			const status = await store.status(lock, 3);
+			expect(status.runs.map((r) => r.holder)).toEqual(['exec-3', 'exec-2', 'exec-1']);
+			expect(status.runs.map((r) => r.counts.new)).toEqual([3, 2, 1]);
+			expect((await store.status(lock, 0)).runs).toEqual([]);
+		});
+
+		it('rejects a TTL of 0, a negative or non-numeric TTL and a missing token, changing nothing', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const before = await store.status(lock, 50);
+			for (const ttlMs of [0, -5, Number.NaN]) {
+				await expect(store.acquire({ lockName: freshLock(), holder: 'x', ttlMs })).rejects.toMatchObject({
+					code: 'invalid-input',
+					message: expect.stringMatching(/time to live must be a positive/),
+				});
+				await expect(store.renew(acquired.lease.ownerToken, ttlMs)).rejects.toBeInstanceOf(SyncStoreError);
+			}
+			for (const token of ['', '   ', undefined as unknown as string]) {
+				await expect(store.release(token, { outcome: 'success', counts: {} })).rejects.toMatchObject({
+					code: 'invalid-input',
+					message: expect.stringMatching(/owner token is missing/),
+				});
+				await expect(store.renew(token, HOUR)).rejects.toMatchObject({ code: 'invalid-input' });
+			}
+			await expect(store.acquire({ lockName: ' ', holder: 'x', ttlMs: HOUR })).rejects.toMatchObject({
+				message: expect.stringMatching(/lock name is missing/),
+			});
+			await expect(
+				store.release(acquired.lease.ownerToken, { outcome: 'success', counts: { new: -1 } }),
+			).rejects.toMatchObject({ code: 'invalid-input' });
+			expect(await store.status(lock, 50)).toEqual(before);
+		});
+
+		it('never returns or stores the owner token in readable form', async () => {
+			const lock = freshLock();
+			const acquired = await store.acquire({ lockName: lock, holder: 'exec-1', ttlMs: HOUR });
+			if (!acquired.acquired) throw new Error('expected the lock');
+			const busy = await store.acquire({ lockName: lock, holder: 'exec-2', ttlMs: HOUR });
+			const status = await store.status(lock);
+			const secret = acquired.lease.ownerToken.split('.')[1];
+			expect(JSON.stringify([busy, status])).not.toContain(secret);
+		});
+	});
+
+	describe('ledger', () => {
+		const entry = (audienceId: string, memberKey: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+			audienceId,
+			memberKey,
+			contentHash: `hash-${memberKey}`,
+			hubContactId: `contact-${memberKey}`,
+			phone: '+61491570156',
+			syncedAt: new Date('2025-01-02T03:04:05.678Z'),
+			...extra,
+		});
+
+		it('upserts, reads back by audience, overwrites and deletes', async () => {
+			await store.upsertLedger([entry('aud-1', 'm1'), entry('aud-1', 'm2', { hubContactId: null, phone: null }), entry('aud-2', 'm1')]);
+			await store.upsertLedger([entry('aud-1', 'm1', { contentHash: 'changed', syncedAt: new Date('2025-02-01T00:00:00.000Z') })]);
+			const rows = (await store.readLedger('aud-1')).sort((a, b) => a.memberKey.localeCompare(b.memberKey));
+			expect(rows).toEqual([
+				entry('aud-1', 'm1', { contentHash: 'changed', syncedAt: new Date('2025-02-01T00:00:00.000Z') }),
+				entry('aud-1', 'm2', { hubContactId: null, phone: null }),
+			]);
+			expect(await store.deleteLedger('aud-1', ['m1', 'missing'])).toBe(1);
+			expect((await store.readLedger('aud-1')).map((r) => r.memberKey)).toEqual(['m2']);
+			expect(await store.readLedger('aud-2')).toHaveLength(1);
+		});
+
+		it('keeps the last of duplicate members in one batch', async () => {
+			await store.upsertLedger([entry('aud-dup', 'm1', { contentHash: 'first' }), entry('aud-dup', 'm1', { contentHash: 'last' })]);
+			expect((await store.readLedger('aud-dup')).map((r) => r.contentHash)).toEqual(['last']);
+		});
+
+		it('rejects an invalid batch before writing any of it', async () => {
+			await expect(
+				store.upsertLedger([entry('aud-bad', 'm1'), entry('aud-bad', '', {}), entry('aud-bad', 'm3')]),
+			).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/member key is missing/) });
+			await expect(
+				store.upsertLedger([entry('aud-bad', 'm1', { syncedAt: new Date('nonsense') })]),
+			).rejects.toMatchObject({ code: 'invalid-input' });
+			expect(await store.readLedger('aud-bad')).toEqual([]);
+		});
+
+		it('handles 100,000 members of one audience in bulk', async () => {
+			const audience = 'aud-big';
+			const many = Array.from({ length: 100_000 }, (_, i) => entry(audience, `member-${i}`, { phone: `+6140000${i}` }));
+			await store.upsertLedger(many);
+			const read = await store.readLedger(audience);
+			expect(read).toHaveLength(100_000);
+			const byKey = new Map(read.map((r) => [r.memberKey, r]));
+			expect(byKey.get('member-99999')).toEqual(many[99_999]);
+			const removed = await store.deleteLedger(
+				audience,
+				many.slice(0, 60_000).map((e) => e.memberKey),
+			);
+			expect(removed).toBe(60_000);
+			expect(await store.readLedger(audience)).toHaveLength(40_000);
+		}, 120_000);
+	});
+
+	describe('consent', () => {
+		it('claims a number once, ever: a credit is never spent twice', async () => {
+			expect(await store.claimConsentAsk('aud-c', '+61491570001')).toBe(true);
+			expect(await store.claimConsentAsk('aud-c', '+61491570001')).toBe(false);
+			expect(await store.claimConsentAsk('aud-other', '+61491570001')).toBe(true);
+			const record = await store.getConsent('aud-c', '+61491570001');
+			expect(record).toMatchObject({ state: 'claimed', messageId: null, answer: null });
+			expect(record!.askedAt).toBeInstanceOf(Date);
+		});
+
+		it('claims a batch, skipping numbers already claimed and duplicates', async () => {
+			await store.claimConsentAsk('aud-b', '+1');
+			const claimed = await store.claimConsentAsks('aud-b', ['+1', '+2', '+3', '+2']);
+			expect(claimed).toEqual(['+2', '+3']);
+			expect(await store.claimConsentAsks('aud-b', [])).toEqual([]);
+		});
+
+		it('lets exactly one of many simultaneous claims win', async () => {
+			const results = await Promise.all(Array.from({ length: 10 }, () => store.claimConsentAsk('aud-race', '+61491570002')));
+			expect(results.filter(Boolean)).toHaveLength(1);
+		});
+
+		it('marks a claimed number asked with its message id, findable by that id', async () => {
+			await store.claimConsentAsk('aud-m', '+61491570003');
+			const askedAt = new Date('2025-03-01T10:00:00.000Z');
+			await store.markConsentAsked('aud-m', '+61491570003', 'msg-123', askedAt);
+			const record = await store.findConsentByMessageId('msg-123');
+			expect(record).toEqual({
+				audienceId: 'aud-m',
+				phone: '+61491570003',
+				state: 'asked',
+				askedAt,
+				messageId: 'msg-123',
+				answeredAt: null,
+				answer: null,
+			});
+			expect(await store.findConsentByMessageId('msg-unknown')).toBeNull();
+			await expect(store.markConsentAsked('aud-m', '+61491570003', 'msg-456')).rejects.toMatchObject({
+				code: 'invalid-input',
+			});
+			await expect(store.markConsentAsked('aud-m', '+61499999999', 'msg-789')).rejects.toMatchObject({
+				message: expect.stringMatching(/was not claimed/),
+			});
+		});
+
+		it('gives back a claim whose request certainly did not go out, but never one that was sent', async () => {
+			await store.claimConsentAsk('aud-r', '+10');
+			expect(await store.releaseConsentClaim('aud-r', '+10')).toBe(true);
+			expect(await store.getConsent('aud-r', '+10')).toBeNull();
+			expect(await store.claimConsentAsk('aud-r', '+10')).toBe(true);
+			await store.markConsentAsked('aud-r', '+10', 'msg-r');
+			expect(await store.releaseConsentClaim('aud-r', '+10')).toBe(false);
+			expect(await store.claimConsentAsk('aud-r', '+10')).toBe(false);
+		});
+
+		it('records answers, keeping when and with which message the number was asked', async () => {
+			await store.claimConsentAsk('aud-a', '+20');
+			await store.markConsentAsked('aud-a', '+20', 'msg-a', new Date('2025-03-01T00:00:00.000Z'));
+			const answeredAt = new Date('2025-03-02T00:00:00.000Z');
+			const confirmed = await store.recordConsentAnswer('aud-a', '+20', 'confirmed', 'YES', answeredAt);
+			expect(confirmed).toEqual({
+				audienceId: 'aud-a',
+				phone: '+20',
+				state: 'confirmed',
+				askedAt: new Date('2025-03-01T00:00:00.000Z'),
+				messageId: 'msg-a',
+				answeredAt,
+				answer: 'YES',
+			});
+			// A STOP from a number never asked is kept too, so it is never asked later.
+			const stop = await store.recordConsentAnswer('aud-a', '+21', 'opted-out', 'STOP');
+			expect(stop).toMatchObject({ state: 'opted-out', askedAt: null, messageId: null, answer: 'STOP' });
+			expect(await store.claimConsentAsk('aud-a', '+21')).toBe(false);
+			expect((await store.readConsent('aud-a')).map((r) => r.phone).sort()).toEqual(['+20', '+21']);
+		});
+	});
+});
