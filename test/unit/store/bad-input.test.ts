@@ -1,0 +1,242 @@
+/**
+ * Bad input and a broken environment: each gives an error that names the problem and says what to
+ * do, and no state is lost (files are left byte for byte, leases stay with their holders).
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { closeAllSyncStores, openSyncStore, resolveSqlitePath, type SyncStore } from '../../../nodes/shared/store';
+import { postgresFixture, postgresServer, type BackendFixture } from './backends';
+
+const HOUR = 3_600_000;
+
+/** Runs open-store.ts as an unprivileged user when we are root, so file permissions apply. */
+function openAsUnprivileged(path: string): { ok: boolean; code?: string; message?: string } {
+	const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+	const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'open-store.ts'), path], {
+		...asNobody,
+		cwd: join(__dirname, '../../..'),
+		env: { ...process.env, HOME: tmpdir() },
+		encoding: 'utf8',
+		timeout: 60_000,
+	});
+	const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
+	if (!line) throw new Error(`open-store.ts printed nothing: ${run.stderr}`);
+	return JSON.parse(line);
+}
+
+describe('embedded SQLite store: bad paths and files', () => {
+	let dir: string;
+
+	beforeEach(() => {
+		dir = mkdtempSync(join(tmpdir(), 'hub-sync-bad-'));
+		chmodSync(dir, 0o755);
+	});
+
+	afterEach(async () => {
+		await closeAllSyncStores();
+		chmodSync(dir, 0o755);
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	it('names a store path whose folder cannot be created', async () => {
+		writeFileSync(join(dir, 'a-file'), 'not a folder');
+		const path = join(dir, 'a-file', 'store.sqlite');
+		await expect(openSyncStore({ kind: 'sqlite', path })).rejects.toMatchObject({
+			code: 'permission',
+			message: expect.stringContaining(`Cannot create the folder for the sync store ${path}`),
+		});
+	});
+
+	it('names an unreadable store file and leaves it as it was', async () => {
+		const path = join(dir, 'store.sqlite');
+		const seeded = await openSyncStore({ kind: 'sqlite', path });
+		await seeded.acquire({ lockName: 'perm', holder: 'owner', ttlMs: HOUR });
+		await seeded.close();
+		const before = readFileSync(path);
+		chmodSync(path, 0o000);
+
+		const result = openAsUnprivileged(path);
+		expect(result).toMatchObject({ ok: false, code: 'permission' });
+		expect(result.message).toContain(`Cannot open the sync store ${path}`);
+		expect(result.message).toMatch(/may read and write/);
+
+		chmodSync(path, 0o644);
+		expect(readFileSync(path).equals(before)).toBe(true);
+		const store = await openSyncStore({ kind: 'sqlite', path });
+		expect((await store.status('perm')).holder?.holder).toBe('owner');
+	}, 60_000);
+
+	it('names a read-only store and keeps the lease with its holder', async () => {
+		const path = join(dir, 'store.sqlite');
+		const seeded = await openSyncStore({ kind: 'sqlite', path });
+		await seeded.acquire({ lockName: 'other', holder: 'owner', ttlMs: HOUR });
+		await seeded.close();
+		chmodSync(path, 0o444);
+		chmodSync(dir, 0o555);
+
+		const result = openAsUnprivileged(path);
+		expect(result.ok).toBe(false);
+		// Depending on whether SQLite gets as far as the write, it is "read-only" or "cannot open"; both name the file.
+		expect(['read-only', 'permission']).toContain(result.code);
+		expect(result.message).toContain(path);
+		expect(result.message).toMatch(/write access|may read and write/);
+
+		chmodSync(dir, 0o755);
+		chmodSync(path, 0o644);
+		const store = await openSyncStore({ kind: 'sqlite', path });
+		const status = await store.status('other');
+		expect(status.holder?.holder).toBe('owner');
+		expect((await store.status('perm')).runs).toEqual([]);
+	}, 60_000);
+
+	it('refuses a file that is not a SQLite database and leaves it untouched', async () => {
+		const path = join(dir, 'notes.sqlite');
+		const content = Buffer.from('these are my notes, not a database\n'.repeat(300));
+		writeFileSync(path, content);
+		await expect(openSyncStore({ kind: 'sqlite', path })).rejects.toMatchObject({
+			code: 'corrupt',
+			message: expect.stringMatching(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a valid SQLite database.*left untouched`)),
+		});
+		expect(readFileSync(path).equals(content)).toBe(true);
+	});
+
+	it('refuses a store whose pages are damaged and leaves the file as it was', async () => {
+		const path = join(dir, 'store.sqlite');
+		const store = await openSyncStore({ kind: 'sqlite', path });
+		const syncedAt = new Date();
+		await store.upsertLedger(
+			Array.from({ length: 3_000 }, (_, i) => ({
+				audienceId: 'a',
+				memberKey: `m${i}`,
+				contentHash: 'h'.repeat(40),
+				hubContactId: null,
+				phone: null,
+				syncedAt,
+			})),
+		);
+		await store.close();
+		const damaged = readFileSync(path);
+		damaged.fill(0x5a, 8192);
+		writeFileSync(path, damaged);
+
+		const reading = openSyncStore({ kind: 'sqlite', path }).then((s) => s.readLedger('a'));
+		await expect(reading).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(path) });
+		expect(readFileSync(path).equals(damaged)).toBe(true);
+	});
+
+	it('puts the default store in the n8n user folder', () => {
+		expect(resolveSqlitePath('', { N8N_USER_FOLDER: '/srv/n8n' })).toBe('/srv/n8n/.n8n/mailchimp-hub-sync.sqlite');
+		expect(resolveSqlitePath('stores/a.sqlite', { N8N_USER_FOLDER: '/srv/n8n' })).toBe('/srv/n8n/.n8n/stores/a.sqlite');
+		expect(resolveSqlitePath('/var/lib/x.sqlite', {})).toBe('/var/lib/x.sqlite');
+	});
+
+	it('creates a missing folder for a new store', async () => {
+		const path = join(dir, 'deeper', 'still', 'store.sqlite');
+		const store = await openSyncStore({ kind: 'sqlite', path });
+		expect((await store.acquire({ lockName: 'x', holder: 'h', ttlMs: HOUR })).acquired).toBe(true);
+	});
+});
+
+/** A PostgreSQL look-alike that asks for a password and rejects it the way the real server does. */
+function startPasswordRejectingServer(): Promise<{ server: Server; port: number }> {
+	const server = createServer((socket) => {
+		let stage: 'startup' | 'password' = 'startup';
+		socket.on('data', () => {
+			if (stage === 'startup') {
+				stage = 'password';
+				// AuthenticationCleartextPassword
+				socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]));
+				return;
+			}
+			const fields = ['SFATAL', 'VFATAL', 'C28P01', 'Mpassword authentication failed for user "sync"'];
+			const body = Buffer.concat([...fields.map((f) => Buffer.from(`${f}\0`)), Buffer.from([0])]);
+			const header = Buffer.alloc(5);
+			header.write('E');
+			header.writeInt32BE(body.length + 4, 1);
+			socket.end(Buffer.concat([header, body]));
+		});
+		socket.on('error', () => undefined);
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })));
+}
+
+/** A port on loopback with nothing listening. */
+async function closedPort(): Promise<number> {
+	const server = createServer();
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as { port: number };
+	await new Promise((resolve) => server.close(resolve));
+	return port;
+}
+
+describe('PostgreSQL store: unreachable server, bad credentials', () => {
+	let fixture: BackendFixture;
+	let good: SyncStore;
+
+	beforeAll(async () => {
+		fixture = await postgresFixture();
+		good = await openSyncStore(fixture.config);
+		await good.acquire({ lockName: 'kept', holder: 'owner', ttlMs: HOUR });
+	});
+
+	afterAll(async () => {
+		await closeAllSyncStores();
+		await fixture.cleanup();
+	});
+
+	afterEach(async () => {
+		// Whatever failed, the store that works still has its lease.
+		expect((await good.status('kept')).holder?.holder).toBe('owner');
+	});
+
+	it('names the address when nothing listens there (server down or wrong port)', async () => {
+		const port = await closedPort();
+		await expect(openSyncStore({ ...fixture.config, kind: 'postgres', port })).rejects.toMatchObject({
+			code: 'unreachable',
+			message: expect.stringContaining(`Cannot reach the PostgreSQL sync store at 127.0.0.1:${port}/`),
+		});
+	});
+
+	it('says the password was rejected, without repeating it', async () => {
+		const { server, port } = await startPasswordRejectingServer();
+		try {
+			const attempt = openSyncStore({ ...fixture.config, kind: 'postgres', port, user: 'sync', password: 'hunter2-secret' });
+			await expect(attempt).rejects.toMatchObject({
+				code: 'auth',
+				message: expect.stringMatching(/rejected the password for user "sync"; correct the password/),
+			});
+			await expect(attempt).rejects.not.toMatchObject({ message: expect.stringContaining('hunter2') });
+		} finally {
+			server.close();
+		}
+	});
+
+	it('names an unknown user', async () => {
+		await expect(openSyncStore({ ...fixture.config, kind: 'postgres', user: 'no_such_sync_user' })).rejects.toMatchObject({
+			code: 'auth',
+			message: expect.stringContaining('refused user "no_such_sync_user"'),
+		});
+	});
+
+	it('names a missing database', async () => {
+		await expect(
+			openSyncStore({ ...fixture.config, kind: 'postgres', database: 'no_such_sync_database' }),
+		).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/database .* does not exist/) });
+	});
+
+	it('rejects a port or schema name that cannot be right before connecting', async () => {
+		await expect(openSyncStore({ ...postgresServer(), kind: 'postgres', port: 0 })).rejects.toMatchObject({
+			code: 'invalid-input',
+			message: expect.stringContaining('port must be a number from 1 to 65535'),
+		});
+		await expect(openSyncStore({ ...postgresServer(), kind: 'postgres', schema: 'x; drop table y' })).rejects.toMatchObject({
+			code: 'invalid-input',
+		});
+	});
+});
+
+// A TTL of 0 or below and a missing token are part of the contract suite (contract.test.ts), on both backends.
