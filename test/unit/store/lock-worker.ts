@@ -5,7 +5,7 @@
  * Started with the store config as JSON in HUB_SYNC_WORKER_CONFIG. Messages in → answers out:
  *   { type: 'attempt', lock, holder, ttlMs, marker? } → { type: 'attempted', won, runId, heldByRunId, violation? }
  *   { type: 'release', marker? }                     → { type: 'released', released, violation }
- *   { type: 'hammer', lock, attempts, marker }       → { type: 'hammered', wins, busy, violations, latenciesMs }
+ *   { type: 'hammer', lock, attempts, marker }       → { type: 'hammered', wins, busy, violations, acquireMs, releaseMs }
  *   { type: 'claim', audience, phones, batch }       → { type: 'claimed', phones }
  *   { type: 'hold', lock, ttlMs }                    → { type: 'holding', runId }   (then idles until killed)
  *
@@ -79,11 +79,12 @@ async function handle(store: SyncStore, message: Message): Promise<void> {
 			let wins = 0;
 			let busy = 0;
 			let violations = 0;
-			const latenciesMs: number[] = [];
+			const acquireMs: number[] = [];
+			const releaseMs: number[] = [];
 			for (let i = 0; i < message.attempts; i++) {
 				let started = performance.now();
 				const result = await store.acquire({ lockName: message.lock, holder: `${id}-${i}`, ttlMs: message.ttlMs });
-				latenciesMs.push(performance.now() - started);
+				acquireMs.push(performance.now() - started);
 				if (!result.acquired) {
 					busy++;
 					continue;
@@ -95,10 +96,10 @@ async function handle(store: SyncStore, message: Message): Promise<void> {
 				if (!dropMarker(message.marker)) violations++;
 				started = performance.now();
 				const released = await store.release(result.lease.ownerToken, { outcome: 'success', counts: {} });
-				latenciesMs.push(performance.now() - started);
+				releaseMs.push(performance.now() - started);
 				if (!released.released) violations++;
 			}
-			send({ type: 'hammered', wins, busy, violations, latenciesMs });
+			send({ type: 'hammered', wins, busy, violations, acquireMs, releaseMs });
 			return;
 		}
 		case 'claim': {
