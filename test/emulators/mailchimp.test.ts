@@ -596,7 +596,7 @@ describe('Mailchimp emulator: OAuth', () => {
 	});
 
 	it('answers HTTP 200 {"error":"invalid_token"} for a bad or missing token, like the real endpoint', async () => {
-		for (const headers of [{ authorization: 'OAuth not-a-token' }, { authorization: `OAuth ${harbour.apiKey}` }, {}]) {
+		for (const headers of [{ authorization: 'OAuth not-a-token' }, { authorization: `OAuth ${harbour.apiKey}` }, {}] as Array<Record<string, string>>) {
 			const res = await http(em, 'GET', '/oauth2/metadata', { headers });
 			expect(res.status).toBe(200);
 			expect(res.json).toEqual({ error: 'invalid_token' });
