@@ -30,6 +30,11 @@
  * `last_changed` moves on every profile, email, SMS or status change (not on a no-op). Whether a
  * tag change moves it is a setting (`tagChangesUpdateLastChanged`, default false), because Mailchimp
  * does not document it.
+ *
+ * Where Mailchimp's behaviour is unverified the emulator picks the stricter answer, so the client is
+ * built for it: `count` above 1000 is a 400 (not silently capped); `/members` without `status`
+ * leaves archived members out; tag listings return full member objects (SMS fields included);
+ * `tag-search` returns every match unpaged; the metadata endpoint accepts `Bearer` as well as `OAuth`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -569,14 +574,14 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 
 	function exchangeCode(req: EmulatorRequest): EmulatorResponse {
 		const body = (req.body ?? {}) as Record<string, string | undefined>;
+		// Client credentials come in the form body or, URL-encoded, as HTTP Basic (n8n can do either).
 		let clientId = body.client_id;
 		let clientSecret = body.client_secret;
-		const basic = readCredential(req.headers.authorization);
-		if (basic?.scheme === 'basic' && req.headers.authorization) {
-			const decoded = Buffer.from(req.headers.authorization.trim().slice(6), 'base64').toString('utf8');
-			const colon = decoded.indexOf(':');
-			clientId = decodeURIComponent(decoded.slice(0, colon));
-			clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+		const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization?.trim() ?? '');
+		if (basic) {
+			const [id, ...secret] = Buffer.from(basic[1], 'base64').toString('utf8').split(':');
+			clientId = decodeURIComponent(id);
+			clientSecret = decodeURIComponent(secret.join(':'));
 		}
 		if (body.grant_type !== 'authorization_code') {
 			return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only authorization_code is supported' } };
