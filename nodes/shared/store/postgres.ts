@@ -38,6 +38,7 @@ import type {
 	RunOutcome,
 	RunRecord,
 	RunSummary,
+	StatusOptions,
 	SyncStore,
 } from './types';
 
@@ -362,7 +363,7 @@ export class PostgresSyncStore implements SyncStore {
 		});
 	}
 
-	async status(lockName: string, runLimit?: number): Promise<LockStatus> {
+	async status(lockName: string, runLimit?: number, options: StatusOptions = {}): Promise<LockStatus> {
 		assertName('lock name', lockName);
 		const limit = clampRunLimit(runLimit);
 		const lapsed = await this.query('SELECT 1 FROM hub_sync_lease WHERE lock_name = $1 AND expires_at <= now()', [lockName]);
@@ -381,8 +382,8 @@ export class PostgresSyncStore implements SyncStore {
 			[lockName],
 		);
 		const runs = await this.query(
-			`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = $1 ORDER BY seq DESC LIMIT $2`,
-			[lockName, limit],
+			`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = $1 AND ($3 OR outcome <> 'busy') ORDER BY seq DESC LIMIT $2`,
+			[lockName, limit, options.includeBusy !== false],
 		);
 		return { lockName, holder: lease.length ? toLease(lease[0]) : null, runs: runs.map(toRun) };
 	}

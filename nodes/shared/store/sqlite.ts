@@ -41,6 +41,7 @@ import type {
 	RunOutcome,
 	RunRecord,
 	RunSummary,
+	StatusOptions,
 	SyncStore,
 } from './types';
 
@@ -263,7 +264,7 @@ export class SqliteSyncStore implements SyncStore {
 		});
 	}
 
-	async status(lockName: string, runLimit?: number): Promise<LockStatus> {
+	async status(lockName: string, runLimit?: number, options: StatusOptions = {}): Promise<LockStatus> {
 		assertName('lock name', lockName);
 		const limit = clampRunLimit(runLimit);
 		let lease = this.read(() => this.leaseRow(lockName));
@@ -281,10 +282,9 @@ export class SqliteSyncStore implements SyncStore {
 		}
 		const runs = this.read(() =>
 			(
-				this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = ? ORDER BY seq DESC LIMIT ?`).all(
-					lockName,
-					limit,
-				) as Row[]
+				this.statement(
+					`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = ? AND (? OR outcome <> 'busy') ORDER BY seq DESC LIMIT ?`,
+				).all(lockName, options.includeBusy === false ? 0 : 1, limit) as Row[]
 			).map(toRun),
 		);
 		return { lockName, holder: lease ? toLease(lease) : null, runs };

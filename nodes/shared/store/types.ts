@@ -85,6 +85,11 @@ export interface RunRecord {
 	forcedRelease: boolean;
 }
 
+export interface StatusOptions {
+	/** List refused attempts (outcome "busy") among the runs; default true. */
+	includeBusy?: boolean;
+}
+
 export interface LockStatus {
 	lockName: string;
 	/** The current, unexpired lease, if any. */
@@ -141,8 +146,8 @@ export interface SyncStore {
 	release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult>;
 	/** For an operator: ends whatever lease the lock has, recording the run as forced. */
 	forceRelease(lockName: string, reason?: string): Promise<ForceReleaseResult>;
-	/** The current holder and the newest runs. Marks a lapsed lease's run as expired on the way. */
-	status(lockName: string, runLimit?: number): Promise<LockStatus>;
+	/** The current holder and the newest runs (default 10). Marks a lapsed lease's run as expired on the way. */
+	status(lockName: string, runLimit?: number, options?: StatusOptions): Promise<LockStatus>;
 	getRun(runId: string): Promise<RunRecord | null>;
 
 	// Ledger (bulk, by audience)

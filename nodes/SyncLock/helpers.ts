@@ -1,0 +1,120 @@
+/** What Sync Lock puts into items: leases and runs as JSON, sentences for people, run summaries. */
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+
+import type { FinishedOutcome, LeaseInfo, LeaseRefusal, RunRecord, RunSummary } from '../shared/store';
+
+export const MINUTE = 60_000;
+
+export function leaseJson(lease: LeaseInfo): IDataObject {
+	return {
+		holder: lease.holder,
+		since: lease.acquiredAt.toISOString(),
+		expiresAt: lease.expiresAt.toISOString(),
+		runId: lease.runId,
+	};
+}
+
+export function runJson(run: RunRecord): IDataObject {
+	return {
+		runId: run.id,
+		outcome: run.outcome,
+		trigger: run.triggerKind,
+		holder: run.holder,
+		audienceId: run.audienceId,
+		startedAt: run.startedAt.toISOString(),
+		finishedAt: run.finishedAt?.toISOString() ?? null,
+		durationSeconds: run.finishedAt ? Math.round((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000) : null,
+		counts: run.counts,
+		errorSummary: run.errorSummary,
+		forcedRelease: run.forcedRelease,
+	};
+}
+
+/** "new 3, changed 1, errors 2", or "nothing" for an empty run. */
+export function describeCounts(counts: Record<string, number>): string {
+	const parts = Object.entries(counts)
+		.filter(([, n]) => n > 0)
+		.map(([kind, n]) => `${kind} ${n}`);
+	return parts.length ? parts.join(', ') : 'nothing';
+}
+
+export function busyMessage(lockName: string, lease: LeaseInfo | null): string {
+	if (!lease) return `The lock "${lockName}" was busy a moment ago; try again`;
+	return `A sync of "${lockName}" is already running since ${lease.acquiredAt.toISOString()} (execution ${lease.holder}); its lease ends at ${lease.expiresAt.toISOString()} at the latest`;
+}
+
+export function refusalMessage(action: 'released' | 'renewed', reason: LeaseRefusal, run: RunRecord | null): string {
+	const nothing = `Nothing ${action}`;
+	switch (reason) {
+		case 'unknown-token':
+			return `${nothing}: this token never held a lease in this store. Check that it comes from the Acquire of this run and that both nodes use the same store.`;
+		case 'expired':
+			return `${nothing}: the lease ran out before this (run ${run?.id ?? 'unknown'}); another sync may have started since. Choose a longer lease duration, or renew during long runs.`;
+		case 'force-released':
+			return `${nothing}: an operator force-released this lease${run?.finishedAt ? ` at ${run.finishedAt.toISOString()}` : ''}.`;
+		case 'already-released':
+			return `${nothing}: this run already released its lease (${run?.outcome ?? 'finished'}${
+				run?.finishedAt ? ` at ${run.finishedAt.toISOString()}` : ''
+			}).`;
+	}
+}
+
+export function statusMessage(lockName: string, holder: LeaseInfo | null, runs: RunRecord[]): string {
+	if (holder) {
+		return `Running since ${holder.acquiredAt.toISOString()} (execution ${holder.holder}); lease until ${holder.expiresAt.toISOString()}`;
+	}
+	const last = runs.find((run) => run.outcome !== 'busy');
+	if (!last) return `Idle; no sync of "${lockName}" has run yet`;
+	const when = (last.finishedAt ?? last.startedAt).toISOString();
+	return `Idle; last run ${last.outcome} at ${when} (${describeCounts(last.counts)})`;
+}
+
+function valueAt(json: IDataObject, path: string): unknown {
+	let value: unknown = json;
+	for (const key of path.split('.')) {
+		if (value === null || typeof value !== 'object') return undefined;
+		value = (value as IDataObject)[key];
+	}
+	return value;
+}
+
+/**
+ * Summarises the items that reach Release: one count per kind found at `countBy` (by default
+ * `sync.change`: new, changed, removed, …), and `errors` for items that carry an error (from an
+ * error output or Continue On Fail). Items with neither, such as an empty item, are not counted.
+ */
+export function summariseItems(
+	items: INodeExecutionData[],
+	countBy: string,
+	outcome: FinishedOutcome | 'auto',
+	errorSummary: string,
+): RunSummary {
+	const counts: Record<string, number> = {};
+	const errorMessages = new Set<string>();
+	let errors = 0;
+	let succeeded = 0;
+	for (const item of items) {
+		const error = item.error ?? item.json.error;
+		if (error !== undefined && error !== null && error !== '') {
+			errors++;
+			const message = typeof error === 'string' ? error : ((error as { message?: string }).message ?? JSON.stringify(error));
+			if (errorMessages.size < 3) errorMessages.add(message);
+			continue;
+		}
+		const kind = countBy ? valueAt(item.json, countBy) : undefined;
+		if (typeof kind === 'string' ? kind !== '' : typeof kind === 'number' || typeof kind === 'boolean') {
+			counts[String(kind)] = (counts[String(kind)] ?? 0) + 1;
+			succeeded++;
+		} else if (Object.keys(item.json).length > 0) {
+			counts.other = (counts.other ?? 0) + 1;
+			succeeded++;
+		}
+	}
+	if (errors > 0) counts.errors = errors;
+	const chosen: FinishedOutcome =
+		outcome !== 'auto' ? outcome : errors === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';
+	const summary =
+		errorSummary.trim() ||
+		(errors > 0 ? `${errors} item${errors === 1 ? '' : 's'} failed: ${[...errorMessages].join('; ')}` : undefined);
+	return { outcome: chosen, counts, errorSummary: summary };
+}
