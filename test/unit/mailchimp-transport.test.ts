@@ -1,0 +1,257 @@
+/**
+ * The Mailchimp transport against the Mailchimp emulator, through the official client: credential
+ * isolation, complete paging, the concurrency cap, retries, and errors that name the problem and
+ * never the secret.
+ */
+import type { INode } from 'n8n-workflow';
+
+import {
+	MailchimpClient,
+	classifyMailchimpError,
+	dataCenterOfApiKey,
+	resolveMailchimpAuth,
+	type MailchimpAuth,
+} from '../../nodes/shared/transport/mailchimp';
+import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+
+const node: INode = {
+	id: 'n1',
+	name: 'Fetch Tagged Members',
+	type: 'n8n-nodes-mailchimp-hub-sync.fetchTaggedMembers',
+	typeVersion: 1,
+	position: [0, 0],
+	parameters: {},
+};
+const noWait = async () => {};
+
+let emulator: MailchimpEmulator;
+const dataset = demoDataset();
+const [harbour, fern] = credentialsOf(dataset);
+const audienceId = harbour.lists[0].id;
+
+beforeAll(async () => {
+	emulator = await startMailchimpEmulator({ dataset });
+});
+afterAll(() => emulator.close());
+beforeEach(() => {
+	Object.assign(emulator.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '' });
+	emulator.requests.length = 0;
+});
+
+const apiKeyAuth = (apiKey = harbour.apiKey!): Promise<MailchimpAuth> =>
+	resolveMailchimpAuth('apiKey', { apiKey, apiBaseUrl: emulator.url }, node);
+const oauthAuth = (token = fern.oauthToken!): Promise<MailchimpAuth> =>
+	resolveMailchimpAuth(
+		'oAuth2',
+		{ oauthTokenData: { access_token: token }, metadataUrl: `${emulator.url}/oauth2/metadata`, apiBaseUrl: emulator.url },
+		node,
+	);
+
+function errorOf(promise: Promise<unknown>): Promise<Error & { description?: string; httpCode?: string }> {
+	return promise.then(
+		() => {
+			throw new Error('expected a failure');
+		},
+		(e) => e,
+	);
+}
+
+describe('credentials', () => {
+	it('validates the data center of an API key before building a host name', () => {
+		expect(dataCenterOfApiKey('abc-us6', node)).toBe('us6');
+		for (const bad of ['abc', 'abc-evil.example.com/x', 'abc-US6', 'abc-us']) {
+			expect(() => dataCenterOfApiKey(bad, node)).toThrow('no valid data center');
+		}
+	});
+
+	it('builds the real host from the key when no base URL is set', async () => {
+		const auth = await resolveMailchimpAuth('apiKey', { apiKey: 'k-us19' }, node);
+		expect(auth.baseUrl).toBe('https://us19.api.mailchimp.com/3.0');
+	});
+
+	it('looks up the OAuth data center once per token and caches it', async () => {
+		const before = emulator.counters.get('GET /oauth2/metadata') ?? 0;
+		const token = credentialsOf(demoDataset())[0].oauthToken!;
+		await oauthAuth(token);
+		await oauthAuth(token);
+		expect((emulator.counters.get('GET /oauth2/metadata') ?? 0) - before).toBe(1);
+	});
+
+	it('turns the metadata endpoint\'s "200 with error" into "reconnect the credential"', async () => {
+		const error = await errorOf(oauthAuth('not-a-real-token'));
+		expect(error.message).toBe('Mailchimp rejected the OAuth access token; reconnect the credential');
+		expect(error.description).toContain('invalid_token');
+		expect(JSON.stringify(error)).not.toContain('not-a-real-token');
+	});
+
+	it('says an unconnected OAuth credential must be connected', async () => {
+		const error = await errorOf(resolveMailchimpAuth('oAuth2', { oauthTokenData: {} }, node));
+		expect(error.message).toContain('not connected');
+	});
+});
+
+describe('reading', () => {
+	it('lists every tag of the audience, not the default first 10', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const tags = await client.getTags(audienceId);
+		const expected = emulator.state.dump().accounts[0].lists[0].segments!.filter((s) => (s.type ?? 'static') === 'static');
+		expect(tags.length).toBe(expected.length);
+		expect(tags.length).toBeGreaterThan(10);
+	});
+
+	it('reads all pages of a large tag, each member once', async () => {
+		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 5500, tags: ['VIP'], seed: 7 }) });
+		try {
+			const [account] = credentialsOf(big.state.dump());
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const client = new MailchimpClient(auth, node);
+			const [tag] = await client.getTags(account.lists[0].id);
+			const members = await client.getTagMembers(account.lists[0].id, tag);
+			expect(new Set(members.map((m) => m.id)).size).toBe(members.length);
+			expect(members.length).toBe(tag.memberCount);
+			expect(members.length).toBeGreaterThan(1000);
+			// First page, then the rest: ceil(n / 1000) requests, every one with count=1000.
+			const pages = big.requests.filter((r) => r.route?.endsWith('/members'));
+			expect(pages.length).toBe(Math.ceil(members.length / 1000));
+		} finally {
+			await big.close();
+		}
+	});
+
+	it('reads merge fields, audiences and a member\'s full tag list', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const fields = await client.getMergeFields(audienceId);
+		expect(fields.map((f) => f.tag)).toEqual(expect.arrayContaining(['FNAME', 'LNAME', 'PHONE']));
+		const audiences = await client.getAudiences();
+		expect(audiences.map((a) => a.id).sort()).toEqual(harbour.lists.map((l) => l.id).sort());
+		const crowded = emulator.state
+			.dump()
+			.accounts[0].lists[0].members.find((m) => (m.tags?.length ?? 0) > 50)!;
+		const tags = await client.getMemberTags(audienceId, crowded.email_address);
+		expect(tags.length).toBe(crowded.tags!.length);
+	});
+
+	it('reads a last_changed window oldest first', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const members = await client.getMembers(audienceId, { sortField: 'last_changed', sortDir: 'ASC' });
+		const stamps = members.map((m) => m.last_changed!);
+		expect([...stamps].sort()).toEqual(stamps);
+		expect(members.length).toBeGreaterThan(10);
+	});
+});
+
+describe('isolation', () => {
+	it("never sends one account's credential with another's requests, interleaved and concurrent", async () => {
+		const clientA = new MailchimpClient(await apiKeyAuth(), node);
+		const clientB = new MailchimpClient(await oauthAuth(), node);
+		const fernAudience = fern.lists[0].id;
+		emulator.faults.latencyMs = 5;
+		emulator.requests.length = 0;
+		const rounds = Array.from({ length: 12 }, (_, i) =>
+			i % 2 === 0 ? clientA.getTags(audienceId).then(() => 'A') : clientB.getTags(fernAudience).then(() => 'B'),
+		);
+		await Promise.all(rounds);
+		const byPath = emulator.requests.filter((r) => r.path.includes('/segments'));
+		expect(byPath.length).toBeGreaterThanOrEqual(12);
+		for (const request of byPath) {
+			expect(request.outcome).toBe('ok');
+			const owner = request.path.includes(audienceId) ? harbour.accountId : fern.accountId;
+			expect(request.accountId).toBe(owner);
+		}
+		expect(new Set(byPath.map((r) => r.scheme))).toEqual(new Set(['basic', 'bearer']));
+	});
+});
+
+describe('throttling and faults', () => {
+	it('keeps at most `concurrency` requests in flight per credential', async () => {
+		const big = await startMailchimpEmulator({
+			dataset: largeAudience({ members: 9000, tags: ['A'], seed: 3 }),
+			maxConnections: 3,
+		});
+		try {
+			big.faults.latencyMs = 30;
+			const [account] = credentialsOf(big.state.dump());
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const client = new MailchimpClient(auth, node, { concurrency: 3, sleep: noWait });
+			const [tag] = await client.getTags(account.lists[0].id);
+			await client.getTagMembers(account.lists[0].id, tag);
+			expect(big.requests.filter((r) => r.outcome === 'too-many-connections')).toEqual([]);
+		} finally {
+			await big.close();
+		}
+	});
+
+	it('retries through 429s, 5xx, body-less 403s and dropped connections', async () => {
+		const retries: number[] = [];
+		const client = new MailchimpClient(await apiKeyAuth(), node, {
+			sleep: noWait,
+			retryPolicy: { maxAttempts: 30, baseDelayMs: 1, maxDelayMs: 1, maxTotalWaitMs: 1000 },
+			onRetry: ({ attempt }) => retries.push(attempt),
+		});
+		const expected = await client.getTags(audienceId);
+		Object.assign(emulator.faults, { rate429: 0.2, rate5xx: 0.1, rate403NoBody: 0.1, dropRate: 0.1 });
+		for (let i = 0; i < 10; i++) expect(await client.getTags(audienceId)).toEqual(expected);
+		expect(retries.length).toBeGreaterThan(0);
+	});
+
+	it('gives up on a 429 storm with a message that says so', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node, {
+			sleep: noWait,
+			retryPolicy: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1, maxTotalWaitMs: 1000 },
+		});
+		emulator.faults.rate429 = 1;
+		const error = await errorOf(client.getTags(audienceId));
+		expect(error.message).toBe('Mailchimp kept failing while trying to list the tags of the audience');
+		expect(error.description).toContain('answered 429');
+		expect(error.description).toContain('4 attempts');
+	});
+
+	it('classifies what is worth retrying', () => {
+		expect(classifyMailchimpError({ status: 429 }).retryable).toBe(true);
+		expect(classifyMailchimpError({ status: 503 }).retryable).toBe(true);
+		expect(classifyMailchimpError({ status: 403, response: { body: {} } }).retryable).toBe(true);
+		expect(classifyMailchimpError({ status: 403, response: { body: { title: 'Forbidden' } } }).retryable).toBe(false);
+		expect(classifyMailchimpError({ status: 400, response: { body: { title: 'Invalid Resource' } } }).retryable).toBe(false);
+		expect(classifyMailchimpError({ code: 'ECONNRESET' }).retryable).toBe(true);
+		expect(classifyMailchimpError({ timeout: 120000, code: 'ECONNABORTED' }).retryable).toBe(true);
+		expect(classifyMailchimpError({ status: 429, response: { headers: { 'retry-after': '2' } } }).retryAfterMs).toBe(2000);
+	});
+});
+
+describe('errors', () => {
+	it('names an unknown audience', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const error = await errorOf(client.getTags('nosuchlist'));
+		expect(error.message).toBe("Mailchimp has no audience with ID 'nosuchlist'");
+		expect(error.httpCode).toBe('404');
+	});
+
+	it("does not reach another account's audience", async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const error = await errorOf(client.getTags(fern.lists[0].id));
+		expect(error.message).toBe(`Mailchimp has no audience with ID '${fern.lists[0].id}'`);
+	});
+
+	it('says a revoked key must be checked, and never shows it', async () => {
+		const dataset2 = demoDataset();
+		const own = await startMailchimpEmulator({ dataset: dataset2 });
+		try {
+			const key = credentialsOf(dataset2)[0].apiKey!;
+			const client = new MailchimpClient(await resolveMailchimpAuth('apiKey', { apiKey: key, apiBaseUrl: own.url }, node), node);
+			own.state.revokeCredential(key);
+			const error = await errorOf(client.getTags(audienceId));
+			expect(error.message).toBe('Mailchimp rejected the API key; check it in the credential');
+			const everything = JSON.stringify({ ...error, message: error.message, stack: error.stack, description: error.description });
+			expect(everything).not.toContain(key);
+			expect(everything).not.toContain(key.split('-')[0]);
+		} finally {
+			await own.close();
+		}
+	});
+
+	it('refuses a concurrency above Mailchimp\'s connection limit', async () => {
+		const auth = await apiKeyAuth();
+		expect(() => new MailchimpClient(auth, node, { concurrency: 11 })).toThrow('between 1 and 10');
+	});
+});
