@@ -77,7 +77,14 @@ export function missingToken(context: IExecuteFunctions, itemIndex: number): Nod
 export function asNodeError(context: IExecuteFunctions, error: unknown, itemIndex: number): NodeOperationError {
 	if (error instanceof NodeOperationError) return error;
 	if (error instanceof SyncStoreError) {
-		return new NodeOperationError(context.getNode(), error.message, { itemIndex, description: `Sync store problem: ${error.code}` });
+		const failure = new NodeOperationError(context.getNode(), error.message, {
+			itemIndex,
+			description: `Sync store problem: ${error.code}`,
+		});
+		// n8n swaps any message that mentions a system error code (ECONNREFUSED, EEXIST, …) for a generic
+		// sentence; ours already says which store failed and what to do, so it is kept.
+		failure.message = error.message;
+		return failure;
 	}
 	return new NodeOperationError(context.getNode(), error as Error, { itemIndex });
 }

@@ -58,6 +58,14 @@ const LEDGER_SLICE = 5_000;
 
 type Row = Record<string, unknown>;
 
+const FOLDER_PROBLEMS: Record<string, string> = {
+	EEXIST: 'a file is in the way of the folder',
+	ENOTDIR: 'a file is in the way of the folder',
+	EACCES: 'permission denied',
+	EPERM: 'permission denied',
+	EROFS: 'the file system is read-only',
+};
+
 interface LeaseRow {
 	lock_name: string;
 	token_hash: string;
@@ -94,9 +102,10 @@ export class SqliteSyncStore implements SyncStore {
 		try {
 			mkdirSync(dirname(path), { recursive: true });
 		} catch (error) {
+			const why = FOLDER_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 			throw new SyncStoreError(
 				'permission',
-				`Cannot create the folder for the sync store ${path} (${(error as NodeJS.ErrnoException).code ?? error}); choose a store path in a folder the n8n user may write to`,
+				`Cannot create the folder for the sync store ${path}: ${why}; choose a store path in a folder the n8n user may write to`,
 				error,
 			);
 		}
