@@ -5,7 +5,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NodeOperationError, type ICredentialTestFunctions, type INodeExecutionData } from 'n8n-workflow';
+import {
+	NodeOperationError,
+	type ICredentialDataDecryptedObject,
+	type ICredentialTestFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
 
 import { HubSyncStorePostgres } from '../../../credentials/HubSyncStorePostgres.credentials';
 import { SyncLock } from '../../../nodes/SyncLock/SyncLock.node';
@@ -252,7 +257,7 @@ describe('Sync Lock on PostgreSQL, through the credential', () => {
 	});
 
 	it('tests the credential with a real connection', async () => {
-		const data = (credentials as { hubSyncStorePostgres: { data: Record<string, unknown> } }).hubSyncStorePostgres.data;
+		const data = (credentials as { hubSyncStorePostgres: { data: ICredentialDataDecryptedObject } }).hubSyncStorePostgres.data;
 		const test = node.methods.credentialTest.hubSyncStorePostgresTest;
 		const ok = await test.call({} as ICredentialTestFunctions, { id: '1', name: 'pg', type: 'hubSyncStorePostgres', data });
 		expect(ok).toEqual({ status: 'OK', message: expect.stringMatching(/^Connected \(PostgreSQL \d+/) });

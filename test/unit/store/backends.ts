@@ -24,10 +24,12 @@ export function postgresServer(): Omit<PostgresStoreOptions, 'schema'> {
 	};
 }
 
+export type PostgresConfig = { kind: 'postgres' } & PostgresStoreOptions;
+
 export interface BackendFixture {
 	name: 'sqlite' | 'postgres';
 	/** Store config for `openSyncStore` (and for child processes, as JSON). */
-	config: { kind: 'sqlite'; path: string } | ({ kind: 'postgres' } & PostgresStoreOptions);
+	config: { kind: 'sqlite'; path: string } | PostgresConfig;
 	cleanup(): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ export async function postgresFixture(): Promise<BackendFixture> {
 		name: 'postgres',
 		config: { kind: 'postgres', ...server, schema },
 		async cleanup() {
-			const admin = new Client(server);
+			const admin = new Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: server.database });
 			await admin.connect();
 			try {
 				await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { closeAllSyncStores, openSyncStore, resolveSqlitePath, type SyncStore } from '../../../nodes/shared/store';
-import { postgresFixture, postgresServer, type BackendFixture } from './backends';
+import { postgresFixture, postgresServer, type BackendFixture, type PostgresConfig } from './backends';
 
 const HOUR = 3_600_000;
 
@@ -175,11 +175,13 @@ async function closedPort(): Promise<number> {
 
 describe('PostgreSQL store: unreachable server, bad credentials', () => {
 	let fixture: BackendFixture;
+	let pg: PostgresConfig;
 	let good: SyncStore;
 
 	beforeAll(async () => {
 		fixture = await postgresFixture();
-		good = await openSyncStore(fixture.config);
+		pg = fixture.config as PostgresConfig;
+		good = await openSyncStore(pg);
 		await good.acquire({ lockName: 'kept', holder: 'owner', ttlMs: HOUR });
 	});
 
@@ -195,7 +197,7 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 
 	it('names the address when nothing listens there (server down or wrong port)', async () => {
 		const port = await closedPort();
-		await expect(openSyncStore({ ...fixture.config, kind: 'postgres', port })).rejects.toMatchObject({
+		await expect(openSyncStore({ ...pg, port })).rejects.toMatchObject({
 			code: 'unreachable',
 			message: expect.stringContaining(`Cannot reach the PostgreSQL sync store at 127.0.0.1:${port}/`),
 		});
@@ -204,7 +206,7 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 	it('says the password was rejected, without repeating it', async () => {
 		const { server, port } = await startPasswordRejectingServer();
 		try {
-			const attempt = openSyncStore({ ...fixture.config, kind: 'postgres', port, user: 'sync', password: 'hunter2-secret' });
+			const attempt = openSyncStore({ ...pg, port, user: 'sync', password: 'hunter2-secret' });
 			await expect(attempt).rejects.toMatchObject({
 				code: 'auth',
 				message: expect.stringMatching(/rejected the password for user "sync"; correct the password/),
@@ -216,7 +218,7 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 	});
 
 	it('names an unknown user', async () => {
-		await expect(openSyncStore({ ...fixture.config, kind: 'postgres', user: 'no_such_sync_user' })).rejects.toMatchObject({
+		await expect(openSyncStore({ ...pg, user: 'no_such_sync_user' })).rejects.toMatchObject({
 			code: 'auth',
 			message: expect.stringContaining('refused user "no_such_sync_user"'),
 		});
@@ -224,7 +226,7 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 
 	it('names a missing database', async () => {
 		await expect(
-			openSyncStore({ ...fixture.config, kind: 'postgres', database: 'no_such_sync_database' }),
+			openSyncStore({ ...pg, database: 'no_such_sync_database' }),
 		).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/database .* does not exist/) });
 	});
 

@@ -5,7 +5,7 @@
 import { closeAllSyncStores, openSyncStore, SyncStoreError, type LedgerEntry, type SyncStore } from '../../../nodes/shared/store';
 import { PostgresSyncStore } from '../../../nodes/shared/store/postgres';
 import { SqliteSyncStore } from '../../../nodes/shared/store/sqlite';
-import { FIXTURES, sleep, type BackendFixture } from './backends';
+import { FIXTURES, sleep, type BackendFixture, type PostgresConfig } from './backends';
 
 const HOUR = 3_600_000;
 
@@ -42,7 +42,7 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 			const opens =
 				extra.config.kind === 'sqlite'
 					? Array.from({ length: 4 }, () => Promise.resolve().then(() => SqliteSyncStore.open({ path: (extra.config as { path: string }).path })))
-					: Array.from({ length: 4 }, () => PostgresSyncStore.open({ ...(extra.config as never) }));
+					: Array.from({ length: 4 }, () => PostgresSyncStore.open(extra.config as PostgresConfig));
 			try {
 				const stores = await Promise.all(opens);
 				const results = await Promise.all(stores.map((s, i) => s.acquire({ lockName: 'x', holder: `p${i}`, ttlMs: HOUR })));
