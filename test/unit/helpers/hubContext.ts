@@ -1,0 +1,55 @@
+/**
+ * A fake n8n context whose `sinchHubApi` credential points at a Hub emulator, and a Hub client on it.
+ * Retries wait through `waits` instead of sleeping (the test decides what happens between attempts).
+ */
+import type { RetryPolicy } from '../../../nodes/shared/retry';
+import { HubClient, createHubClient } from '../../../nodes/shared/transport/hub';
+import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
+import type { HubEmulator } from '../../emulators/hub';
+import { fakeExecuteContext, type FakeExecuteContext } from './fakeExecuteContext';
+
+export interface HubTestCredential {
+	apiKey: string;
+	apiSecret: string;
+	/** Sent as the Account header (the credential's Sub-Account ID). */
+	subAccount?: string;
+	/** Defaults to the emulator's URL (region "custom"). */
+	baseUrl?: string;
+}
+
+export function hubContext(emu: Pick<HubEmulator, 'url'>, credential: HubTestCredential): FakeExecuteContext {
+	return fakeExecuteContext({
+		credentials: {
+			sinchHubApi: {
+				type: new SinchHubApi(),
+				data: { region: 'custom', baseUrl: credential.baseUrl ?? emu.url, apiKey: credential.apiKey, apiSecret: credential.apiSecret, accountId: credential.subAccount ?? '' },
+			},
+		},
+	});
+}
+
+export interface TestHubClient {
+	ctx: FakeExecuteContext;
+	client: HubClient;
+	/** Every wait the retry policy asked for, in order. */
+	waits: number[];
+}
+
+export async function testHubClient(
+	emu: Pick<HubEmulator, 'url'>,
+	credential: HubTestCredential,
+	options: { onWait?: (ms: number) => void | Promise<void>; retryPolicy?: RetryPolicy; timeoutMs?: number } = {},
+): Promise<TestHubClient> {
+	const ctx = hubContext(emu, credential);
+	const waits: number[] = [];
+	const client = await createHubClient(ctx, {
+		sleep: async (ms) => {
+			waits.push(ms);
+			await options.onWait?.(ms);
+		},
+		random: () => 0.5,
+		retryPolicy: options.retryPolicy,
+		timeoutMs: options.timeoutMs,
+	});
+	return { ctx, client, waits };
+}
