@@ -1,0 +1,181 @@
+/**
+ * Map Fields at run time: read the mapping once, the audience's field formats once per audience and
+ * the Hub's custom fields once (only when one is mapped), then map every item. Each item comes out
+ * exactly once, on Valid or on Invalid, paired with the item it came from.
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type ResourceMapperValue,
+} from 'n8n-workflow';
+
+import type { TaggedMember } from '../FetchTaggedMembers/members';
+import { createMailchimpClient } from '../shared/methods/mailchimp';
+import { phoneCountry } from '../shared/phone';
+import type { MailchimpClient, MergeField } from '../shared/transport/mailchimp';
+import {
+	invalidReason,
+	mapMember,
+	mappingFromDefaults,
+	type FieldProblem,
+	type HubCustomField,
+	type Mapping,
+} from './mapping';
+import { loadHubCustomFields } from './methods';
+import { NOT_MAPPED, isSourceKey } from './sources';
+
+export interface MapFieldsOptions {
+	useAddressCountry?: boolean;
+	yearForBirthdays?: number;
+}
+
+/** The mapping as stored: which Hub fields are set, and which of them are expressions (resolved per item). */
+interface StoredMapping {
+	/** Null when the form was never filled in: the defaults apply. */
+	fixed: Mapping | null;
+	expressionFields: string[];
+}
+
+function readStoredMapping(ctx: IExecuteFunctions): StoredMapping {
+	const stored = ctx.getNodeParameter('fields', 0, { mappingMode: 'defineBelow', value: null }, { rawExpressions: true }) as
+		| ResourceMapperValue
+		| undefined;
+	const value = stored?.value;
+	if (!value || typeof value !== 'object' || Object.keys(value).length === 0) return { fixed: null, expressionFields: [] };
+
+	const fixed: Mapping = {};
+	const expressionFields: string[] = [];
+	for (const [field, raw] of Object.entries(value)) {
+		if (raw === null || raw === undefined || raw === '' || raw === NOT_MAPPED) continue;
+		if (typeof raw === 'string' && raw.startsWith('=')) {
+			expressionFields.push(field);
+			continue;
+		}
+		if (typeof raw !== 'string' || !isSourceKey(raw)) {
+			throw new NodeOperationError(ctx.getNode(), `The mapping of "${field}" is not a Mailchimp field: ${JSON.stringify(raw)}`, {
+				description: 'Pick a field from the list, or switch the field to Expression to give the value itself.',
+			});
+		}
+		fixed[field] = { kind: 'mailchimp', key: raw };
+	}
+	return { fixed, expressionFields };
+}
+
+/** The member key every later node uses: Mailchimp's email-independent contact id, else the member id. */
+function memberKeyOf(json: IDataObject): string | undefined {
+	const sync = json.sync as IDataObject | undefined;
+	const key = sync?.memberKey ?? json.contactId ?? json.memberId;
+	return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+function invalid(json: IDataObject, problems: FieldProblem[], index: number): INodeExecutionData {
+	const { sync, ...member } = json;
+	return {
+		json: { reason: invalidReason(problems), problems: problems as unknown as IDataObject[], member, sync: sync ?? null },
+		pairedItem: { item: index },
+	};
+}
+
+export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = ctx.getInputData();
+	const valid: INodeExecutionData[] = [];
+	const rejected: INodeExecutionData[] = [];
+	if (items.length === 0) return [valid, rejected];
+
+	const stored = readStoredMapping(ctx);
+	const options = ctx.getNodeParameter('options', 0, {}) as MapFieldsOptions;
+	const audienceParameter = String(ctx.getNodeParameter('audience', 0, '', { extractValue: true }) ?? '').trim();
+
+	let mailchimp: Promise<MailchimpClient> | undefined;
+	const mergeFieldsOf = new Map<string, Promise<MergeField[]>>();
+	const audienceFields = (audienceId: string) => {
+		let fields = mergeFieldsOf.get(audienceId);
+		if (!fields) {
+			mailchimp ??= createMailchimpClient(ctx);
+			fields = mailchimp.then((client) => client.getMergeFields(audienceId));
+			mergeFieldsOf.set(audienceId, fields);
+		}
+		return fields;
+	};
+
+	// Only read from the Hub when a custom field is mapped: the other fields need nothing from it.
+	const mapsCustomFields = [...Object.keys(stored.fixed ?? {}), ...stored.expressionFields].some((f) => f.startsWith('custom:'));
+	const customFields = new Map<string, HubCustomField>();
+	if (mapsCustomFields) for (const field of await loadHubCustomFields(ctx)) customFields.set(field.id, field);
+
+	for (let i = 0; i < items.length; i++) {
+		const json = items[i].json;
+		const memberKey = memberKeyOf(json);
+		if (!memberKey || typeof json.memberId !== 'string') {
+			const upstream = typeof json.error === 'string' ? ` (the previous node reported: ${json.error})` : '';
+			rejected.push(
+				invalid(json, [{ field: 'member', reason: `This item is not a Mailchimp member${upstream}; connect Map Fields after Fetch Tagged Members` }], i),
+			);
+			continue;
+		}
+		const member = json as unknown as TaggedMember;
+		const sync = (json.sync as IDataObject | undefined) ?? {};
+		const audienceId = String(sync.audienceId ?? member.audienceId ?? audienceParameter);
+		if (!audienceId) {
+			throw new NodeOperationError(ctx.getNode(), 'No audience selected', { itemIndex: i, description: 'Pick the audience the members come from.' });
+		}
+
+		const defaultCountry = ctx.getNodeParameter('defaultCountry', i, '') as string;
+		if (defaultCountry && !phoneCountry(defaultCountry)) {
+			throw new NodeOperationError(ctx.getNode(), `"${defaultCountry}" is not a country code`, {
+				itemIndex: i,
+				description: 'The default country must be a two-letter ISO code such as AU, NZ, GB or US.',
+			});
+		}
+
+		const mergeFields = await audienceFields(audienceId);
+		const mapping: Mapping = { ...(stored.fixed ?? mappingFromDefaults(mergeFields)) };
+		const problems: FieldProblem[] = [];
+		for (const field of stored.expressionFields) {
+			try {
+				const value = ctx.getNodeParameter(`fields.value.${field}`, i, null, { skipValidation: true });
+				mapping[field] = { kind: 'value', value };
+			} catch (error) {
+				// One member's data can break an expression; that is this member's problem, not the run's.
+				problems.push({ field, reason: `The expression for ${field} failed: ${(error as Error).message}` });
+			}
+		}
+		if (problems.length > 0) {
+			rejected.push(invalid(json, problems, i));
+			continue;
+		}
+
+		const result = mapMember(member, mapping, {
+			mergeFields,
+			customFields,
+			defaultCountry: defaultCountry || undefined,
+			useAddressCountry: options.useAddressCountry ?? true,
+			yearForBirthdays: options.yearForBirthdays ?? 0,
+		});
+		if (!result.ok) {
+			rejected.push(invalid(json, result.problems, i));
+			continue;
+		}
+		valid.push({
+			json: {
+				contact: result.contact as unknown as IDataObject,
+				member: {
+					memberKey,
+					memberId: member.memberId,
+					contactId: member.contactId ?? null,
+					email: member.email,
+					status: member.status,
+					smsSubscriptionStatus: member.smsSubscriptionStatus ?? null,
+					audienceId,
+					tags: member.tags ?? [],
+				},
+				sync: { ...sync, audienceId, memberKey, phone: result.contact.phone },
+				warnings: result.warnings,
+			},
+			pairedItem: { item: i },
+		});
+	}
+	return [valid, rejected];
+}
