@@ -15,8 +15,18 @@ import {
 	mailchimpCredentialTest,
 	searchAudiences,
 } from '../shared/methods/mailchimp';
+import { withDisplayOptions } from '../shared/descriptions';
+import { openStoreForNode, storeCredentials, storeProperties } from '../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MemberStatus } from '../shared/transport/mailchimp';
-import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch } from './members';
+import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, memberKeyOf } from './changes';
+import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch, type TaggedMember } from './members';
+
+type OutputMode = 'changes' | 'all';
+
+const showForChanges = { output: ['changes'] };
+
+// Built outside the description: n8n's lint rules cannot read a spread inside it.
+const credentials = [...mailchimpCredentials, ...withDisplayOptions(storeCredentials, showForChanges)];
 
 export class FetchTaggedMembers implements INodeType {
 	description: INodeTypeDescription = {
@@ -30,8 +40,9 @@ export class FetchTaggedMembers implements INodeType {
 		defaults: { name: 'Fetch Tagged Members' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main],
-		credentials: mailchimpCredentials,
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Members', 'Removed'],
+		credentials,
 		properties: [
 			mailchimpAuthentication,
 			audienceLocator,
@@ -70,12 +81,38 @@ export class FetchTaggedMembers implements INodeType {
 				description: 'Which email statuses to include. Archived members are never listed by Mailchimp for a tag.',
 			},
 			{
+				displayName: 'Output',
+				name: 'output',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{
+						name: 'New and Changed Since the Last Sync',
+						value: 'changes',
+						description:
+							'Compare with what the last sync wrote to the Hub: new and changed members on Members, members who left on Removed',
+					},
+					{ name: 'All Selected Members', value: 'all', description: 'Every selected member, with no comparison' },
+				],
+				default: 'changes',
+			},
+			...withDisplayOptions(storeProperties, showForChanges),
+			{
 				displayName: 'Options',
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add Option',
 				default: {},
 				options: [
+					{
+						displayName: 'Full Resync',
+						name: 'fullResync',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether to send every selected member again, as if nothing had been synced (e.g. after changing the field mapping). Removals are still detected.',
+						displayOptions: { show: { '/output': ['changes'] } },
+					},
 					{
 						displayName: 'Concurrency',
 						name: 'concurrency',
@@ -98,15 +135,17 @@ export class FetchTaggedMembers implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
-		const { concurrency } = this.getNodeParameter('options', 0, {}) as { concurrency?: number };
-		const client = await createMailchimpClient(this, { concurrency });
-		const out: INodeExecutionData[] = [];
+		const options = this.getNodeParameter('options', 0, {}) as { concurrency?: number; fullResync?: boolean };
+		const client = await createMailchimpClient(this, { concurrency: options.concurrency });
+		const members: INodeExecutionData[] = [];
+		const removed: INodeExecutionData[] = [];
 
 		for (let i = 0; i < items.length; i++) {
 			try {
 				const audienceId = (this.getNodeParameter('audience', i, '', { extractValue: true }) as string).trim();
 				const match = this.getNodeParameter('match', i) as TagMatch;
 				const statuses = new Set(this.getNodeParameter('statuses', i, ['subscribed']) as MemberStatus[]);
+				const output = this.getNodeParameter('output', i, 'changes') as OutputMode;
 				if (!audienceId) throw new NodeOperationError(this.getNode(), 'No audience selected', { itemIndex: i });
 				if (statuses.size === 0) {
 					throw new NodeOperationError(this.getNode(), 'No status selected', {
@@ -115,11 +154,55 @@ export class FetchTaggedMembers implements INodeType {
 					});
 				}
 				const tags = resolveTags(await client.getTags(audienceId), tagSelection(this.getNodeParameter('tags', i)));
-				const members = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
-				for (const member of members) {
-					out.push({
-						json: { ...member, sync: { audienceId, memberKey: member.contactId ?? member.memberId } } as unknown as IDataObject,
-						pairedItem: { item: i },
+				const pairedItem = { item: i };
+
+				if (output === 'all') {
+					const { selected } = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
+					for (const member of selected) {
+						members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member) }), pairedItem });
+					}
+					continue;
+				}
+
+				// Read the ledger first: a Hub write that lands while we read Mailchimp then only
+				// makes a member look changed once more, never unchanged when it is not.
+				const store = await openStoreForNode(this, i);
+				const ledger = await store.readLedger(audienceId);
+				const { selected, others } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
+					withOtherStatuses: true,
+				});
+				const diff = diffAgainstLedger(selected, others, ledger, options.fullResync === true);
+				const confirmed = await confirmRemovals(
+					client,
+					audienceId,
+					diff.absent,
+					tags.map((t) => t.name),
+					match,
+					statuses,
+				);
+				for (const { member, change, contentHash, previous } of diff.changes) {
+					const sync = {
+						audienceId,
+						memberKey: memberKeyOf(member),
+						change,
+						contentHash,
+						hubContactId: previous?.hubContactId ?? null,
+						previousPhone: previous?.phone ?? null,
+					};
+					members.push({ json: memberJson(member, sync), pairedItem });
+				}
+				for (const { entry, reason, member } of [...diff.leftByStatus, ...confirmed.removals]) {
+					const sync = {
+						audienceId,
+						memberKey: entry.memberKey,
+						change: 'removed',
+						reason,
+						hubContactId: entry.hubContactId,
+						phone: entry.phone,
+					};
+					removed.push({
+						json: { memberKey: entry.memberKey, email: member?.email ?? null, reason: REMOVAL_TEXT[reason], sync },
+						pairedItem,
 					});
 				}
 			} catch (error) {
@@ -128,18 +211,21 @@ export class FetchTaggedMembers implements INodeType {
 						? new NodeOperationError(this.getNode(), error.message, { itemIndex: i, description: error.description })
 						: error;
 				if (this.continueOnFail()) {
-					out.push({ json: { error: (failure as Error).message }, pairedItem: { item: i } });
+					members.push({ json: { error: (failure as Error).message }, pairedItem: { item: i } });
 					continue;
 				}
-				if (failure instanceof NodeOperationError) throw failure;
 				if ((failure as { context?: IDataObject }).context) {
 					(failure as { context: IDataObject }).context.itemIndex = i;
 				}
 				throw failure;
 			}
 		}
-		return [out];
+		return [members, removed];
 	}
+}
+
+function memberJson(member: TaggedMember, sync: IDataObject): IDataObject {
+	return { ...member, sync } as unknown as IDataObject;
 }
 
 /** The dropdown gives an array; an expression may give an array, or a comma-separated string. */

@@ -64,12 +64,19 @@ export function resolveTags(available: Tag[], wanted: string[]): Tag[] {
 }
 
 /** The tag-member endpoint hides these statuses unless asked; archived members it never lists. */
-function includeFlags(statuses: ReadonlySet<MemberStatus>) {
+function includeFlags(statuses: ReadonlySet<MemberStatus>, everything: boolean) {
 	return {
-		unsubscribed: statuses.has('unsubscribed'),
-		cleaned: statuses.has('cleaned'),
-		transactional: statuses.has('transactional'),
+		unsubscribed: everything || statuses.has('unsubscribed'),
+		cleaned: everything || statuses.has('cleaned'),
+		transactional: everything || statuses.has('transactional'),
 	};
+}
+
+export interface TagSelection {
+	/** Members with a selected status, as the node emits them. */
+	selected: TaggedMember[];
+	/** Members of the tags with another status; read only when asked, to tell a removal's reason. */
+	others: TaggedMember[];
 }
 
 export async function fetchTaggedMembers(
@@ -78,9 +85,10 @@ export async function fetchTaggedMembers(
 	tags: Tag[],
 	match: TagMatch,
 	statuses: ReadonlySet<MemberStatus>,
-): Promise<TaggedMember[]> {
+	{ withOtherStatuses = false }: { withOtherStatuses?: boolean } = {},
+): Promise<TagSelection> {
 	const perTag = await Promise.all(
-		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses))),
+		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses, withOtherStatuses))),
 	);
 
 	// Membership comes from the tag listings themselves, not from the member's embedded tags
@@ -95,15 +103,20 @@ export async function fetchTaggedMembers(
 		}
 	});
 
-	const result: TaggedMember[] = [];
+	const selection: TagSelection = { selected: [], others: [] };
 	for (const { member, tags: memberTags } of seen.values()) {
 		if (match === 'all' && memberTags.length < tags.length) continue;
-		if (!statuses.has(member.status as MemberStatus)) continue;
-		result.push(toTaggedMember(member, memberTags, audienceId));
+		const target = statuses.has(member.status as MemberStatus) ? selection.selected : selection.others;
+		target.push(toTaggedMember(member, memberTags, audienceId));
 	}
 	// Pages arrive in any order; the output must not.
-	return result.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : a.memberId < b.memberId ? -1 : 1));
+	selection.selected.sort(byEmail);
+	selection.others.sort(byEmail);
+	return selection;
 }
+
+const byEmail = (a: TaggedMember, b: TaggedMember) =>
+	a.email < b.email ? -1 : a.email > b.email ? 1 : a.memberId < b.memberId ? -1 : 1;
 
 function toTaggedMember(member: MailchimpMember, tags: string[], audienceId: string): TaggedMember {
 	return {

@@ -55,3 +55,17 @@ export const audienceLocator: INodeProperties = {
 		},
 	],
 };
+
+/**
+ * Adds `show` conditions to shared parameters (or credential entries) without losing their own,
+ * e.g. the store parameters shown only when a node uses the store.
+ */
+export function withDisplayOptions<T extends { displayOptions?: { show?: Record<string, unknown> } }>(
+	entries: T[],
+	show: Record<string, unknown[]>,
+): T[] {
+	return entries.map((entry) => ({
+		...entry,
+		displayOptions: { ...entry.displayOptions, show: { ...entry.displayOptions?.show, ...show } },
+	}));
+}

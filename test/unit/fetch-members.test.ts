@@ -62,7 +62,7 @@ describe('fetchTaggedMembers', () => {
 
 	it('keeps each member once, with the selected tags it has, sorted by email', async () => {
 		const { client } = fakeClient({ '11': [b, a], '12': [a, c, a] });
-		const result = await fetchTaggedMembers(client, 'aud1', tags.slice(0, 2), 'any', new Set(['subscribed']));
+		const { selected: result } = await fetchTaggedMembers(client, 'aud1', tags.slice(0, 2), 'any', new Set(['subscribed']));
 		expect(result.map((m) => [m.email, m.tags])).toEqual([
 			['a@example.com', ['VIP', 'Newsletter']],
 			['b@example.com', ['VIP']],
@@ -72,18 +72,28 @@ describe('fetchTaggedMembers', () => {
 
 	it('"all" keeps only members listed under every selected tag', async () => {
 		const { client } = fakeClient({ '11': [a, b], '12': [a], '13': [b, a] });
-		const result = await fetchTaggedMembers(client, 'aud1', tags, 'all', new Set(['subscribed']));
+		const { selected: result } = await fetchTaggedMembers(client, 'aud1', tags, 'all', new Set(['subscribed']));
 		expect(result.map((m) => m.email)).toEqual(['a@example.com']);
 	});
 
 	it('asks Mailchimp for hidden statuses only when they are selected, and filters by status', async () => {
 		const { client, asked } = fakeClient({ '12': [a, c] });
-		const onlySubscribed = await fetchTaggedMembers(client, 'aud1', [tags[1]], 'any', new Set(['subscribed']));
+		const { selected: onlySubscribed } = await fetchTaggedMembers(client, 'aud1', [tags[1]], 'any', new Set(['subscribed']));
 		expect(onlySubscribed.map((m) => m.email)).toEqual(['a@example.com']);
 		expect(asked[0].include).toEqual({ unsubscribed: false, cleaned: false, transactional: false });
 
-		const withUnsubscribed = await fetchTaggedMembers(client, 'aud1', [tags[1]], 'any', new Set(['subscribed', 'unsubscribed']));
+		const { selected: withUnsubscribed } = await fetchTaggedMembers(client, 'aud1', [tags[1]], 'any', new Set(['subscribed', 'unsubscribed']));
 		expect(withUnsubscribed.map((m) => m.status)).toEqual(['subscribed', 'unsubscribed']);
 		expect(asked[1].include).toEqual({ unsubscribed: true, cleaned: false, transactional: false });
+	});
+
+	it('reads every status when asked, and keeps the unselected ones apart', async () => {
+		const { client, asked } = fakeClient({ '12': [a, c] });
+		const { selected, others } = await fetchTaggedMembers(client, 'aud1', [tags[1]], 'any', new Set(['subscribed']), {
+			withOtherStatuses: true,
+		});
+		expect(asked[0].include).toEqual({ unsubscribed: true, cleaned: true, transactional: true });
+		expect(selected.map((m) => m.email)).toEqual(['a@example.com']);
+		expect(others.map((m) => m.email)).toEqual(['c@example.com']);
 	});
 });

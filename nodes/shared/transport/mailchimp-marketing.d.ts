@@ -18,6 +18,7 @@ declare module '@mailchimp/mailchimp_marketing/src/ApiClient' {
 			listSegmentsWithHttpInfo(listId: string, opts: Opts): Promise<HttpResult<unknown>>;
 			getSegmentMembersListWithHttpInfo(listId: string, segmentId: string, opts: Opts): Promise<HttpResult<unknown>>;
 			getListMembersInfoWithHttpInfo(listId: string, opts: Opts): Promise<HttpResult<unknown>>;
+			getListMemberWithHttpInfo(listId: string, subscriberHash: string, opts: Opts): Promise<HttpResult<unknown>>;
 			getListMergeFieldsWithHttpInfo(listId: string, opts: Opts): Promise<HttpResult<unknown>>;
 			getListMemberTagsWithHttpInfo(listId: string, subscriberHash: string, opts: Opts): Promise<HttpResult<unknown>>;
 		};

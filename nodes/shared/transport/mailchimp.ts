@@ -537,6 +537,25 @@ export class MailchimpClient {
 		});
 	}
 
+	/**
+	 * One member by subscriber hash, email address or contact id; null when Mailchimp has no such
+	 * member (permanently deleted). Archived members are returned with status "archived".
+	 */
+	async findMember(
+		audienceId: string,
+		key: string,
+		fields: string[] = [...MEMBER_FIELDS, 'tags', 'tags_count'],
+	): Promise<MailchimpMember | null> {
+		try {
+			return await this.request<MailchimpMember>({ action: `read member ${key}` }, (api) =>
+				api.lists.getListMemberWithHttpInfo(audienceId, key, { fields }),
+			);
+		} catch (error) {
+			if ((error as NodeApiError).httpCode === '404') return null;
+			throw error;
+		}
+	}
+
 	/** A member's complete tag list; the member object embeds at most 50. */
 	async getMemberTags(audienceId: string, subscriberHash: string): Promise<Tag[]> {
 		type Tags = { tags: Array<{ id: number; name: string }>; total_items: number };

@@ -1,0 +1,163 @@
+/**
+ * Change detection against the ledger. The ledger holds, per member, the hash of what the sync last
+ * wrote to the Hub, and only Upsert Hub Contact writes it, after the Hub accepted the write. So a
+ * member whose write never completed (a failed or killed run) is still different here, and the next
+ * run carries it again: nothing is lost, and nothing unchanged is sent twice.
+ */
+import { createHash } from 'node:crypto';
+
+import type { LedgerEntry } from '../shared/store';
+import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
+import type { TaggedMember, TagMatch } from './members';
+
+export type ChangeKind = 'new' | 'changed';
+
+export type RemovalReason = 'left-tags' | 'unsubscribed' | 'cleaned' | 'transactional' | 'archived' | 'deleted' | 'status';
+
+export interface MemberChange {
+	member: TaggedMember;
+	change: ChangeKind;
+	contentHash: string;
+	/** From the ledger: the contact this member was written to last time. */
+	previous?: LedgerEntry;
+}
+
+export interface MemberRemoval {
+	entry: LedgerEntry;
+	reason: RemovalReason;
+	/** What Mailchimp still says about the member, when it still has one. */
+	member?: TaggedMember;
+}
+
+export interface ChangeSet {
+	changes: MemberChange[];
+	removals: MemberRemoval[];
+	unchanged: number;
+}
+
+/** Stable JSON: object keys sorted, so the same content always hashes the same. */
+function canonical(value: unknown): string {
+	if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+	if (value && typeof value === 'object') {
+		const keys = Object.keys(value as object).sort();
+		return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+	}
+	return JSON.stringify(value ?? null);
+}
+
+/**
+ * The hash of everything a sync may carry to the Hub. The selected tags and `last_changed` are left
+ * out: a tag added or a timestamp moved changes nothing in the contact.
+ */
+export function contentHash(member: TaggedMember): string {
+	const content = {
+		email: member.email,
+		status: member.status,
+		fullName: member.fullName,
+		mergeFields: member.mergeFields,
+		smsPhone: member.smsPhone,
+		smsSubscriptionStatus: member.smsSubscriptionStatus,
+	};
+	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
+}
+
+export const memberKeyOf = (member: Pick<TaggedMember, 'contactId' | 'memberId'>) => member.contactId ?? member.memberId;
+
+/**
+ * Splits the current selection against the ledger. `selected` are the members the node would emit;
+ * `seenElsewhere` are members the tag listings returned with a status the user did not select (so
+ * they are known to have left by status, not by tag).
+ */
+export function diffAgainstLedger(
+	selected: TaggedMember[],
+	seenElsewhere: TaggedMember[],
+	ledger: LedgerEntry[],
+	fullResync: boolean,
+): { changes: MemberChange[]; unchanged: number; absent: LedgerEntry[]; leftByStatus: MemberRemoval[] } {
+	const byKey = new Map(ledger.map((e) => [e.memberKey, e]));
+	const changes: MemberChange[] = [];
+	let unchanged = 0;
+	const present = new Set<string>();
+	for (const member of selected) {
+		const key = memberKeyOf(member);
+		present.add(key);
+		const hash = contentHash(member);
+		const previous = byKey.get(key);
+		if (!previous) changes.push({ member, change: 'new', contentHash: hash });
+		else if (fullResync || previous.contentHash !== hash) changes.push({ member, change: 'changed', contentHash: hash, previous });
+		else unchanged++;
+	}
+	const leftByStatus: MemberRemoval[] = [];
+	const elsewhere = new Map(seenElsewhere.map((m) => [memberKeyOf(m), m]));
+	const absent: LedgerEntry[] = [];
+	for (const entry of ledger) {
+		if (present.has(entry.memberKey)) continue;
+		const member = elsewhere.get(entry.memberKey);
+		if (member) leftByStatus.push({ entry, member, reason: statusReason(member.status) });
+		else absent.push(entry);
+	}
+	return { changes, unchanged, absent, leftByStatus };
+}
+
+function statusReason(status: string): RemovalReason {
+	return status === 'unsubscribed' || status === 'cleaned' || status === 'transactional' || status === 'archived'
+		? status
+		: 'status';
+}
+
+/**
+ * A ledger member missing from every selected tag listing has left the tags, been archived, or been
+ * deleted. Offset paging over an unsortable listing can also skip a member whose neighbours changed
+ * mid-read, so each one is looked up before it is called removed: a member who is in fact still
+ * selected is kept (and simply synced next run), never taken out of the Hub list by mistake.
+ */
+export async function confirmRemovals(
+	client: MailchimpClient,
+	audienceId: string,
+	absent: LedgerEntry[],
+	selectedTags: string[],
+	match: TagMatch,
+	statuses: ReadonlySet<MemberStatus>,
+): Promise<{ removals: MemberRemoval[]; stillSelected: string[] }> {
+	const removals: MemberRemoval[] = [];
+	const stillSelected: string[] = [];
+	await Promise.all(
+		absent.map(async (entry) => {
+			const member = await client.findMember(audienceId, entry.memberKey);
+			if (!member) removals.push({ entry, reason: 'deleted' });
+			else if (!statuses.has(member.status as MemberStatus)) removals.push({ entry, reason: statusReason(member.status) });
+			else if (await hasSelectedTags(client, audienceId, member, selectedTags, match)) stillSelected.push(entry.memberKey);
+			else removals.push({ entry, reason: 'left-tags' });
+		}),
+	);
+	// Lookups finish in any order; the output must not.
+	removals.sort((a, b) => (a.entry.memberKey < b.entry.memberKey ? -1 : 1));
+	return { removals, stillSelected };
+}
+
+async function hasSelectedTags(
+	client: MailchimpClient,
+	audienceId: string,
+	member: MailchimpMember,
+	selectedTags: string[],
+	match: TagMatch,
+): Promise<boolean> {
+	// The member object embeds at most 50 tags; beyond that the full list has its own endpoint.
+	const names =
+		(member.tags_count ?? 0) > (member.tags?.length ?? 0)
+			? (await client.getMemberTags(audienceId, member.id)).map((t) => t.name)
+			: (member.tags ?? []).map((t) => t.name);
+	const has = new Set(names.map((n) => n.toLowerCase()));
+	const hits = selectedTags.filter((t) => has.has(t.toLowerCase())).length;
+	return match === 'all' ? hits === selectedTags.length : hits > 0;
+}
+
+export const REMOVAL_TEXT: Record<RemovalReason, string> = {
+	'left-tags': 'No longer has the selected tags',
+	unsubscribed: 'Unsubscribed in Mailchimp',
+	cleaned: 'Cleaned in Mailchimp (the address bounced)',
+	transactional: 'Now a transactional-only contact in Mailchimp',
+	archived: 'Archived in Mailchimp',
+	deleted: 'Permanently deleted in Mailchimp',
+	status: 'Its Mailchimp status is no longer one of the selected statuses',
+};

@@ -1,0 +1,104 @@
+import type { INode } from 'n8n-workflow';
+
+import { confirmRemovals, contentHash, diffAgainstLedger } from '../../nodes/FetchTaggedMembers/changes';
+import type { TaggedMember } from '../../nodes/FetchTaggedMembers/members';
+import type { LedgerEntry } from '../../nodes/shared/store';
+import { MailchimpClient, resolveMailchimpAuth } from '../../nodes/shared/transport/mailchimp';
+import { credentialsOf, demoDataset } from '../emulators/datasets';
+import { startMailchimpEmulator } from '../emulators/mailchimp';
+
+const member = (key: string, patch: Partial<TaggedMember> = {}): TaggedMember => ({
+	memberId: `m-${key}`,
+	contactId: key,
+	email: `${key}@example.com`,
+	status: 'subscribed',
+	fullName: key,
+	mergeFields: { FNAME: key, ADDRESS: { city: 'Perth', zip: '6000' } },
+	smsPhone: null,
+	smsSubscriptionStatus: null,
+	tags: ['VIP'],
+	lastChanged: '2026-01-01T00:00:00+00:00',
+	audienceId: 'aud',
+	...patch,
+});
+
+const entry = (m: TaggedMember, hash = contentHash(m)): LedgerEntry => ({
+	audienceId: 'aud',
+	memberKey: m.contactId!,
+	contentHash: hash,
+	hubContactId: `hub-${m.contactId}`,
+	phone: '+61491570156',
+	syncedAt: new Date(),
+});
+
+describe('contentHash', () => {
+	it('ignores key order, tags and last_changed, but not content', () => {
+		const a = member('a');
+		const reordered = member('a', { mergeFields: { ADDRESS: { zip: '6000', city: 'Perth' }, FNAME: 'a' } });
+		expect(contentHash(reordered)).toBe(contentHash(a));
+		expect(contentHash(member('a', { tags: ['Other'], lastChanged: 'later' }))).toBe(contentHash(a));
+		expect(contentHash(member('a', { fullName: 'A. Person' }))).not.toBe(contentHash(a));
+		expect(contentHash(member('a', { smsSubscriptionStatus: 'unsubscribed' }))).not.toBe(contentHash(a));
+	});
+});
+
+describe('diffAgainstLedger', () => {
+	const same = member('same');
+	const changed = member('changed');
+	const fresh = member('fresh');
+	const gone = member('gone');
+	const unsubscribed = member('unsub', { status: 'unsubscribed' });
+	const ledger = [entry(same), entry(changed, 'old-hash'), entry(gone), entry(member('unsub'))];
+
+	it('emits new and changed members only, and finds those who left', () => {
+		const diff = diffAgainstLedger([same, changed, fresh], [unsubscribed], ledger, false);
+		expect(diff.changes.map((c) => [c.member.contactId, c.change])).toEqual([
+			['changed', 'changed'],
+			['fresh', 'new'],
+		]);
+		expect(diff.changes[0].previous?.hubContactId).toBe('hub-changed');
+		expect(diff.unchanged).toBe(1);
+		expect(diff.absent.map((e) => e.memberKey)).toEqual(['gone']);
+		expect(diff.leftByStatus.map((r) => [r.entry.memberKey, r.reason])).toEqual([['unsub', 'unsubscribed']]);
+	});
+
+	it('sends everyone again on a full resync', () => {
+		const diff = diffAgainstLedger([same, changed, fresh], [], ledger, true);
+		expect(diff.changes.map((c) => c.change)).toEqual(['changed', 'changed', 'new']);
+		expect(diff.unchanged).toBe(0);
+	});
+});
+
+describe('confirmRemovals (against the Mailchimp emulator)', () => {
+	const node = { id: 'n', name: 'Fetch', type: 't', typeVersion: 1, position: [0, 0], parameters: {} } as INode;
+
+	it('tells deleted, archived and untagged members apart, and keeps a member who is still selected', async () => {
+		const dataset = demoDataset();
+		const emulator = await startMailchimpEmulator({ dataset });
+		try {
+			const [account] = credentialsOf(dataset);
+			const audienceId = account.lists[0].id;
+			const client = new MailchimpClient(
+				await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: emulator.url }, node),
+				node,
+			);
+			const members = dataset.accounts[0].lists[0].members.filter((m) => m.status === 'subscribed' && m.tags?.length);
+			const [stays, untagged, archived, deleted] = members;
+			const contactIdOf = (email: string) =>
+				emulator.state.dump().accounts[0].lists[0].members.find((m) => m.email_address === email)!.contact_id!;
+			const keys = [stays, untagged, archived, deleted].map((m) => contactIdOf(m.email_address));
+			const tag = stays.tags![0];
+			emulator.state.tagMember(audienceId, untagged.email_address, { remove: untagged.tags });
+			emulator.state.setStatus(audienceId, archived.email_address, 'archived');
+			emulator.state.deletePermanently(audienceId, deleted.email_address);
+			const ledger = keys.map((memberKey) => ({ ...entry(member(memberKey)), memberKey }));
+
+			const result = await confirmRemovals(client, audienceId, ledger, [tag], 'any', new Set(['subscribed']));
+			expect(result.stillSelected).toEqual([keys[0]]);
+			const reasons = Object.fromEntries(result.removals.map((r) => [r.entry.memberKey, r.reason]));
+			expect(reasons).toEqual({ [keys[1]]: 'left-tags', [keys[2]]: 'archived', [keys[3]]: 'deleted' });
+		} finally {
+			await emulator.close();
+		}
+	});
+});
