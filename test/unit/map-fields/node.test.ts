@@ -1,0 +1,393 @@
+/**
+ * Map Fields as n8n runs it, against both emulators: Fetch Tagged Members reads a small audience,
+ * its items go into Map Fields, and both outputs are checked item by item. The editor's mapping form
+ * is loaded the same way. Expected results come from the dataset below.
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type ILoadOptionsFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
+
+import { MailchimpHubSyncApi } from '../../../credentials/MailchimpHubSyncApi.credentials';
+import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
+import { FetchTaggedMembers } from '../../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
+import { MapFields } from '../../../nodes/MapFields/MapFields.node';
+import { customFieldKey } from '../../../nodes/MapFields/mapping';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
+import { startMailchimpEmulator, type DatasetMember, type MailchimpDataset, type MailchimpEmulator } from '../../emulators/mailchimp';
+import { fakeExecuteContext, type FakeCredential } from '../helpers/fakeExecuteContext';
+
+const AUDIENCE = 'a1b2c3d4e5';
+const API_KEY = `${'0123456789abcdef'.repeat(2)}-us6`;
+const HUB_KEY = { apiKey: 'map-fields-key', apiSecret: 'map-fields-secret', accountId: 'MapFieldsAccount' };
+const POINTS_FIELD = '5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f';
+const CITY_FIELD = '6a1d2e3f-4b5c-4d6e-9f70-8b9c0d1e2f3a';
+
+const address = (city: string, country: string) => ({ addr1: '1 Example St', addr2: '', city, state: '', zip: '', country });
+
+/** Tagged VIP unless said otherwise. Phones come from ranges kept for examples and fiction. */
+const MEMBERS: DatasetMember[] = [
+	{ email_address: 'ana@example.com', status: 'subscribed', merge_fields: { FNAME: 'Ana', LNAME: 'López', PHONE: '0491 570 156', ADDRESS: address('Sydney', 'AU'), DOB: '04/07/1990', POINTS: 1250 } },
+	{ email_address: 'ben@example.com', status: 'subscribed', merge_fields: { FNAME: 'Ben', LNAME: 'Okafor', PHONE: '', ADDRESS: address('Perth', 'AU') }, sms_phone_number: '+61491570110', sms_subscription_status: 'subscribed' },
+	{ email_address: 'chloe@example.com', status: 'subscribed', merge_fields: { FNAME: 'Chloé', LNAME: 'Martin', PHONE: '07400 123456', ADDRESS: address('London', 'GB') } },
+	{ email_address: 'dev@example.com', status: 'subscribed', merge_fields: { FNAME: 'Dev', LNAME: 'Patel', PHONE: '02 5550 1234' } },
+	{ email_address: 'emma@example.com', status: 'subscribed', merge_fields: { FNAME: 'Emma', LNAME: '', PHONE: '' } },
+	{ email_address: 'finn@example.com', status: 'subscribed', merge_fields: { FNAME: '山田', LNAME: '太郎', PHONE: '00 61 491 570 157' } },
+].map((m) => ({ ...m, tags: ['VIP'] }) as DatasetMember);
+
+function dataset(): MailchimpDataset {
+	return {
+		accounts: [
+			{
+				id: 'acct-map-fields',
+				name: 'Example Coffee',
+				dc: 'us6',
+				apiKeys: [API_KEY],
+				lists: [
+					{
+						id: AUDIENCE,
+						name: 'Customers',
+						merge_fields: [
+							{ tag: 'FNAME', name: 'First Name', type: 'text' },
+							{ tag: 'LNAME', name: 'Last Name', type: 'text' },
+							{ tag: 'ADDRESS', name: 'Address', type: 'address', options: { default_country: 13 } },
+							{ tag: 'PHONE', name: 'Phone Number', type: 'phone', options: { phone_format: 'International' } },
+							{ tag: 'DOB', name: 'Date of Birth', type: 'date', options: { date_format: 'DD/MM/YYYY' } },
+							{ tag: 'POINTS', name: 'Points', type: 'number' },
+						],
+						segments: [{ name: 'VIP', type: 'static' }],
+						members: MEMBERS,
+					},
+				],
+			},
+		],
+	};
+}
+
+let mailchimp: MailchimpEmulator;
+let hub: HubEmulator;
+const hubExchanges: HubExchange[] = [];
+
+beforeAll(async () => {
+	mailchimp = await startMailchimpEmulator({ dataset: dataset() });
+	hub = await startHubEmulator({
+		accounts: [
+			{
+				...HUB_KEY,
+				customFields: [
+					{ id: POINTS_FIELD, label: 'Loyalty points', mergeTag: 'points', type: 'NUMBER', maxLength: 10 },
+					{ id: CITY_FIELD, label: 'City', mergeTag: 'city', type: 'TEXT', maxLength: 4 },
+				],
+			},
+		],
+		onExchange: (exchange) => hubExchanges.push(exchange),
+	});
+});
+
+afterAll(async () => {
+	await mailchimp?.close();
+	await hub?.close();
+});
+
+beforeEach(() => {
+	hubExchanges.length = 0;
+});
+
+function credentials(): Record<string, FakeCredential> {
+	return {
+		mailchimpHubSyncApi: { type: new MailchimpHubSyncApi(), data: { apiKey: API_KEY, apiBaseUrl: mailchimp.url } },
+		sinchHubApi: { type: new SinchHubApi(), data: { ...HUB_KEY, accountId: '', region: 'custom', baseUrl: hub.url } },
+	};
+}
+
+const audience = { __rl: true, mode: 'id', value: AUDIENCE };
+
+async function fetchMembers(): Promise<INodeExecutionData[]> {
+	const ctx = fakeExecuteContext({
+		credentials: credentials(),
+		parameters: { authentication: 'apiKey', audience, tags: ['VIP'], match: 'any', statuses: ['subscribed'], options: {} },
+	});
+	const [out] = await new FetchTaggedMembers().execute.call(ctx);
+	return out;
+}
+
+/**
+ * n8n's parameter reading for Map Fields: `rawExpressions` gives the stored value, otherwise
+ * `={{ … }}` strings are evaluated against the item, as n8n's expression engine would.
+ */
+function mapFieldsContext(items: INodeExecutionData[], parameters: Record<string, unknown>, continueOnFail = false) {
+	const ctx = fakeExecuteContext({ credentials: credentials(), items, parameters, continueOnFail, node: { name: 'Map Fields' } });
+	const read = ctx.getNodeParameter.bind(ctx) as (name: string, i?: number, fallback?: unknown, options?: IDataObject) => unknown;
+	const evaluate = (value: unknown, itemIndex: number): unknown => {
+		if (typeof value !== 'string' || !value.startsWith('=')) return value;
+		const expression = /^=\{\{([\s\S]*)\}\}$/.exec(value.trim())?.[1] ?? JSON.stringify(value.slice(1));
+		// Test stand-in for n8n's expression engine: JavaScript over $json.
+		// eslint-disable-next-line @typescript-eslint/no-implied-eval
+		return new Function('$json', `return (${expression});`)(items[itemIndex].json);
+	};
+	(ctx as { getNodeParameter: unknown }).getNodeParameter = (name: string, i = 0, fallback?: unknown, options?: IDataObject) => {
+		const value = read(name, i, fallback, options);
+		return options?.rawExpressions ? value : evaluate(value, i);
+	};
+	return ctx;
+}
+
+const baseParameters = (fields: unknown = { mappingMode: 'defineBelow', value: null }) => ({
+	authentication: 'apiKey',
+	audience,
+	fields,
+	defaultCountry: 'AU',
+	options: {},
+});
+
+async function runMapFields(items: INodeExecutionData[], parameters: Record<string, unknown>) {
+	const ctx = mapFieldsContext(items, parameters);
+	const [valid, invalid] = await new MapFields().execute.call(ctx as unknown as IExecuteFunctions);
+	return { valid, invalid };
+}
+
+const byEmail = (items: INodeExecutionData[], path: 'member') =>
+	new Map(items.map((item) => [String((item.json[path] as IDataObject).email), item]));
+
+describe('Map Fields after Fetch Tagged Members, mapping never configured (the defaults)', () => {
+	let input: INodeExecutionData[];
+	let valid: INodeExecutionData[];
+	let invalid: INodeExecutionData[];
+
+	beforeAll(async () => {
+		input = await fetchMembers();
+		({ valid, invalid } = await runMapFields(input, baseParameters()));
+	});
+
+	it('puts every member on exactly one output, paired with its input item', () => {
+		expect(input).toHaveLength(MEMBERS.length);
+		expect(valid.length + invalid.length).toBe(input.length);
+		const paired = [...valid, ...invalid].map((item) => (item.pairedItem as { item: number }).item).sort();
+		expect(paired).toEqual(input.map((_, i) => i));
+		for (const item of [...valid, ...invalid]) {
+			const source = input[(item.pairedItem as { item: number }).item].json;
+			expect((item.json.member as IDataObject).email).toBe(source.email);
+		}
+	});
+
+	it('emits the Hub contact fields, the member facts and the bookkeeping on Valid', () => {
+		const ana = byEmail(valid, 'member').get('ana@example.com')!;
+		const source = input[(ana.pairedItem as { item: number }).item].json;
+		expect(ana.json).toEqual({
+			contact: {
+				phone: '+61491570156',
+				firstName: 'Ana',
+				lastName: 'López',
+				country: 'AU',
+				dateOfBirth: '1990-07-04',
+				email: 'ana@example.com',
+				customFields: [],
+			},
+			member: {
+				memberKey: (source.sync as IDataObject).memberKey,
+				memberId: source.memberId,
+				contactId: source.contactId,
+				email: 'ana@example.com',
+				status: 'subscribed',
+				smsSubscriptionStatus: null,
+				audienceId: AUDIENCE,
+				tags: ['VIP'],
+			},
+			sync: { ...(source.sync as IDataObject), phone: '+61491570156' },
+			warnings: [],
+		});
+	});
+
+	it("uses the SMS phone first and the member's address country for national numbers", () => {
+		const valids = byEmail(valid, 'member');
+		expect((valids.get('ben@example.com')!.json.contact as IDataObject).phone).toBe('+61491570110');
+		expect((valids.get('ben@example.com')!.json.member as IDataObject).smsSubscriptionStatus).toBe('subscribed');
+		expect((valids.get('chloe@example.com')!.json.contact as IDataObject).phone).toBe('+447400123456');
+		expect([...valids.keys()].sort()).toEqual(['ana@example.com', 'ben@example.com', 'chloe@example.com']);
+	});
+
+	it('sends the others to Invalid with a reason and the original member data', () => {
+		const invalids = byEmail(invalid, 'member');
+		expect([...invalids.keys()].sort()).toEqual(['dev@example.com', 'emma@example.com', 'finn@example.com']);
+		const dev = invalids.get('dev@example.com')!;
+		const source = input[(dev.pairedItem as { item: number }).item].json;
+		const { sync, ...member } = source;
+		expect(dev.json).toEqual({
+			reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS',
+			problems: [{ field: 'phone', reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS' }],
+			member,
+			sync,
+		});
+		expect(invalids.get('emma@example.com')!.json.reason).toBe(
+			'The member has no phone number (the SMS phone number and the PHONE field are empty)',
+		);
+		expect(invalids.get('finn@example.com')!.json.reason).toContain('0011');
+	});
+});
+
+describe('Map Fields with a configured mapping', () => {
+	let input: INodeExecutionData[];
+	beforeAll(async () => {
+		input = await fetchMembers();
+	});
+
+	it('fills mapped Hub custom fields by their type and length, reading the Hub once', async () => {
+		const fields = {
+			mappingMode: 'defineBelow',
+			value: {
+				firstName: 'merge:FNAME',
+				lastName: 'none',
+				phone: 'smsPhone||merge:PHONE',
+				email: 'email',
+				[customFieldKey(POINTS_FIELD)]: 'merge:POINTS',
+				[customFieldKey(CITY_FIELD)]: 'merge:ADDRESS.city',
+			},
+		};
+		const { valid } = await runMapFields(input, baseParameters(fields));
+		const ana = byEmail(valid, 'member').get('ana@example.com')!;
+		expect(ana.json.contact).toEqual({
+			phone: '+61491570156',
+			firstName: 'Ana',
+			email: 'ana@example.com',
+			customFields: [
+				{ id: POINTS_FIELD, value: '1250' },
+				{ id: CITY_FIELD, value: 'Sydn' },
+			],
+		});
+		expect(ana.json.warnings).toEqual([`Custom field "City" was shortened to 4 characters, the Hub's limit`]);
+		const ben = byEmail(valid, 'member').get('ben@example.com')!;
+		expect((ben.json.contact as IDataObject).customFields).toEqual([
+			{ id: POINTS_FIELD, value: null },
+			{ id: CITY_FIELD, value: 'Pert' },
+		]);
+		expect(hubExchanges.map((e) => `${e.request.method} ${e.request.path}`)).toEqual(['GET /api/v1/contacts/custom-fields']);
+	});
+
+	it('does not call the Hub when no custom field is mapped, and reads the audience fields once', async () => {
+		const before = mailchimp.requests.length;
+		await runMapFields(input, baseParameters({ mappingMode: 'defineBelow', value: { phone: 'smsPhone||merge:PHONE' } }));
+		expect(hubExchanges).toEqual([]);
+		const routes = mailchimp.requests.slice(before).map((r) => r.path);
+		expect(routes).toEqual([`/3.0/lists/${AUDIENCE}/merge-fields`]);
+	});
+
+	it('evaluates expressions per item and sends a member whose expression fails to Invalid', async () => {
+		const fields = {
+			mappingMode: 'defineBelow',
+			value: {
+				phone: 'smsPhone||merge:PHONE',
+				firstName: '={{ $json.mergeFields.FNAME.toUpperCase() }}',
+				lastName: '={{ $json.mergeFields.LNAME.length > 0 ? $json.mergeFields.LNAME : $json.missing.boom }}',
+			},
+		};
+		const { valid, invalid } = await runMapFields(input, baseParameters(fields));
+		const chloe = byEmail(valid, 'member').get('chloe@example.com')!;
+		expect(chloe.json.contact).toMatchObject({ firstName: 'CHLOÉ', lastName: 'Martin' });
+		const emma = byEmail(invalid, 'member').get('emma@example.com')!;
+		expect(emma.json.reason).toMatch(/^The expression for lastName failed: /);
+		expect(valid.length + invalid.length).toBe(input.length);
+	});
+
+	it('reads the default country per item, so an expression may give it', async () => {
+		const fields = { mappingMode: 'defineBelow', value: { phone: 'merge:PHONE' } };
+		const perItem = {
+			...baseParameters(fields),
+			defaultCountry: "={{ $json.email.startsWith('chloe') ? 'GB' : 'AU' }}",
+			options: { useAddressCountry: false },
+		};
+		const { valid } = await runMapFields(input, perItem);
+		expect([...byEmail(valid, 'member').keys()].sort()).toEqual(['ana@example.com', 'chloe@example.com']);
+
+		// From the UK, 00 is the international prefix, so "00 61 …" is an Australian mobile there.
+		const fromUk = { ...baseParameters(fields), defaultCountry: 'GB', options: { useAddressCountry: false } };
+		const uk = await runMapFields(input, fromUk);
+		expect([...byEmail(uk.valid, 'member').keys()].sort()).toEqual(['chloe@example.com', 'finn@example.com']);
+		expect((byEmail(uk.valid, 'member').get('finn@example.com')!.json.contact as IDataObject).phone).toBe('+61491570157');
+	});
+});
+
+describe('Map Fields with input it cannot use', () => {
+	it('sends items that are not Mailchimp members to Invalid, saying why', async () => {
+		const items: INodeExecutionData[] = [{ json: { error: 'Mailchimp kept failing' } }, { json: { hello: 'world' } }];
+		const { valid, invalid } = await runMapFields(items, baseParameters());
+		expect(valid).toEqual([]);
+		expect(invalid.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(invalid[0].json).toEqual({
+			reason:
+				'This item is not a Mailchimp member (the previous node reported: Mailchimp kept failing); connect Map Fields after Fetch Tagged Members',
+			problems: [{ field: 'member', reason: expect.any(String) }],
+			member: { error: 'Mailchimp kept failing' },
+			sync: null,
+		});
+	});
+
+	it('returns two empty outputs for no input, without a request', async () => {
+		const before = mailchimp.requests.length;
+		expect(await runMapFields([], baseParameters())).toEqual({ valid: [], invalid: [] });
+		expect(mailchimp.requests.length).toBe(before);
+	});
+
+	it('stops on a default country that is not one', async () => {
+		const input = await fetchMembers();
+		await expect(runMapFields(input, { ...baseParameters(), defaultCountry: 'Oz' })).rejects.toThrow(NodeOperationError);
+		await expect(runMapFields(input, { ...baseParameters(), defaultCountry: 'Oz' })).rejects.toThrow('"Oz" is not a country code');
+	});
+
+	it('stops on a stored mapping that names no Mailchimp field', async () => {
+		const input = await fetchMembers();
+		const fields = { mappingMode: 'defineBelow', value: { phone: 'merge:PHONE', firstName: 'Ana' } };
+		await expect(runMapFields(input, baseParameters(fields))).rejects.toThrow('The mapping of "firstName" is not a Mailchimp field: "Ana"');
+	});
+});
+
+describe('the mapping form in the editor', () => {
+	function loadOptionsContext(parameters: Record<string, unknown>): ILoadOptionsFunctions {
+		return fakeExecuteContext({ credentials: credentials(), parameters }) as unknown as ILoadOptionsFunctions;
+	}
+
+	it("offers the audience's Mailchimp fields for every Hub field, custom fields included", async () => {
+		const { fields } = await new MapFields().methods.resourceMapping.getMappingFields.call(
+			loadOptionsContext({ authentication: 'apiKey', audience }),
+		);
+		expect(fields.map((f) => f.displayName)).toEqual([
+			'First Name',
+			'Last Name',
+			'Phone (SMS)',
+			'Country',
+			'Date of Birth',
+			'Email',
+			'Custom Field: City',
+			'Custom Field: Loyalty points',
+		]);
+		const phone = fields.find((f) => f.id === 'phone')!;
+		expect(phone.defaultValue).toBe('smsPhone||merge:PHONE');
+		expect(phone.options?.map((o) => o.name)).toEqual([
+			"(Don't Map)",
+			'Email Address',
+			'SMS Phone Number',
+			'Full Name',
+			'SMS Phone Number, Else Phone Number',
+			'First Name',
+			'Last Name',
+			'Address',
+			'Address: Street',
+			'Address: Street Line 2',
+			'Address: City',
+			'Address: State',
+			'Address: Postal Code',
+			'Address: Country',
+			'Phone Number',
+			'Date of Birth',
+			'Points',
+		]);
+		expect(fields.find((f) => f.id === 'dateOfBirth')!.defaultValue).toBe('merge:DOB');
+	});
+
+	it('asks for an audience first', async () => {
+		const result = await new MapFields().methods.resourceMapping.getMappingFields.call(loadOptionsContext({ authentication: 'apiKey', audience: { __rl: true, mode: 'list', value: '' } }));
+		expect(result).toEqual({ fields: [], emptyFieldsNotice: 'Pick an audience first: its fields fill the dropdowns' });
+	});
+});
