@@ -187,7 +187,12 @@ export class PostgresSyncStore implements SyncStore {
 		await this.transaction(async (db) => {
 			// Serialises concurrent first uses (several workers starting at once) per schema.
 			await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mailchimp-hub-sync:${this.options.schema ?? ''}`]);
-			if (this.options.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${this.options.schema}`);
+			if (this.options.schema) {
+				// Look first: CREATE SCHEMA checks the right to create before IF NOT EXISTS, and a user
+				// given an existing schema need not have that right.
+				const exists = await db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.options.schema]);
+				if (exists.rowCount === 0) await db.query(`CREATE SCHEMA ${this.options.schema}`);
+			}
 			await db.query(
 				'CREATE TABLE IF NOT EXISTS hub_sync_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
 			);

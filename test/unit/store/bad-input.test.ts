@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { Client } from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -228,6 +229,30 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 		await expect(
 			openSyncStore({ ...pg, database: 'no_such_sync_database' }),
 		).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/database .* does not exist/) });
+	});
+
+	it('names missing rights, and needs none beyond its own schema when that schema exists', async () => {
+		const role = `hub_sync_limited_${process.pid}`;
+		const schema = `${role}_own`;
+		const admin = new Client({ ...postgresServer(), ssl: false });
+		await admin.connect();
+		try {
+			await admin.query(`CREATE ROLE ${role} LOGIN`);
+			await admin.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
+			const limited = { ...pg, user: role, password: '' };
+			// Creating a schema needs the CREATE right on the database, which PUBLIC does not have by default.
+			await expect(openSyncStore({ ...limited, schema: `${role}_missing` })).rejects.toMatchObject({
+				code: 'permission',
+				message: expect.stringMatching(new RegExp(`User "${role}" may not create or use the sync store tables .*grant the rights or choose another schema`)),
+			});
+			const own = await openSyncStore({ ...limited, schema });
+			expect((await own.acquire({ lockName: 'a', holder: 'h', ttlMs: HOUR })).acquired).toBe(true);
+			await own.close();
+		} finally {
+			await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+			await admin.query(`DROP ROLE IF EXISTS ${role}`);
+			await admin.end();
+		}
 	});
 
 	it('rejects a port or schema name that cannot be right before connecting', async () => {
