@@ -105,6 +105,10 @@ function clientConfig(options: PostgresStoreOptions, ssl: boolean): ClientConfig
 		ssl: ssl ? { rejectUnauthorized: options.rejectUnauthorized !== false } : false,
 		connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
 		application_name: 'n8n-nodes-mailchimp-hub-sync',
+		// Store statements take milliseconds; these bound a server that hangs, instead of hanging the sync.
+		statement_timeout: 60_000,
+		lock_timeout: 30_000,
+		keepAlive: true,
 		options: options.schema ? `-c search_path=${options.schema}` : undefined,
 	};
 }

@@ -49,8 +49,6 @@ export interface SqliteStoreOptions {
 	path: string;
 	/** How long a writer waits for another process's transaction. */
 	busyTimeoutMs?: number;
-	/** Injected by tests that need to move time; defaults to the process clock. */
-	now?: () => number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -82,18 +80,20 @@ export class SqliteSyncStore implements SyncStore {
 	readonly kind = 'sqlite' as const;
 	readonly location: string;
 	private db: DatabaseSync | undefined;
-	private readonly now: () => number;
 	private readonly statements = new Map<string, StatementSync>();
 
 	private constructor(
 		db: DatabaseSync,
 		path: string,
-		now: () => number,
 		private readonly onClose?: () => void,
 	) {
 		this.db = db;
 		this.location = path;
-		this.now = now;
+	}
+
+	/** The process clock: every process of one host shares it, and SQLite serves one host. */
+	private now(): number {
+		return Date.now();
 	}
 
 	/** Opens (creating if needed) the file, switches it to WAL and brings the schema up to date. */
@@ -115,7 +115,7 @@ export class SqliteSyncStore implements SyncStore {
 			// WAL lets readers work while one writer commits; NORMAL sync is durable across process crashes.
 			db.exec('PRAGMA journal_mode = WAL');
 			db.exec('PRAGMA synchronous = NORMAL');
-			const store = new SqliteSyncStore(db, path, options.now ?? Date.now, onClose);
+			const store = new SqliteSyncStore(db, path, onClose);
 			store.migrate();
 			return store;
 		} catch (error) {
