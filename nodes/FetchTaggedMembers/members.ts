@@ -115,8 +115,12 @@ export async function fetchTaggedMembers(
 	return selection;
 }
 
-const byEmail = (a: TaggedMember, b: TaggedMember) =>
-	a.email < b.email ? -1 : a.email > b.email ? 1 : a.memberId < b.memberId ? -1 : 1;
+/** Case-insensitive, as people read addresses; ties broken by member id so the order is total. */
+const byEmail = (a: TaggedMember, b: TaggedMember) => {
+	const x = a.email.toLowerCase();
+	const y = b.email.toLowerCase();
+	return x < y ? -1 : x > y ? 1 : a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0;
+};
 
 function toTaggedMember(member: MailchimpMember, tags: string[], audienceId: string): TaggedMember {
 	return {
