@@ -540,6 +540,20 @@ export class N8nSuite {
 		return Array.isArray(exported) ? exported[0] : exported;
 	}
 
+	/** All stored credentials with their data decrypted (`n8n export:credentials --all --decrypted`). */
+	async exportCredentials(): Promise<CredentialFixture[]> {
+		const file = path.join(this.userFolder, 'io', `credentials-export-${Date.now()}.json`);
+		mkdirSync(path.dirname(file), { recursive: true });
+		const result = await this.n8n(['export:credentials', '--all', '--decrypted', `--output=${file}`]);
+		if (result.exitCode !== 0 || !existsSync(file)) throw new Error(`n8n export:credentials failed:\n${tail(result.stdout + result.stderr)}`);
+		return JSON.parse(readFileSync(file, 'utf8')) as CredentialFixture[];
+	}
+
+	/** Runs one read-only SQL query on the suite's n8n database. */
+	async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+		return (await this.probe(['sql', this.databaseFile, sql, JSON.stringify(params)])) as Array<Record<string, unknown>>;
+	}
+
 	/** The executions table of the suite's database (newest last). */
 	async executions(): Promise<ExecutionRow[]> {
 		return (await this.probe([
