@@ -83,6 +83,11 @@ function valueAt(json: IDataObject, path: string): unknown {
  * `sync.change`: new, changed, removed, …), and `errors` for items that carry an error (from an
  * error output or Continue On Fail). Items with neither, such as an empty item, are not counted.
  */
+function isLeaseItem(item: INodeExecutionData): boolean {
+	const { token, runId, lockName, sync } = item.json;
+	return typeof token === 'string' && typeof runId === 'string' && typeof lockName === 'string' && sync === undefined;
+}
+
 export function summariseItems(
 	items: INodeExecutionData[],
 	countBy: string,
@@ -94,6 +99,9 @@ export function summariseItems(
 	let errors = 0;
 	let succeeded = 0;
 	for (const item of items) {
+		// The Acquired item itself is usually merged in, so Release runs even when a run has nothing
+		// to do; it is the lease, not a member, and is not counted.
+		if (isLeaseItem(item)) continue;
 		const error = item.error ?? item.json.error;
 		if (error !== undefined && error !== null && error !== '') {
 			errors++;
