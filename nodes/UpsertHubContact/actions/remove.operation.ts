@@ -1,0 +1,223 @@
+/**
+ * Remove: members who left the selection (Fetch Tagged Members' Removed output) are taken out of the
+ * list (default), unsubscribed, deleted, or kept. Only contacts in the ledger are looked at, and each
+ * is checked to still carry this member's Mailchimp ID before anything is done to it: a contact the
+ * sync did not create or link is never touched. The ledger entry goes once the Hub accepted.
+ */
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import pLimit from 'p-limit';
+
+import { openStoreForNode } from '../../shared/store/node';
+import {
+	HUB_MEMBERSHIP_BATCH,
+	HubApiError,
+	HubAuthError,
+	HubNotFoundError,
+	HubUnavailableError,
+	createHubClient,
+	type HubContact,
+	type HubContactInput,
+} from '../../shared/transport/hub';
+import { changeListBatch, chunks, contactsById } from '../helpers/hub';
+import { findIdentity, inList, memberKeyOn } from '../helpers/identity';
+import {
+	MemberProblem,
+	Outcomes,
+	failureOf,
+	notAttempted,
+	readRemoveItem,
+	type HubAction,
+	type HubOutcome,
+	type RemoveInput,
+} from '../helpers/items';
+import { LedgerBatches } from '../helpers/ledger';
+import { planUnsubscribe, smsHolder, subscriptionOf } from '../helpers/plan';
+import { readRunSettings } from './common';
+
+type RemoveAction = 'removeFromList' | 'unsubscribe' | 'delete' | 'keep';
+
+const ACTION_DONE: Record<RemoveAction, HubAction> = {
+	removeFromList: 'removed-from-list',
+	unsubscribe: 'unsubscribed',
+	delete: 'deleted',
+	keep: 'kept',
+};
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Action',
+		name: 'removeAction',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'Delete the Contact',
+				value: 'delete',
+				description: "Delete the contact from the Hub (the Hub still keeps the number's subscription preference)",
+			},
+			{
+				name: 'Keep the Contact',
+				value: 'keep',
+				description: 'Change nothing in the Hub; the sync only stops tracking the member',
+			},
+			{
+				name: 'Remove From the List',
+				value: 'removeFromList',
+				description: 'Take the contact out of the list; it stays in the Hub',
+			},
+			{
+				name: 'Unsubscribe',
+				value: 'unsubscribe',
+				description: "Set the contact's SMS channel to unsubscribed; it stays in the Hub and the list",
+			},
+		],
+		default: 'removeFromList',
+		description:
+			'What happens in the Hub to members who left the selected tags, or were unsubscribed, cleaned, archived or deleted in Mailchimp. Only contacts the sync created or linked are touched.',
+		displayOptions: { show: { operation: ['remove'] } },
+	},
+];
+
+interface Job {
+	input: RemoveInput;
+	contact: HubContact;
+	kind: 'unsubscribe' | 'delete';
+	channels?: HubContactInput['channels'];
+}
+
+export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
+	const inputs: RemoveInput[] = [];
+	const seen = new Set<string>();
+	for (let i = 0; i < items.length; i++) {
+		const input = readRemoveItem(items[i], i);
+		if (typeof input === 'string') outcomes.fail(i, { error: input });
+		else if (seen.has(`${input.audienceId}\n${input.memberKey}`)) outcomes.fail(i, { error: `Member ${input.memberKey} appears more than once in the input` });
+		else {
+			seen.add(`${input.audienceId}\n${input.memberKey}`);
+			inputs.push(input);
+		}
+	}
+	if (inputs.length === 0) return;
+
+	const action = this.getNodeParameter('removeAction', 0, 'removeFromList') as RemoveAction;
+	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
+	const finish = (input: RemoveInput, hub: Omit<HubOutcome, 'action'> & { action?: HubAction }) => {
+		outcomes.succeed(input.index, { action: ACTION_DONE[action], ...hub });
+		ledger.forget(input.audienceId, input.memberKey);
+	};
+
+	if (action === 'keep') {
+		for (const input of inputs) finish(input, { contactId: input.hubContactId, subscription: null, changedFields: [] });
+		await ledger.flush();
+		return;
+	}
+
+	const { listName, concurrency } = readRunSettings(this);
+	const client = await createHubClient(this);
+	const identity = await findIdentity(client, listName);
+	const byId = await contactsById(client, inputs.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])));
+	// A ledger entry without a contact id (not written by this version) is looked up by its number.
+	const phones = inputs.filter((i) => !i.hubContactId && i.phone).map((i) => i.phone!);
+	const byPhone = phones.length > 0 ? await client.findContactsByPhone(phones) : new Map<string, HubContact[]>();
+
+	const toRemoveFromList: Array<{ input: RemoveInput; contact: HubContact }> = [];
+	const jobs: Job[] = [];
+	for (const input of inputs) {
+		const contact = input.hubContactId
+			? byId.get(input.hubContactId)
+			: input.phone
+				? smsHolder(byPhone.get(input.phone), input.phone, (c) => memberKeyOn(c, identity.memberId) === input.memberKey)
+				: undefined;
+		if (!contact || (!input.hubContactId && memberKeyOn(contact, identity.memberId) !== input.memberKey)) {
+			finish(input, { contactId: input.hubContactId, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
+			continue;
+		}
+		const owner = memberKeyOn(contact, identity.memberId);
+		// Taking a ledger contact out of our own list is safe unless another member now holds it;
+		// unsubscribing or deleting needs the contact to carry this very member's Mailchimp ID.
+		const mayTouch = owner === input.memberKey || (action === 'removeFromList' && owner === undefined);
+		if (!mayTouch) {
+			outcomes.succeed(input.index, {
+				contactId: contact.id,
+				action: 'kept',
+				subscription: subscriptionOf(contact, input.phone),
+				changedFields: [],
+				note: owner
+					? `Hub contact ${contact.id} now carries another Mailchimp member's ID (${owner}), so it was left alone`
+					: `Hub contact ${contact.id} no longer carries this member's Mailchimp ID, so it was left alone`,
+			});
+			ledger.forget(input.audienceId, input.memberKey);
+			continue;
+		}
+		if (action === 'removeFromList') {
+			if (identity.list && inList(contact, identity.list.id)) toRemoveFromList.push({ input, contact });
+			else finish(input, { contactId: contact.id, subscription: subscriptionOf(contact, input.phone), changedFields: [], note: `Not in the list "${listName}"` });
+		} else if (action === 'unsubscribe') {
+			const plan = planUnsubscribe(contact, input.phone);
+			if (!plan.ok) outcomes.fail(input.index, { error: plan.reason });
+			else if (!plan.channels) finish(input, { contactId: contact.id, subscription: subscriptionOf(contact, input.phone), changedFields: [] });
+			else jobs.push({ input, contact, kind: 'unsubscribe', channels: plan.channels });
+		} else jobs.push({ input, contact, kind: 'delete' });
+	}
+
+	let hubDown: HubUnavailableError | undefined;
+	let fatal: unknown;
+	const limit = pLimit(concurrency);
+	await Promise.all(
+		jobs.map((job) =>
+			limit(async () => {
+				if (fatal !== undefined) return;
+				if (hubDown) return outcomes.fail(job.input.index, notAttempted(hubDown));
+				const { input, contact } = job;
+				try {
+					if (job.kind === 'delete') {
+						await client.deleteContact(contact.id);
+						finish(input, { contactId: contact.id, subscription: null, changedFields: ['contact'] });
+					} else {
+						const updated = await client.updateContact(contact.id, { channels: job.channels! });
+						finish(input, { contactId: contact.id, subscription: subscriptionOf(updated, input.phone), changedFields: ['subscription'] });
+					}
+				} catch (error) {
+					// Already gone counts as done.
+					if (error instanceof HubNotFoundError) {
+						finish(input, { contactId: contact.id, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
+						return;
+					}
+					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
+						fatal ??= error;
+						return;
+					}
+					if (error instanceof HubUnavailableError) hubDown ??= error;
+					outcomes.fail(input.index, failureOf(error));
+				}
+			}),
+		),
+	);
+	if (fatal !== undefined) {
+		await ledger.flush();
+		throw fatal;
+	}
+
+	for (const batch of chunks(toRemoveFromList, HUB_MEMBERSHIP_BATCH)) {
+		let unknown: Set<string>;
+		try {
+			unknown = await changeListBatch(client, identity.list!.id, 'remove', batch.map((b) => b.contact.id));
+		} catch (error) {
+			if (error instanceof HubAuthError) {
+				await ledger.flush();
+				throw error;
+			}
+			for (const { input } of batch) outcomes.fail(input.index, failureOf(error));
+			continue;
+		}
+		for (const { input, contact } of batch) {
+			finish(input, {
+				contactId: contact.id,
+				subscription: unknown.has(contact.id) ? null : subscriptionOf(contact, input.phone),
+				changedFields: unknown.has(contact.id) ? [] : ['list'],
+				...(unknown.has(contact.id) ? { note: 'The contact no longer exists in the Hub' } : {}),
+			});
+		}
+	}
+	await ledger.flush();
+}

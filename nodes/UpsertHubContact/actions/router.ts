@@ -1,0 +1,30 @@
+import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData } from 'n8n-workflow';
+
+import { Outcomes } from '../helpers/items';
+import { commonProperties } from './common';
+import * as remove from './remove.operation';
+import * as upsert from './upsert.operation';
+
+const operations = { upsert, remove };
+
+/**
+ * Runs the chosen operation over all items at once (it batches its Hub calls). Per-member failures
+ * are on the Error output already; a node-level failure (credential, Hub down during setup, store)
+ * throws, or with "continue on fail" puts every item still without a result on Error.
+ */
+export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const operation = this.getNodeParameter('operation', 0, 'upsert') as keyof typeof operations;
+	const handler = operations[operation];
+	if (!handler) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
+	const outcomes = new Outcomes(items);
+	try {
+		await handler.execute.call(this, items, outcomes);
+	} catch (error) {
+		if (!this.continueOnFail()) throw error;
+		outcomes.failRest({ error: (error as Error).message, description: (error as { description?: string }).description ?? undefined });
+	}
+	return outcomes.outputs();
+}
+
+export const operationProperties = [...commonProperties, ...upsert.description, ...remove.description];

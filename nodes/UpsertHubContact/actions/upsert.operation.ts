@@ -1,0 +1,273 @@
+/**
+ * Upsert: Mailchimp members (Map Fields' Valid output) become Hub contacts marked as the sync's.
+ *
+ * Once per run: the list and custom fields are found (created on the first run), all numbers are
+ * looked up by phone and checked against the blacklist in batches of 100, and contacts known only by
+ * the ledger's contact id are read in batches of 100. Then, per member, at most one write: a POST that
+ * creates the contact with everything, or a PATCH of exactly what differs, or nothing. Contacts not yet
+ * in the list are added in bulk at the end. The ledger entry follows the Hub's acceptance.
+ */
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import pLimit from 'p-limit';
+
+import { openStoreForNode } from '../../shared/store/node';
+import {
+	HUB_MEMBERSHIP_BATCH,
+	HubApiError,
+	HubAuthError,
+	HubConflictError,
+	HubNotFoundError,
+	HubUnavailableError,
+	createHubClient,
+	type HubClient,
+	type HubContact,
+} from '../../shared/transport/hub';
+import { changeListBatch, chunks, contactsById } from '../helpers/hub';
+import { ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
+import {
+	MemberProblem,
+	Outcomes,
+	failureOf,
+	notAttempted,
+	readUpsertItem,
+	type HubOutcome,
+	type UpsertInput,
+} from '../helpers/items';
+import { LedgerBatches } from '../helpers/ledger';
+import { createBody, planUpdate, smsHolder, subscriptionOf, type MemberIntent } from '../helpers/plan';
+import { readRunSettings } from './common';
+
+export const description: INodeProperties[] = [];
+
+interface Task {
+	input: UpsertInput;
+	intent: MemberIntent;
+	/** The existing contact to bring in line; none = create. */
+	target?: HubContact;
+}
+
+interface Upserted {
+	contact: HubContact;
+	action: 'created' | 'updated' | 'unchanged';
+	changedFields: string[];
+}
+
+export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
+	const inputs: UpsertInput[] = [];
+	const seenKeys = new Map<string, UpsertInput>();
+	for (let i = 0; i < items.length; i++) {
+		const input = readUpsertItem(items[i], i);
+		if (typeof input === 'string') outcomes.fail(i, { error: input });
+		else if (seenKeys.has(`${input.audienceId}\n${input.memberKey}`)) {
+			outcomes.fail(i, { error: `Member ${input.memberKey} appears more than once in the input; it was synced from item ${seenKeys.get(`${input.audienceId}\n${input.memberKey}`)!.index}` });
+		} else {
+			seenKeys.set(`${input.audienceId}\n${input.memberKey}`, input);
+			inputs.push(input);
+		}
+	}
+	if (inputs.length === 0) return;
+
+	const { listName, concurrency } = readRunSettings(this);
+	const client = await createHubClient(this);
+	const identity = await ensureIdentity(
+		client,
+		this.getNode(),
+		listName,
+		inputs.some((input) => input.contact.email !== undefined),
+	);
+	const phones = inputs.map((input) => input.contact.phone);
+	const byPhone = await client.findContactsByPhone(phones);
+	const authorised = await client.checkAuthorised(phones);
+	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
+
+	// Two members with one number: one contact, one winner; the others are reported.
+	const winners: Task[] = [];
+	const byNumber = new Map<string, UpsertInput[]>();
+	for (const input of inputs) byNumber.set(input.contact.phone, [...(byNumber.get(input.contact.phone) ?? []), input]);
+	for (const [phone, group] of byNumber) {
+		const owner = memberKeyOn(smsHolder(byPhone.get(phone), phone) ?? ({ customFields: [] } as unknown as HubContact), identity.memberId);
+		const [winner, ...losers] = [...group].sort(duplicateOrder(owner));
+		for (const loser of losers) {
+			outcomes.fail(loser.index, {
+				error: `Member ${winner.memberKey}${winner.email ? ` (${winner.email})` : ''} has the same phone number ${phone}; one Hub contact holds one number, so this member was not synced`,
+				description: 'Give one of the members another phone number in Mailchimp, or leave it as is: the other member keeps the contact.',
+			});
+		}
+		winners.push({
+			input: winner,
+			intent: {
+				memberKey: winner.memberKey,
+				contact: winner.contact,
+				// Opt-out wins for the number: any member holding it who opted out of SMS, or the blacklist.
+				optOut: group.some((m) => m.smsUnsubscribed) || authorised.get(phone) === false,
+				previousPhone: winner.previousPhone,
+			},
+		});
+	}
+
+	// Find each member's contact: by phone, else by the contact id the ledger kept (the phone changed).
+	const storedIds = winners
+		.filter((t) => !smsHolder(byPhone.get(t.input.contact.phone), t.input.contact.phone) && t.input.hubContactId)
+		.map((t) => t.input.hubContactId!);
+	const byId = storedIds.length > 0 ? await contactsById(client, storedIds) : new Map<string, HubContact>();
+	const claimed = new Map<string, string>();
+	const tasks: Task[] = [];
+	for (const task of winners) {
+		const { input } = task;
+		const holder = smsHolder(byPhone.get(input.contact.phone), input.contact.phone, ours(input.memberKey));
+		if (holder) {
+			const owner = memberKeyOn(holder, identity.memberId);
+			if (owner && owner !== input.memberKey) {
+				outcomes.fail(input.index, belongsToAnother(holder, owner, input.contact.phone));
+				continue;
+			}
+			task.target = holder;
+		} else if (input.hubContactId) {
+			const stored = byId.get(input.hubContactId);
+			const owner = stored ? memberKeyOn(stored, identity.memberId) : undefined;
+			// Gone from the Hub, or now marked as another member's: the member gets a new contact.
+			if (stored && (!owner || owner === input.memberKey)) task.target = stored;
+		}
+		if (task.target) {
+			const other = claimed.get(task.target.id);
+			if (other !== undefined) {
+				outcomes.fail(input.index, { error: `Hub contact ${task.target.id} is already synced from member ${other} in this run` });
+				continue;
+			}
+			claimed.set(task.target.id, input.memberKey);
+		}
+		tasks.push(task);
+	}
+
+	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
+	const record = (input: UpsertInput, contact: HubContact) => {
+		if (input.contentHash === null) return;
+		ledger.write({
+			audienceId: input.audienceId,
+			memberKey: input.memberKey,
+			contentHash: input.contentHash,
+			hubContactId: contact.id,
+			phone: input.contact.phone,
+			syncedAt: new Date(),
+		});
+	};
+	const outcome = (result: Upserted, phone: string, extra: string[] = []): HubOutcome => ({
+		contactId: result.contact.id,
+		action: extra.length > 0 && result.action === 'unchanged' ? 'updated' : result.action,
+		subscription: subscriptionOf(result.contact, phone),
+		changedFields: [...result.changedFields, ...extra],
+	});
+
+	let hubDown: HubUnavailableError | undefined;
+	let fatal: unknown;
+	const notInList: Array<{ task: Task; result: Upserted }> = [];
+	const limit = pLimit(concurrency);
+	await Promise.all(
+		tasks.map((task) =>
+			limit(async () => {
+				if (fatal !== undefined) return;
+				if (hubDown) return outcomes.fail(task.input.index, notAttempted(hubDown));
+				try {
+					const result = await upsertOne(client, identity, task);
+					if (inList(result.contact, identity.list.id)) {
+						outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone));
+						record(task.input, result.contact);
+					} else notInList.push({ task, result });
+				} catch (error) {
+					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
+						fatal ??= error;
+						return;
+					}
+					if (error instanceof HubUnavailableError) hubDown ??= error;
+					outcomes.fail(task.input.index, failureOf(error));
+				}
+			}),
+		),
+	);
+	if (fatal !== undefined) {
+		await ledger.flush();
+		throw fatal;
+	}
+
+	// List membership in bulk; the ledger waits for it, so a failure here is redone next run.
+	notInList.sort((a, b) => a.task.input.index - b.task.input.index);
+	for (const batch of chunks(notInList, HUB_MEMBERSHIP_BATCH)) {
+		let unknown = new Set<string>();
+		try {
+			unknown = await changeListBatch(client, identity.list.id, 'add', batch.map((b) => b.result.contact.id));
+		} catch (error) {
+			if (error instanceof HubAuthError) {
+				await ledger.flush();
+				throw error;
+			}
+			const failure = failureOf(error);
+			for (const { task, result } of batch) {
+				outcomes.fail(task.input.index, {
+					...failure,
+					error: `Hub contact ${result.contact.id} was ${result.action}, but could not be put in the list "${identity.list.name}": ${failure.error}`,
+				});
+			}
+			continue;
+		}
+		for (const { task, result } of batch) {
+			if (unknown.has(result.contact.id)) {
+				outcomes.fail(task.input.index, {
+					error: `Hub contact ${result.contact.id} was deleted in the Hub while this run synced it; the next run creates it again`,
+				});
+				continue;
+			}
+			outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone, ['list']));
+			record(task.input, result.contact);
+		}
+	}
+	await ledger.flush();
+}
+
+/** Winner first: the member the Hub contact already carries, then Mailchimp SMS-subscribed, then the lowest key. */
+function duplicateOrder(owner: string | undefined) {
+	return (a: UpsertInput, b: UpsertInput): number => {
+		const rank = (m: UpsertInput) => (m.memberKey === owner ? 0 : 2) + (m.smsSubscribed ? 0 : 1);
+		return rank(a) - rank(b) || (a.memberKey < b.memberKey ? -1 : a.memberKey > b.memberKey ? 1 : 0);
+	};
+}
+
+function belongsToAnother(contact: HubContact, owner: string, phone: string) {
+	return {
+		error: `The phone number ${phone} belongs to Hub contact ${contact.id}, which the sync linked to another Mailchimp member (${owner}); it was left alone`,
+		description:
+			'One Hub contact holds one number. If that member no longer uses the number, change it in Mailchimp; the next run then moves the number.',
+	};
+}
+
+/** At most one write for the member: create, or patch what differs, or nothing. */
+async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task): Promise<Upserted> {
+	const { intent } = task;
+	let target = task.target;
+	if (!target) {
+		const { body, fields } = createBody(intent, identity);
+		try {
+			return { contact: await client.createContact(body), action: 'created', changedFields: fields };
+		} catch (error) {
+			// The number is taken after all (a lookup that raced a create, or a lost answer to our own POST).
+			if (!(error instanceof HubConflictError)) throw error;
+			const found = await client.findContactsByPhone([intent.contact.phone]);
+			target = smsHolder(found.get(intent.contact.phone), intent.contact.phone);
+			if (!target) throw error;
+			const owner = memberKeyOn(target, identity.memberId);
+			if (owner && owner !== intent.memberKey) {
+				const problem = belongsToAnother(target, owner, intent.contact.phone);
+				throw new MemberProblem(problem.error, problem.description);
+			}
+		}
+	}
+	const plan = planUpdate(target, intent, identity);
+	if (!plan.ok) throw new MemberProblem(plan.reason);
+	if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [] };
+	try {
+		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed };
+	} catch (error) {
+		// Deleted in the Hub between our read and our write: the member gets a new contact.
+		if (!(error instanceof HubNotFoundError) || !task.target) throw error;
+		return await upsertOne(client, identity, { ...task, target: undefined });
+	}
+}

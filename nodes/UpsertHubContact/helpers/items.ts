@@ -1,0 +1,185 @@
+/**
+ * Items in and out. Every input item leaves exactly once, on Done or on Error, paired with itself,
+ * in input order; its `json` is passed on with `hub` (what happened in the Hub) or `error` added.
+ */
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+
+import {
+	HubApiError,
+	HubInvalidInputError,
+	HubUnavailableError,
+	type HubInvalidField,
+	type HubSubscriptionState,
+} from '../../shared/transport/hub';
+import type { DesiredContact } from './plan';
+
+export type HubAction = 'created' | 'updated' | 'unchanged' | 'removed-from-list' | 'unsubscribed' | 'deleted' | 'kept';
+
+/** `json.hub` on Done. */
+export interface HubOutcome {
+	contactId: string | null;
+	action: HubAction;
+	subscription: HubSubscriptionState | null;
+	/** What this run wrote: field names, custom field labels, `phone`, `subscription`, `list`. */
+	changedFields: string[];
+	/** Why nothing (or less than asked) was done, in words. */
+	note?: string;
+}
+
+export interface ItemFailure {
+	error: string;
+	description?: string;
+	/** The Hub's HTTP status, when the Hub answered. */
+	hubStatus?: number;
+	invalidFields?: HubInvalidField[];
+}
+
+/** A failure of one item that is not an HTTP error (a duplicate, a contact that belongs to another member). */
+export class MemberProblem extends Error {
+	constructor(
+		message: string,
+		readonly description?: string,
+	) {
+		super(message);
+	}
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const textOrNull = (v: unknown): string | null => (isText(v) ? v : null);
+
+export interface UpsertInput {
+	index: number;
+	audienceId: string;
+	memberKey: string;
+	email: string | null;
+	contact: DesiredContact;
+	/** Mailchimp's sms_subscription_status is unsubscribed. */
+	smsUnsubscribed: boolean;
+	smsSubscribed: boolean;
+	hubContactId: string | null;
+	previousPhone: string | null;
+	/** Absent when the items did not come through change detection: then no ledger entry is written. */
+	contentHash: string | null;
+}
+
+/** Map Fields' Valid output → what Upsert needs, or why the item cannot be used. */
+export function readUpsertItem(item: INodeExecutionData, index: number): UpsertInput | string {
+	const json = item.json;
+	const contact = json.contact as IDataObject | undefined;
+	const member = (json.member as IDataObject | undefined) ?? {};
+	const sync = (json.sync as IDataObject | undefined) ?? {};
+	if (!contact || typeof contact !== 'object' || !isText(contact.phone)) {
+		const upstream = isText(json.error) ? ` (the previous node reported: ${json.error})` : '';
+		return `This item has no Hub contact with a phone number${upstream}; connect Upsert Hub Contact to the Valid output of Map Fields`;
+	}
+	const memberKey = sync.memberKey ?? member.memberKey;
+	const audienceId = sync.audienceId ?? member.audienceId;
+	if (!isText(memberKey) || !isText(audienceId)) {
+		return 'This item has no Mailchimp member key or audience (json.sync); connect Upsert Hub Contact after Fetch Tagged Members and Map Fields';
+	}
+	const customFields = Array.isArray(contact.customFields)
+		? (contact.customFields as IDataObject[])
+				.filter((f) => isText(f?.id))
+				.map((f) => ({ id: f.id as string, value: f.value === null || f.value === undefined ? null : String(f.value) }))
+		: [];
+	const optional = (name: string) => (name in contact ? textOrNull(contact[name]) : undefined);
+	const sms = member.smsSubscriptionStatus;
+	return {
+		index,
+		audienceId,
+		memberKey,
+		email: textOrNull(member.email),
+		contact: {
+			phone: contact.phone as string,
+			firstName: optional('firstName'),
+			lastName: optional('lastName'),
+			country: optional('country'),
+			dateOfBirth: optional('dateOfBirth'),
+			email: optional('email'),
+			customFields,
+		},
+		smsUnsubscribed: sms === 'unsubscribed',
+		smsSubscribed: sms === 'subscribed',
+		hubContactId: textOrNull(sync.hubContactId),
+		previousPhone: textOrNull(sync.previousPhone),
+		contentHash: textOrNull(sync.contentHash),
+	};
+}
+
+export interface RemoveInput {
+	index: number;
+	audienceId: string;
+	memberKey: string;
+	hubContactId: string | null;
+	phone: string | null;
+}
+
+/** Fetch Tagged Members' Removed output → what Remove needs, or why the item cannot be used. */
+export function readRemoveItem(item: INodeExecutionData, index: number): RemoveInput | string {
+	const sync = (item.json.sync as IDataObject | undefined) ?? {};
+	const memberKey = sync.memberKey ?? item.json.memberKey;
+	if (!isText(memberKey) || !isText(sync.audienceId)) {
+		return 'This item is not a removed member (json.sync with audienceId and memberKey); connect Remove to the Removed output of Fetch Tagged Members';
+	}
+	return {
+		index,
+		audienceId: sync.audienceId,
+		memberKey,
+		hubContactId: textOrNull(sync.hubContactId),
+		phone: textOrNull(sync.phone),
+	};
+}
+
+/** A Hub error → the item's failure, with the Hub's own reason. */
+export function failureOf(error: unknown): ItemFailure {
+	if (error instanceof HubInvalidInputError) {
+		return { error: error.message, description: error.description ?? undefined, hubStatus: error.status, invalidFields: error.invalidFields };
+	}
+	if (error instanceof HubApiError) {
+		return { error: error.message, description: error.description ?? undefined, hubStatus: error.status };
+	}
+	if (error instanceof MemberProblem) return { error: error.message, description: error.description };
+	return { error: (error as Error).message ?? String(error) };
+}
+
+export const notAttempted = (cause: HubUnavailableError): ItemFailure => ({
+	error: 'Not attempted: the Sinch MessageMedia Hub stopped answering during this run; the next run carries this member again',
+	description: cause.description ?? undefined,
+});
+
+/** Collects each item's one result and hands them out in input order. */
+export class Outcomes {
+	private readonly done = new Map<number, INodeExecutionData>();
+	private readonly failed = new Map<number, INodeExecutionData>();
+
+	constructor(private readonly items: INodeExecutionData[]) {}
+
+	has(index: number): boolean {
+		return this.done.has(index) || this.failed.has(index);
+	}
+
+	succeed(index: number, hub: HubOutcome): void {
+		const json = this.items[index].json;
+		const sync = json.sync && typeof json.sync === 'object' ? { ...(json.sync as IDataObject) } : undefined;
+		if (sync && hub.contactId && hub.action !== 'deleted') sync.hubContactId = hub.contactId;
+		this.done.set(index, {
+			json: { ...json, ...(sync ? { sync } : {}), hub: hub as unknown as IDataObject },
+			pairedItem: { item: index },
+		});
+	}
+
+	fail(index: number, failure: ItemFailure): void {
+		const given = Object.fromEntries(Object.entries(failure).filter(([, v]) => v !== undefined));
+		this.failed.set(index, { json: { ...this.items[index].json, ...given } as IDataObject, pairedItem: { item: index } });
+	}
+
+	/** Items no result was recorded for (after a node-level failure) fail with this. */
+	failRest(failure: ItemFailure): void {
+		for (let i = 0; i < this.items.length; i++) if (!this.has(i)) this.fail(i, failure);
+	}
+
+	outputs(): INodeExecutionData[][] {
+		const ordered = (m: Map<number, INodeExecutionData>) => [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, item]) => item);
+		return [ordered(this.done), ordered(this.failed)];
+	}
+}

@@ -1,0 +1,51 @@
+/**
+ * Ledger writes in small batches (DESIGN decision 6). An entry is handed in only after the Hub
+ * accepted the member's write (or had nothing to change), and batches go out every `batchSize`
+ * entries and at the end, so a run killed half-way loses at most one batch: those members look
+ * changed to the next run, which finds their contacts by phone and writes nothing twice.
+ */
+import type { LedgerEntry, SyncStore } from '../../shared/store';
+
+export const LEDGER_BATCH = 50;
+
+export class LedgerBatches {
+	private written: LedgerEntry[] = [];
+	private forgotten = new Map<string, string[]>();
+	private forgottenCount = 0;
+	/** Store calls run one after another; a failed one fails every later flush. */
+	private chain: Promise<void> = Promise.resolve();
+
+	constructor(
+		private readonly openStore: () => Promise<SyncStore>,
+		private readonly batchSize = LEDGER_BATCH,
+	) {}
+
+	/** The member's contact is as the sync wants it. */
+	write(entry: LedgerEntry): void {
+		this.written.push(entry);
+		if (this.written.length >= this.batchSize) void this.flush().catch(() => undefined);
+	}
+
+	/** The member was removed in the Hub (or deliberately let go): the sync forgets it. */
+	forget(audienceId: string, memberKey: string): void {
+		this.forgotten.set(audienceId, [...(this.forgotten.get(audienceId) ?? []), memberKey]);
+		if (++this.forgottenCount >= this.batchSize) void this.flush().catch(() => undefined);
+	}
+
+	/** Sends what is pending; rejects if this or any earlier store call failed. */
+	flush(): Promise<void> {
+		const written = this.written;
+		const forgotten = this.forgotten;
+		this.written = [];
+		this.forgotten = new Map();
+		this.forgottenCount = 0;
+		if (written.length > 0 || forgotten.size > 0) {
+			this.chain = this.chain.then(async () => {
+				const store = await this.openStore();
+				if (written.length > 0) await store.upsertLedger(written);
+				for (const [audienceId, keys] of forgotten) await store.deleteLedger(audienceId, keys);
+			});
+		}
+		return this.chain;
+	}
+}

@@ -1,0 +1,162 @@
+/**
+ * Running Upsert Hub Contact as n8n runs it: a fake execution context whose Hub credential points at
+ * the Hub emulator and whose store is a temp SQLite file; items shaped like Map Fields' Valid output
+ * and Fetch Tagged Members' Removed output; counts of the Hub's write requests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, INodeExecutionData } from 'n8n-workflow';
+
+import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
+import { UpsertHubContact } from '../../../nodes/UpsertHubContact/UpsertHubContact.node';
+import { closeAllSyncStores, openSyncStore, type LedgerEntry } from '../../../nodes/shared/store';
+import type { HubEmulator } from '../../emulators/hub';
+import { fakeExecuteContext, type FakeExecuteContext } from '../helpers/fakeExecuteContext';
+
+export const AUDIENCE = 'aud0upsert';
+export const HUB_KEY = { apiKey: 'upsert-key', apiSecret: 'upsert-secret', accountId: 'UpsertAccount' };
+
+export interface MemberSpec {
+	key: string;
+	phone: string;
+	firstName?: string | null;
+	lastName?: string | null;
+	country?: string | null;
+	dateOfBirth?: string | null;
+	email?: string | null;
+	customFields?: Array<{ id: string; value: string | null }>;
+	sms?: 'subscribed' | 'unsubscribed' | 'nonsubscribed' | 'pending' | null;
+	change?: 'new' | 'changed';
+	hubContactId?: string | null;
+	previousPhone?: string | null;
+	contentHash?: string;
+}
+
+/** One item as Map Fields puts it on Valid. */
+export function memberItem(spec: MemberSpec): INodeExecutionData {
+	const contact: IDataObject = { phone: spec.phone, customFields: spec.customFields ?? [] };
+	for (const name of ['firstName', 'lastName', 'country', 'dateOfBirth', 'email'] as const) {
+		if (spec[name] !== undefined) contact[name] = spec[name];
+	}
+	if (!('firstName' in contact)) contact.firstName = spec.key.toUpperCase();
+	return {
+		json: {
+			contact,
+			member: {
+				memberKey: spec.key,
+				memberId: `id-${spec.key}`,
+				contactId: spec.key,
+				email: `${spec.key}@example.com`,
+				status: 'subscribed',
+				smsSubscriptionStatus: spec.sms ?? null,
+				audienceId: AUDIENCE,
+				tags: ['VIP'],
+			},
+			sync: {
+				audienceId: AUDIENCE,
+				memberKey: spec.key,
+				change: spec.change ?? (spec.hubContactId ? 'changed' : 'new'),
+				contentHash: spec.contentHash ?? `hash-${spec.key}`,
+				hubContactId: spec.hubContactId ?? null,
+				previousPhone: spec.previousPhone ?? null,
+				phone: spec.phone,
+			},
+			warnings: [],
+		},
+	};
+}
+
+/** One item as Fetch Tagged Members puts it on Removed. */
+export function removedItem(key: string, hubContactId: string | null, phone: string | null): INodeExecutionData {
+	return {
+		json: {
+			memberKey: key,
+			email: `${key}@example.com`,
+			reason: 'No longer has the selected tags',
+			sync: { audienceId: AUDIENCE, memberKey: key, change: 'removed', reason: 'left-tags', hubContactId, phone },
+		},
+	};
+}
+
+export interface StoreDir {
+	path: string;
+	cleanup(): Promise<void>;
+}
+
+export function tempStore(): StoreDir {
+	const dir = mkdtempSync(join(tmpdir(), 'hub-sync-upsert-'));
+	return {
+		path: join(dir, 'store.sqlite'),
+		async cleanup() {
+			await closeAllSyncStores();
+			rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+export async function ledgerOf(storePath: string, audienceId = AUDIENCE): Promise<Map<string, LedgerEntry>> {
+	const store = await openSyncStore({ kind: 'sqlite', path: storePath });
+	return new Map((await store.readLedger(audienceId)).map((e) => [e.memberKey, e]));
+}
+
+export interface RunOptions {
+	operation?: 'upsert' | 'remove';
+	removeAction?: string;
+	listName?: string;
+	concurrency?: number;
+	continueOnFail?: boolean;
+	/** Called before each Hub request is sent (e.g. to simulate another writer). */
+	beforeRequest?: (request: IHttpRequestOptions) => void | Promise<void>;
+}
+
+export interface RunResult {
+	done: INodeExecutionData[];
+	errors: INodeExecutionData[];
+	ctx: FakeExecuteContext;
+}
+
+export async function runNode(hub: HubEmulator, storePath: string, items: INodeExecutionData[], options: RunOptions = {}): Promise<RunResult> {
+	const ctx = fakeExecuteContext({
+		credentials: {
+			sinchHubApi: {
+				type: new SinchHubApi(),
+				data: { region: 'custom', baseUrl: hub.url, apiKey: HUB_KEY.apiKey, apiSecret: HUB_KEY.apiSecret, accountId: '' },
+			},
+		},
+		parameters: {
+			operation: options.operation ?? 'upsert',
+			listName: options.listName ?? 'MAILCHIMP',
+			removeAction: options.removeAction ?? 'removeFromList',
+			store: 'sqlite',
+			storePath,
+			options: options.concurrency ? { concurrency: options.concurrency } : {},
+		},
+		items,
+		continueOnFail: options.continueOnFail,
+		node: { name: 'Upsert Hub Contact', type: 'n8n-nodes-mailchimp-hub-sync.upsertHubContact' },
+	});
+	if (options.beforeRequest) {
+		const send = ctx.helpers.httpRequestWithAuthentication;
+		ctx.helpers.httpRequestWithAuthentication = async function (this: unknown, name: string, request: IHttpRequestOptions) {
+			await options.beforeRequest!(request);
+			return await send.call(this as IExecuteFunctions, name, request);
+		} as typeof send;
+	}
+	const [done, errors] = await new UpsertHubContact().execute.call(ctx);
+	return { done, errors, ctx };
+}
+
+/** Requests per route since the counters were cleared; faults are counted apart by the emulator. */
+export function requestCounts(hub: HubEmulator): Record<string, number> {
+	return Object.fromEntries([...hub.counters.entries()].filter(([key]) => !key.startsWith('fault')));
+}
+
+export function writeCounts(hub: HubEmulator): Record<string, number> {
+	return Object.fromEntries(Object.entries(requestCounts(hub)).filter(([key]) => /^(POST|PATCH|PUT|DELETE) /.test(key)));
+}
+
+export const totalWrites = (hub: HubEmulator) => Object.values(writeCounts(hub)).reduce((a, b) => a + b, 0);
+
+export const hubOf = (item: INodeExecutionData) => item.json.hub as IDataObject & { contactId: string; action: string; subscription: string | null; changedFields: string[] };
+export const keyOf = (item: INodeExecutionData) => String((item.json.sync as IDataObject).memberKey);
