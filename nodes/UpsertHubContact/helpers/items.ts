@@ -118,8 +118,9 @@ export interface RemoveInput {
 export function readRemoveItem(item: INodeExecutionData, index: number): RemoveInput | string {
 	const sync = (item.json.sync as IDataObject | undefined) ?? {};
 	const memberKey = sync.memberKey ?? item.json.memberKey;
-	if (!isText(memberKey) || !isText(sync.audienceId)) {
-		return 'This item is not a removed member (json.sync with audienceId and memberKey); connect Remove to the Removed output of Fetch Tagged Members';
+	// A member who is still selected must never reach a removal by a wiring mistake.
+	if (!isText(memberKey) || !isText(sync.audienceId) || sync.change !== 'removed') {
+		return 'This item is not a removed member (json.sync with audienceId, memberKey and change "removed"); connect Remove to the Removed output of Fetch Tagged Members';
 	}
 	return {
 		index,

@@ -1,0 +1,173 @@
+/**
+ * Upsert Hub Contact when the Hub misbehaves: 10% of answers 429/5xx, a route that keeps failing, a
+ * run that dies half-way. The end state must be exact, and the ledger must only hold members whose
+ * Hub write completed, so the next run redoes exactly the rest without duplicates.
+ *
+ * The retry policy's waits are real in n8n; here n8n's `sleep` returns at once so the tests stay quick.
+ */
+jest.mock('n8n-workflow', () => ({ ...jest.requireActual('n8n-workflow'), sleep: async () => undefined }));
+
+import { HubUnavailableError } from '../../../nodes/shared/transport/hub';
+import { openSyncStore } from '../../../nodes/shared/store';
+import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
+import type { HubAccount } from '../../emulators/hub-state';
+import {
+	AUDIENCE,
+	HUB_KEY,
+	hubOf,
+	keyOf,
+	ledgerOf,
+	memberItem,
+	removedItem,
+	runNode,
+	tempStore,
+	totalWrites,
+	writeCounts,
+	type MemberSpec,
+	type StoreDir,
+} from './helpers';
+
+let hub: HubEmulator;
+let store: StoreDir;
+
+beforeAll(async () => {
+	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+});
+afterAll(async () => hub?.close());
+beforeEach(() => {
+	hub.reset();
+	hub.counters.clear();
+	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, routeFilter: '' });
+	store = tempStore();
+});
+afterEach(async () => store.cleanup());
+
+const account = (): HubAccount => hub.account(HUB_KEY.accountId);
+const contacts = () => [...account().contacts.values()].map((c) => account().contactData(c));
+const list = () => [...account().lists.values()].find((l) => l.name === 'MAILCHIMP')!;
+
+/** n members with distinct valid AU mobile numbers; every fifth is SMS-unsubscribed in Mailchimp. */
+function members(n: number, from = 0): MemberSpec[] {
+	return Array.from({ length: n }, (_, i) => ({
+		key: `m${String(from + i).padStart(5, '0')}`,
+		phone: `+614915${String(70000 + from + i).padStart(5, '0')}`,
+		firstName: `First ${from + i}`,
+		lastName: `Last ${from + i}`,
+		sms: (from + i) % 5 === 0 ? ('unsubscribed' as const) : null,
+	}));
+}
+
+/** The Hub holds exactly these members, once each, with their fields, in the list, never wrongly subscribed. */
+function expectExactly(specs: MemberSpec[]) {
+	const all = contacts();
+	expect(all).toHaveLength(specs.length);
+	const byKey = new Map(all.map((c) => [c.customFields.find((f) => f.mergeTag === 'mailchimp_id')?.value, c]));
+	for (const spec of specs) {
+		const c = byKey.get(spec.key)!;
+		expect(c).toBeDefined();
+		expect(c).toMatchObject({ firstName: spec.firstName, lastName: spec.lastName });
+		expect(c.channels).toEqual([
+			{ channelId: spec.phone, type: 'SMS', subscriptionState: spec.sms === 'unsubscribed' ? 'UNSUBSCRIBED' : 'SUBSCRIBED' },
+		]);
+		expect(c.customFields.find((f) => f.mergeTag === 'source')?.value).toBe('MAILCHIMP');
+	}
+	expect(list().members.size).toBe(specs.length);
+}
+
+describe('Upsert with 10% of Hub answers 429 or 5xx', () => {
+	it('still ends exactly right, and the next run writes nothing', async () => {
+		const specs = members(150);
+		Object.assign(hub.faults, { rate429: 0.05, rate5xx: 0.05 });
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem));
+		expect(errors).toEqual([]);
+		expect(done).toHaveLength(150);
+		expect((hub.counters.get('fault 429') ?? 0) + (hub.counters.get('fault 5xx') ?? 0)).toBeGreaterThan(0);
+		expectExactly(specs);
+		expect((await ledgerOf(store.path)).size).toBe(150);
+
+		hub.counters.clear();
+		const again = await runNode(hub, store.path, specs.map((s) => memberItem({ ...s, change: 'changed' })));
+		expect(again.errors).toEqual([]);
+		expect(again.done.every((d) => hubOf(d).action === 'unchanged')).toBe(true);
+		expect(totalWrites(hub)).toBe(0);
+	});
+
+	it('removes exactly the members that left', async () => {
+		const specs = members(60);
+		await runNode(hub, store.path, specs.map(memberItem));
+		const ledger = await ledgerOf(store.path);
+		Object.assign(hub.faults, { rate429: 0.05, rate5xx: 0.05 });
+		const leaving = specs.slice(0, 20).map((s) => removedItem(s.key, ledger.get(s.key)!.hubContactId, s.phone));
+		const { done, errors } = await runNode(hub, store.path, leaving, { operation: 'remove', removeAction: 'removeFromList' });
+		expect(errors).toEqual([]);
+		expect(done.map((d) => hubOf(d).action)).toEqual(Array(20).fill('removed-from-list'));
+		expect(list().members.size).toBe(40);
+		expect(contacts()).toHaveLength(60);
+		expect((await ledgerOf(store.path)).size).toBe(40);
+	});
+});
+
+describe('Upsert when the Hub stops answering', () => {
+	it('sends the members it could not write to Error, writes no ledger entry for them, and the next run completes', async () => {
+		const specs = members(20);
+		Object.assign(hub.faults, { rate5xx: 1, routeFilter: '^POST /api/v1/contacts/contacts$' });
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem), { concurrency: 2 });
+		expect(done).toEqual([]);
+		expect(errors).toHaveLength(20);
+		expect(errors[0].json.error).toBe('The Sinch MessageMedia Hub is not answering; try again later');
+		// Once the Hub is known to be down, the rest are not even tried.
+		expect(errors.filter((e) => String(e.json.error).startsWith('Not attempted')).length).toBeGreaterThanOrEqual(17);
+		expect(hub.counters.get('POST /api/v1/contacts/contacts')).toBeLessThanOrEqual(2 * 8);
+		expect((await ledgerOf(store.path)).size).toBe(0);
+
+		Object.assign(hub.faults, { rate5xx: 0, routeFilter: '' });
+		const again = await runNode(hub, store.path, specs.map(memberItem));
+		expect(again.errors).toEqual([]);
+		expectExactly(specs);
+	});
+
+	it('throws when the setup calls keep failing, and touches no contact', async () => {
+		Object.assign(hub.faults, { rate5xx: 1, routeFilter: '^GET /api/v1/contacts/lists$' });
+		await expect(runNode(hub, store.path, members(3).map(memberItem))).rejects.toBeInstanceOf(HubUnavailableError);
+		expect(contacts()).toEqual([]);
+	});
+});
+
+describe('A run that stops half-way', () => {
+	it('loses at most the unflushed ledger batch, and the next run finishes without duplicates or rewrites', async () => {
+		const specs = members(200);
+		let posts = 0;
+		let ledgerAtFailure = -1;
+		// The connection dies at the 120th create; the Hub never sees it, and the run goes no further.
+		const first = await runNode(hub, store.path, specs.map(memberItem), {
+			concurrency: 1,
+			beforeRequest: async (request) => {
+				if (request.method === 'POST' && String(request.url).endsWith('/api/v1/contacts/contacts') && ++posts === 120) {
+					ledgerAtFailure = (await ledgerOf(store.path)).size;
+					throw new Error('socket closed');
+				}
+			},
+		});
+		// While the run went on, the ledger followed in batches of 50, only for contacts already created.
+		expect(ledgerAtFailure).toBe(100);
+		expect(first.done).toHaveLength(119);
+		expect(first.errors).toHaveLength(81);
+		expect(contacts()).toHaveLength(119);
+		const ledger = await ledgerOf(store.path);
+		expect(ledger.size).toBe(119);
+		// Flushed in batches of 50: a process killed at this point would have lost the last partial batch.
+		const kept = [...ledger.values()].sort((a, b) => a.memberKey.localeCompare(b.memberKey)).slice(0, 100);
+		const db = await openSyncStore({ kind: 'sqlite', path: store.path });
+		await db.deleteLedger(AUDIENCE, [...ledger.keys()].filter((k) => !kept.some((e) => e.memberKey === k)));
+
+		// The next run gets what Fetch would emit: the members without a ledger entry.
+		hub.counters.clear();
+		const rest = specs.filter((s) => !kept.some((e) => e.memberKey === s.key));
+		const { done, errors } = await runNode(hub, store.path, rest.map(memberItem));
+		expect(errors).toEqual([]);
+		expect(done.filter((d) => hubOf(d).action === 'unchanged').map(keyOf)).toEqual(rest.slice(0, 19).map((s) => s.key));
+		expect(writeCounts(hub)).toEqual({ 'POST /api/v1/contacts/contacts': 81 });
+		expectExactly(specs);
+		expect((await ledgerOf(store.path)).size).toBe(200);
+	});
+});
