@@ -1,0 +1,915 @@
+/**
+ * The whole sync in the real n8n, against the emulators at realistic latency: our workflow (Fetch Tagged
+ * Members → Map Fields → Upsert Hub Contact, with the Removed branch) versus a baseline made only of n8n's
+ * built-in nodes doing the same job the plain way (bench/workflows/baseline-sync.json: HTTP Request paging
+ * Mailchimp one page at a time per tag, Split Out, Filter, Remove Duplicates, Edit Fields, then one Hub lookup
+ * by phone and one create or update per contact).
+ *
+ * Runs, each a fresh `n8n execute` of the imported workflow:
+ *   (a) first full sync into an empty Hub;
+ *   (b) a daily run after a share of the synced members (default 1 %) changed name or phone in Mailchimp.
+ * Measured per run: wall time of the n8n command and the workflow's own run time (n8n's execution record),
+ * requests per endpoint (emulator counters), peak memory of the n8n process group (n8n and its task runner),
+ * Hub write requests, Mailchimp read rate (tag-member rows per second while the tags were read).
+ * Checked: our Hub end state equals the contacts expected from Mailchimp after (a) and after (b); in (b) we
+ * write only for changed members; the baseline's end state after (a) equals ours (same dataset).
+ *
+ *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
+ *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
+ *                         [--workflow workflows/sync-manual.json] [--results-dir bench/results | --no-results]
+ *
+ * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
+ * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
+ * counts linearly; the output says so.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { N8nSuite, REPO_ROOT, type WorkflowFixture } from '../test/e2e/harness';
+import { largeAudience, seededRandom } from '../test/emulators/datasets';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../test/emulators/hub';
+import { startMailchimpEmulator, type Audience, type MailchimpDataset, type MailchimpEmulator } from '../test/emulators/mailchimp';
+import { DEFAULT_LIST_NAME, EMAIL_FIELD, MEMBER_ID_FIELD, SOURCE_FIELD } from '../nodes/UpsertHubContact/helpers/identity';
+import type { HubCustomFieldInput } from '../nodes/shared/transport/hub';
+import { sampleProcessGroup } from './process-memory';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options and results
+
+export interface SyncBenchOptions {
+	members: number;
+	mailchimpLatencyMs: number;
+	hubLatencyMs: number;
+	/** Share of the audience's members that change between (a) and (b), picked among the synced members. */
+	changeShare: number;
+	/** 'auto': full size unless the estimate exceeds the budget; a number: that fraction of the members; false: none. */
+	baseline: 'auto' | number | false;
+	baselineBudgetMinutes: number;
+	seed: number;
+	/** Our workflow: a shipped template (default workflows/sync-manual.json when it exists), else one assembled here. */
+	workflowFile?: string;
+	/** Where the JSON results go; false for none. */
+	resultsDir: string | false;
+	log: (line: string) => void;
+}
+
+export const DEFAULT_SYNC_BENCH: SyncBenchOptions = {
+	members: 100_000,
+	mailchimpLatencyMs: 120,
+	hubLatencyMs: 60,
+	changeShare: 0.01,
+	baseline: 'auto',
+	baselineBudgetMinutes: 90,
+	seed: 1,
+	resultsDir: path.join(REPO_ROOT, 'bench', 'results'),
+	log: (line) => process.stderr.write(`[bench:sync] ${line}\n`),
+};
+
+export type Contender = 'ours' | 'baseline';
+export type Phase = 'a' | 'b';
+
+export interface RunResult {
+	contender: Contender;
+	phase: Phase;
+	/** Audience size this run worked on. */
+	members: number;
+	/** Members that became (or should stay) Hub contacts. */
+	syncedMembers: number;
+	/** Members changed in Mailchimp before this run ((b) only). */
+	changedMembers: number;
+	ok: boolean;
+	error?: string;
+	/** The n8n command, start-up and shutdown included. */
+	wallMs: number;
+	/** The workflow run as n8n recorded it (startedAt → stoppedAt). */
+	runMs: number;
+	requests: { mailchimp: Record<string, number>; hub: Record<string, number> };
+	mailchimpRequests: number;
+	hubReads: number;
+	hubWrites: number;
+	/** Hub write requests per changed member ((b) only). */
+	hubWritesPerChangedMember?: number;
+	mailchimpRead: { rows: number; pages: number; seconds: number; membersPerSecond: number };
+	memory: {
+		/** Highest sampled RSS sum over n8n's process group while the workflow ran. */
+		peakRssDuringRunMb: number;
+		/** Same, over the whole command (saving and printing the run data included). */
+		peakRssMb: number;
+		/** VmHWM of the n8n main process. */
+		peakHwmMainMb: number;
+		processes: number;
+	};
+	/** Set when the numbers were scaled up from a smaller baseline audience. */
+	extrapolatedFrom?: { members: number; fraction: number; measuredWallMs: number; measuredRunMs: number };
+}
+
+export interface StateCheck {
+	ok: boolean;
+	contacts: number;
+	expected: number;
+	missing: string[];
+	unexpected: string[];
+	different: Array<{ phone: string; expected: unknown; actual: unknown }>;
+}
+
+export interface SyncBenchReport {
+	startedAt: string;
+	machine: { cpus: number; loadAverage: number[]; totalMemoryGb: number; node: string };
+	options: Omit<SyncBenchOptions, 'log'>;
+	workflow: { source: string };
+	baseline: { fraction: number; members: number; estimateMinutes: number; note: string } | null;
+	runs: RunResult[];
+	checks: {
+		oursAfterA: StateCheck;
+		oursAfterB: StateCheck;
+		/** Writes of (b) that touched contacts of members that did not change. */
+		oursWritesOutsideChanged: string[];
+		/** Changed members whose Hub contact does not show the change after (b) (also in oursAfterB). */
+		baselineAfterA?: StateCheck;
+		/** Baseline versus ours after (a), when both ran on the same audience. */
+		baselineEqualsOursAfterA?: StateCheck;
+		/** Contacts the baseline leaves behind after phone changes (it cannot find a contact by Mailchimp id). */
+		baselineStaleContactsAfterB?: number;
+	};
+	ratios: {
+		firstSyncSpeedup?: number;
+		dailySyncSpeedup?: number;
+		dailyHubWritesPerChangedMember?: number;
+		mailchimpMembersPerSecond?: number;
+		peakRssFirstSyncMb?: number;
+	};
+	targets: Array<{ target: string; reached: string; met: boolean | null }>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The audience
+
+const TAGS = [
+	{ name: 'SMS Opt-in', share: 0.5 },
+	{ name: 'VIP', share: 0.3 },
+	{ name: 'Sydney', share: 0.4 },
+];
+const TAG_NAMES = TAGS.map((t) => t.name);
+const HUB_LIST = DEFAULT_LIST_NAME;
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/** Australian mobiles in a range libphonenumber knows as mobile; unique per member, so contacts map 1:1. */
+function mobileOf(index: number, range = '412'): { e164: string; typed: string } {
+	const digits = pad(index, 6);
+	const e164 = `+61${range}${digits}`;
+	// Every tenth member types the national form, with spaces, as people do.
+	const typed = index % 10 === 9 ? `0${range} ${digits.slice(0, 3)} ${digits.slice(3)}` : e164;
+	return { e164, typed };
+}
+
+/** The benchmark audience: largeAudience's members and statuses over three overlapping tags, unique phones. */
+export function benchAudience(members: number, seed: number): MailchimpDataset {
+	if (members > 999_999) throw new Error('The benchmark audience has unique phones for at most 999,999 members');
+	const dataset = largeAudience({ members, tags: TAGS, seed, listName: `Sync benchmark (${members} members)` });
+	const list = dataset.accounts[0].lists[0];
+	list.members!.forEach((member, i) => {
+		member.merge_fields = { ...member.merge_fields, PHONE: mobileOf(i).typed };
+	});
+	return dataset;
+}
+
+function audienceOf(emulator: MailchimpEmulator): Audience {
+	const audience = emulator.state.accounts[0].audiences.values().next().value;
+	if (!audience) throw new Error('The benchmark dataset has no audience');
+	return audience;
+}
+
+const isSynced = (member: { status: string; tags: Array<{ name: string }> }) =>
+	member.status === 'subscribed' && member.tags.some((tag) => TAG_NAMES.includes(tag.name));
+
+const e164Of = (typed: unknown) => String(typed ?? '').replace(/[^\d+]/g, '').replace(/^0/, '+61');
+
+interface ContactView {
+	firstName: string;
+	lastName: string;
+	country?: string;
+	subscription?: string;
+	lists?: string[];
+	customFields?: Record<string, string>;
+}
+
+/** What the Hub should hold: one contact per synced member, keyed by phone. */
+function expectedContacts(emulator: MailchimpEmulator): Map<string, ContactView> {
+	const expected = new Map<string, ContactView>();
+	for (const member of audienceOf(emulator).members.values()) {
+		if (!isSynced(member)) continue;
+		expected.set(e164Of(member.mergeFields.PHONE), {
+			firstName: String(member.mergeFields.FNAME ?? ''),
+			lastName: String(member.mergeFields.LNAME ?? ''),
+			// The members have no address, and Map Fields takes the country from the address only.
+			country: '',
+			subscription: 'SUBSCRIBED',
+			lists: [HUB_LIST],
+		});
+	}
+	return expected;
+}
+
+/** What the Hub holds, keyed by SMS number, custom fields by label. */
+function hubContacts(hub: HubEmulator, accountId: string): Map<string, ContactView> {
+	const account = hub.account(accountId);
+	const contacts = new Map<string, ContactView>();
+	for (const stored of account.contacts.values()) {
+		const data = account.contactData(stored);
+		const sms = data.channels.find((channel) => channel.type === 'SMS');
+		const customFields: Record<string, string> = {};
+		const labelled = data.customFields.map((field) => [account.customFields.get(field.id)?.label ?? field.id, String(field.value)]);
+		for (const [label, value] of labelled.sort(([a], [b]) => (a < b ? -1 : 1))) customFields[label] = value;
+		contacts.set(sms?.channelId ?? `(no SMS channel) ${data.id}`, {
+			firstName: data.firstName,
+			lastName: data.lastName,
+			country: data.country,
+			subscription: sms?.subscriptionState,
+			lists: data.lists.map((list) => list.name).sort(),
+			customFields,
+		});
+	}
+	return contacts;
+}
+
+/** Compares two contact maps on the fields `expected` gives (a missing field is not compared). */
+function compareContacts(expected: Map<string, ContactView>, actual: Map<string, ContactView>, fields?: Array<keyof ContactView>): StateCheck {
+	const missing = [...expected.keys()].filter((phone) => !actual.has(phone));
+	const unexpected = [...actual.keys()].filter((phone) => !expected.has(phone));
+	const different: StateCheck['different'] = [];
+	for (const [phone, want] of expected) {
+		const got = actual.get(phone);
+		if (!got) continue;
+		const keys = fields ?? (Object.keys(want) as Array<keyof ContactView>);
+		const pick = (view: ContactView) => Object.fromEntries(keys.map((key) => [key, view[key]]));
+		if (JSON.stringify(pick(want)) !== JSON.stringify(pick(got))) different.push({ phone, expected: pick(want), actual: pick(got) });
+	}
+	const sample = <T>(list: T[]) => list.slice(0, 10);
+	return {
+		ok: missing.length === 0 && unexpected.length === 0 && different.length === 0,
+		contacts: actual.size,
+		expected: expected.size,
+		missing: sample(missing),
+		unexpected: sample(unexpected),
+		different: sample(different),
+	};
+}
+
+interface Change {
+	email: string;
+	kind: 'name' | 'phone';
+	oldPhone: string;
+	newPhone: string;
+}
+
+/** Changes `count` synced members in Mailchimp (alternately last name and phone), chosen by a seeded draw. */
+function changeMembers(emulator: MailchimpEmulator, count: number, seed: number): Change[] {
+	const audience = audienceOf(emulator);
+	const synced = [...audience.members.values()].filter(isSynced);
+	const random = seededRandom(seed);
+	for (let i = synced.length - 1; i > 0; i--) {
+		const j = Math.floor(random() * (i + 1));
+		[synced[i], synced[j]] = [synced[j], synced[i]];
+	}
+	return synced.slice(0, Math.min(count, synced.length)).map((member, i) => {
+		const oldPhone = e164Of(member.mergeFields.PHONE);
+		if (i % 2 === 0) {
+			emulator.state.updateMember(audience.id, member.email, { merge_fields: { LNAME: `${String(member.mergeFields.LNAME)}-Nakamura` } });
+			return { email: member.email, kind: 'name', oldPhone, newPhone: oldPhone };
+		}
+		const phone = mobileOf(i, '413');
+		emulator.state.updateMember(audience.id, member.email, { merge_fields: { PHONE: phone.typed } });
+		return { email: member.email, kind: 'phone', oldPhone, newPhone: phone.e164 };
+	});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Meters on the emulators
+
+const TAG_MEMBERS = /^\/3\.0\/lists\/([^/]+)\/segments\/(\d+)\/members\/?$/;
+
+/** Rows of tag-member pages Mailchimp answered, and the window from the first page asked to the last answered. */
+function meterTagReads(emulator: MailchimpEmulator) {
+	let first = 0;
+	let last = 0;
+	let rows = 0;
+	let pages = 0;
+	emulator.server.on('request', (req, res) => {
+		const url = new URL(req.url ?? '/', 'http://emulator');
+		const match = TAG_MEMBERS.exec(url.pathname);
+		if (!match) return;
+		const audience = emulator.state.accounts.flatMap((account) => [...account.audiences.values()]).find((a) => a.id === match[1]);
+		const segment = audience?.segments.get(Number(match[2]));
+		if (!audience || !segment) return;
+		const flag = (name: string) => url.searchParams.get(name) === 'true';
+		const total = audience.visibleSegmentMembers(segment, {
+			unsubscribed: flag('include_unsubscribed'),
+			cleaned: flag('include_cleaned'),
+			transactional: flag('include_transactional'),
+		}).length;
+		const count = Number(url.searchParams.get('count') ?? 10);
+		const offset = Number(url.searchParams.get('offset') ?? 0);
+		if (first === 0) first = Date.now();
+		res.on('finish', () => {
+			if (res.statusCode !== 200) return;
+			pages++;
+			rows += Math.max(0, Math.min(count, total - offset));
+			last = Date.now();
+		});
+	});
+	return {
+		reset() {
+			first = last = rows = pages = 0;
+		},
+		read() {
+			const seconds = first === 0 ? 0 : (last - first) / 1000;
+			return { rows, pages, seconds: round(seconds, 3), membersPerSecond: seconds > 0 ? Math.round(rows / seconds) : 0 };
+		},
+	};
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+const sum = (counters: Record<string, number>, keep: (route: string) => boolean) =>
+	Object.entries(counters).reduce((total, [route, n]) => (keep(route) ? total + n : total), 0);
+const isHubWrite = (route: string) => /^(POST|PATCH|PUT|DELETE) \/api\//.test(route);
+const isHubRead = (route: string) => route.startsWith('GET /api/');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Workflows
+
+const FETCH = 'n8n-nodes-mailchimp-hub-sync.fetchTaggedMembers';
+const MAP = 'n8n-nodes-mailchimp-hub-sync.mapFields';
+const UPSERT = 'n8n-nodes-mailchimp-hub-sync.upsertHubContact';
+const DEFAULT_TEMPLATE = 'workflows/sync-manual.json';
+const BASELINE_TEMPLATE = path.join(REPO_ROOT, 'bench', 'workflows', 'baseline-sync.json');
+
+const CREDENTIALS = {
+	mailchimp: { id: 'benchMailchimp01', name: 'Mailchimp (benchmark emulator)', type: 'mailchimpHubSyncApi' },
+	hub: { id: 'benchHub00000001', name: 'Sinch Hub (benchmark emulator)', type: 'sinchHubApi' },
+	mailchimpBasic: { id: 'benchMailchimpBasic', name: 'Mailchimp (API key as Basic auth)', type: 'httpBasicAuth' },
+	hubBasic: { id: 'benchHubBasic', name: 'Sinch Hub (key and secret as Basic auth)', type: 'httpBasicAuth' },
+};
+const ref = (credential: { id: string; name: string }) => ({ id: credential.id, name: credential.name });
+
+/** Until the lead ships workflows/sync-manual.json: the product flow assembled from its node types. */
+function assembledSyncWorkflow(): WorkflowFixture {
+	const node = (n: number, name: string, type: string, parameters: Record<string, unknown>, position: [number, number]) => ({
+		parameters,
+		id: `e0000000-0000-4000-8000-${pad(n, 12)}`,
+		name,
+		type,
+		typeVersion: 1,
+		position,
+	});
+	return {
+		name: 'Sync benchmark: Mailchimp tags to Hub contacts (assembled)',
+		nodes: [
+			node(1, 'Start', 'n8n-nodes-base.manualTrigger', {}, [0, 0]),
+			node(2, 'Fetch Tagged Members', FETCH, { output: 'changes', match: 'any', statuses: ['subscribed'], options: {} }, [220, 0]),
+			node(3, 'Map Fields', MAP, { options: {} }, [440, -100]),
+			node(4, 'Upsert Hub Contact', UPSERT, { operation: 'upsert', listName: HUB_LIST, options: {} }, [660, -100]),
+			node(5, 'Remove Hub Contact', UPSERT, { operation: 'remove', listName: HUB_LIST, removeAction: 'removeFromList', options: {} }, [440, 100]),
+		],
+		connections: {
+			Start: { main: [[{ node: 'Fetch Tagged Members', type: 'main', index: 0 }]] },
+			'Fetch Tagged Members': {
+				main: [[{ node: 'Map Fields', type: 'main', index: 0 }], [{ node: 'Remove Hub Contact', type: 'main', index: 0 }]],
+			},
+			'Map Fields': { main: [[{ node: 'Upsert Hub Contact', type: 'main', index: 0 }]] },
+		},
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+/** Points every package node of a workflow at the benchmark's audience, tags and credentials (API key auth). */
+function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): WorkflowFixture {
+	const audience = { __rl: true, mode: 'id', value: audienceId };
+	const nodes = workflow.nodes.map((original) => {
+		const node = structuredClone(original) as Record<string, unknown> & { type: string; parameters: Record<string, unknown> };
+		if (!node.type.startsWith('n8n-nodes-mailchimp-hub-sync.')) return node;
+		const credentials: Record<string, unknown> = {};
+		for (const type of Object.keys((node.credentials as Record<string, unknown> | undefined) ?? {})) {
+			if (type === 'sinchHubApi') credentials[type] = ref(CREDENTIALS.hub);
+			else if (type.startsWith('mailchimpHubSync')) credentials.mailchimpHubSyncApi = ref(CREDENTIALS.mailchimp);
+			else credentials[type] = (node.credentials as Record<string, unknown>)[type];
+		}
+		if (node.type === FETCH || node.type === MAP) {
+			node.parameters = { ...node.parameters, authentication: 'apiKey', audience };
+			credentials.mailchimpHubSyncApi = ref(CREDENTIALS.mailchimp);
+		}
+		if (node.type === FETCH) node.parameters.tags = TAG_NAMES;
+		if (node.type === MAP || node.type === UPSERT) credentials.sinchHubApi = ref(CREDENTIALS.hub);
+		node.credentials = credentials;
+		return node;
+	});
+	const manual = nodes.some((node) => node.type === 'n8n-nodes-base.manualTrigger');
+	if (!manual) throw new Error('The sync workflow has no Manual Trigger, so `n8n execute` cannot start it; use the manual template');
+	return { ...workflow, nodes, id: undefined, active: false };
+}
+
+interface BaselineSettings {
+	mailchimpApi: string;
+	audienceId: string;
+	hubApi: string;
+	hubListId: string;
+	sourceFieldId: string;
+	memberIdFieldId: string;
+	emailFieldId: string;
+	batchIntervalMs: number;
+}
+
+/** The committed baseline with the benchmark's endpoints and Hub ids in its Settings node. */
+function configureBaselineWorkflow(settings: BaselineSettings): WorkflowFixture {
+	const workflow = JSON.parse(readFileSync(BASELINE_TEMPLATE, 'utf8')) as WorkflowFixture;
+	const values: Record<string, string> = { ...settings, batchIntervalMs: String(settings.batchIntervalMs), tags: TAG_NAMES.join(',') };
+	for (const node of workflow.nodes as Array<{ name: string; type: string; parameters: Record<string, any> }>) {
+		if (node.name === 'Settings') {
+			for (const assignment of node.parameters.assignments.assignments as Array<{ name: string; value: string }>) {
+				if (values[assignment.name] !== undefined) assignment.value = values[assignment.name];
+			}
+		}
+		// Keep about as many Hub requests in flight as Upsert's default concurrency (8): 8 per Hub latency.
+		const batch = node.parameters.options?.batching?.batch;
+		if (batch) batch.batchInterval = settings.batchIntervalMs;
+	}
+	return workflow;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One side of the comparison: its own Mailchimp audience and Hub account
+
+interface Side {
+	contender: Contender;
+	members: number;
+	mailchimp: MailchimpEmulator;
+	hub: HubEmulator;
+	hubAccountId: string;
+	reads: ReturnType<typeof meterTagReads>;
+	/** Hub write exchanges, recorded only while `recording`. */
+	writes: HubExchange[];
+	recording: boolean;
+	workflowId?: string;
+	changes: Change[];
+	/** Hub contact id → phone, as after (a). */
+	phoneOfContact: Map<string, string>;
+}
+
+async function startSide(contender: Contender, members: number, options: SyncBenchOptions): Promise<Side> {
+	const mailchimp = await startMailchimpEmulator({ dataset: benchAudience(members, options.seed) });
+	const hubAccountId = contender === 'ours' ? 'BenchOurs' : 'BenchBaseline';
+	const side: Side = {
+		contender,
+		members,
+		mailchimp,
+		hub: undefined as unknown as HubEmulator,
+		hubAccountId,
+		reads: meterTagReads(mailchimp),
+		writes: [],
+		recording: false,
+		changes: [],
+		phoneOfContact: new Map(),
+	};
+	side.hub = await startHubEmulator({
+		accounts: [{ apiKey: `bench-${contender}-key`, apiSecret: `bench-${contender}-secret`, accountId: hubAccountId }],
+		onExchange: (exchange) => {
+			if (side.recording && exchange.request.method !== 'GET') side.writes.push(exchange);
+		},
+	});
+	mailchimp.faults.latencyMs = options.mailchimpLatencyMs;
+	side.hub.faults.latencyMs = options.hubLatencyMs;
+	return side;
+}
+
+async function stopSide(side: Side | undefined): Promise<void> {
+	await side?.hub.close();
+	await side?.mailchimp.close();
+}
+
+const parseDbTime = (value: string | null) => (value ? Date.parse(`${value.replace(' ', 'T')}Z`) : Number.NaN);
+
+async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: number, log: SyncBenchOptions['log']): Promise<RunResult> {
+	side.mailchimp.counters.clear();
+	side.hub.counters.clear();
+	side.reads.reset();
+	side.writes.length = 0;
+	side.recording = phase === 'b';
+	const before = new Set((await n8n.executions()).map((row) => row.id));
+	log(`${side.contender} (${phase}): n8n execute, ${side.members} members …`);
+	const started = Date.now();
+	const execution = n8n.startExecution(side.workflowId!, { timeoutMs: 6 * 60 * 60 * 1000 });
+	const sampler = sampleProcessGroup(() => execution.pid);
+	const result = await execution.result;
+	const memory = sampler.stop();
+	const wallMs = Date.now() - started;
+	side.recording = false;
+
+	const row = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
+	const stoppedAt = parseDbTime(row?.stoppedAt ?? null);
+	const runMs = stoppedAt - parseDbTime(row?.startedAt ?? null);
+	// n8n prints the whole run data when it ends; for a large run the pipe is cut short, so the
+	// execution record, not the printed output, says whether the workflow succeeded.
+	const ok = row?.status === 'success';
+	const error = ok
+		? undefined
+		: (result.error?.message ?? `n8n execution ${row ? `status ${row.status}` : 'not recorded'}, exit code ${result.exitCode}: ${result.stderr.slice(-500)}`);
+
+	const mailchimpCounters = Object.fromEntries(side.mailchimp.counters);
+	const hubCounters = Object.fromEntries(side.hub.counters);
+	const hubWrites = sum(hubCounters, isHubWrite);
+	const changed = phase === 'b' ? side.changes.length : 0;
+	const run: RunResult = {
+		contender: side.contender,
+		phase,
+		members: side.members,
+		syncedMembers,
+		changedMembers: changed,
+		ok,
+		...(error ? { error } : {}),
+		wallMs,
+		runMs: Number.isFinite(runMs) ? runMs : Number.NaN,
+		requests: { mailchimp: mailchimpCounters, hub: hubCounters },
+		mailchimpRequests: sum(mailchimpCounters, (route) => !route.startsWith('fault')),
+		hubReads: sum(hubCounters, isHubRead),
+		hubWrites,
+		...(phase === 'b' ? { hubWritesPerChangedMember: changed > 0 ? round(hubWrites / changed, 3) : Number.NaN } : {}),
+		mailchimpRead: side.reads.read(),
+		memory: {
+			peakRssDuringRunMb: mb(Number.isFinite(stoppedAt) ? memory.peakGroupRssUntil(stoppedAt) : memory.peakGroupRss),
+			peakRssMb: mb(memory.peakGroupRss),
+			peakHwmMainMb: mb(memory.peakHwmMain),
+			processes: Math.max(0, ...memory.samples.map((s) => s.processes)),
+		},
+	};
+	log(`${side.contender} (${phase}): ${ok ? 'ok' : `FAILED: ${error}`}, wall ${round(wallMs / 1000)} s, run ${round(run.runMs / 1000)} s, Hub writes ${hubWrites}, peak RSS ${run.memory.peakRssMb} MB`);
+	return run;
+}
+
+/** Writes of (b) whose target is not a changed member's contact (by phone before and after the change). */
+function writesOutsideChanged(side: Side): string[] {
+	const allowedPhones = new Set(side.changes.flatMap((change) => [change.oldPhone, change.newPhone]));
+	const allowedContact = (id: string) => {
+		const phone = side.phoneOfContact.get(id);
+		return phone !== undefined && allowedPhones.has(phone);
+	};
+	const outside: string[] = [];
+	for (const { request } of side.writes) {
+		const route = `${request.method} ${request.path}`;
+		const body = (request.body ?? {}) as Record<string, any>;
+		const contact = /^\/api\/v1\/contacts\/contacts\/([^/]+)$/.exec(request.path);
+		if (contact) {
+			if (!allowedContact(contact[1])) outside.push(route);
+		} else if (request.path === '/api/v1/contacts/contacts' && request.method === 'POST') {
+			const phones = ((body.channels as Array<{ channelId: string }> | undefined) ?? []).map((c) => c.channelId);
+			if (!phones.some((phone) => allowedPhones.has(phone))) outside.push(`${route} ${phones.join(',')}`);
+		} else if (/^\/api\/v1\/contacts\/lists\/[^/]+\/contacts$/.test(request.path)) {
+			const ids = [...((body.contactsToAddIds as string[] | undefined) ?? []), ...((body.contactsToRemoveIds as string[] | undefined) ?? [])];
+			const foreign = ids.filter((id) => !allowedContact(id) && !newContactOf(side, id));
+			if (foreign.length > 0) outside.push(`${route} (${foreign.length} contacts of unchanged members)`);
+		} else {
+			outside.push(route);
+		}
+	}
+	return outside;
+}
+
+/** A contact created during (b) for a changed member's new phone. */
+function newContactOf(side: Side, contactId: string): boolean {
+	const account = side.hub.account(side.hubAccountId);
+	const stored = account.contacts.get(contactId);
+	if (!stored || side.phoneOfContact.has(contactId)) return false;
+	const phones = new Set(side.changes.map((change) => change.newPhone));
+	return account.contactData(stored).channels.some((channel) => phones.has(channel.channelId));
+}
+
+function rememberContactPhones(side: Side): void {
+	const account = side.hub.account(side.hubAccountId);
+	side.phoneOfContact.clear();
+	for (const stored of account.contacts.values()) {
+		const sms = account.contactData(stored).channels.find((channel) => channel.type === 'SMS');
+		if (sms) side.phoneOfContact.set(stored.id, sms.channelId);
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The benchmark
+
+/** Rough baseline duration: two throttled Hub requests per synced member, plus paging Mailchimp, twice. */
+function estimateBaselineMinutes(synced: number, perTagRows: number[], options: SyncBenchOptions): number {
+	const hubSeconds = ((2 * synced) / 8) * (options.hubLatencyMs / 1000);
+	const mailchimpSeconds = Math.max(...perTagRows.map((rows) => Math.ceil(rows / 1000))) * ((options.mailchimpLatencyMs + 30) / 1000);
+	const overhead = 1.3; // n8n's per-item work and start-up, measured roughly on small runs
+	return (2 * (hubSeconds + mailchimpSeconds + 10) * overhead) / 60;
+}
+
+export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Promise<SyncBenchReport> {
+	const options: SyncBenchOptions = { ...DEFAULT_SYNC_BENCH, ...overrides };
+	const { log } = options;
+	const startedAt = new Date().toISOString();
+	const templateFile = options.workflowFile ?? (existsSync(path.join(REPO_ROOT, DEFAULT_TEMPLATE)) ? DEFAULT_TEMPLATE : undefined);
+
+	let ours: Side | undefined;
+	let baseline: Side | undefined;
+	let n8n: N8nSuite | undefined;
+	try {
+		ours = await startSide('ours', options.members, options);
+		const oursAudience = audienceOf(ours.mailchimp);
+		const synced = [...oursAudience.members.values()].filter(isSynced).length;
+		const perTagRows = [...oursAudience.segments.values()].map((segment) => segment.members.size);
+
+		// Decide how big the baseline runs.
+		let baselinePlan: SyncBenchReport['baseline'] = null;
+		if (options.baseline !== false) {
+			const estimateMinutes = round(estimateBaselineMinutes(synced, perTagRows, options));
+			let fraction = typeof options.baseline === 'number' ? options.baseline : 1;
+			if (options.baseline === 'auto' && estimateMinutes > options.baselineBudgetMinutes) {
+				fraction = Math.max(0.01, Math.floor((options.baselineBudgetMinutes / estimateMinutes) * 20) / 20);
+			}
+			const members = Math.max(1, Math.round(options.members * fraction));
+			const note =
+				fraction === 1
+					? `baseline on the full audience (estimated ${estimateMinutes} min for (a) and (b))`
+					: `baseline on ${members} members (${fraction * 100} % of the audience; the full size was estimated at ${estimateMinutes} min); its times and request counts are extrapolated ×${round(1 / fraction, 2)}`;
+			baselinePlan = { fraction, members, estimateMinutes, note };
+			log(note);
+			baseline = await startSide('baseline', members, options);
+		}
+
+		n8n = await N8nSuite.create({ name: 'bench-sync' });
+		const hubData = (side: Side) => ({
+			apiKey: `bench-${side.contender}-key`,
+			apiSecret: `bench-${side.contender}-secret`,
+			region: 'custom',
+			baseUrl: side.hub.url,
+			accountId: '',
+		});
+		const mailchimpKey = (side: Side) => side.mailchimp.state.accounts[0].apiKeys.values().next().value as string;
+		await n8n.importCredentials([
+			{ ...CREDENTIALS.mailchimp, data: { apiKey: mailchimpKey(ours), apiBaseUrl: ours.mailchimp.url } },
+			{ ...CREDENTIALS.hub, data: hubData(ours) },
+			...(baseline
+				? [
+						{ ...CREDENTIALS.mailchimpBasic, data: { user: 'benchmark', password: mailchimpKey(baseline) } },
+						{ ...CREDENTIALS.hubBasic, data: { user: `bench-baseline-key`, password: `bench-baseline-secret` } },
+					]
+				: []),
+		]);
+
+		const template = templateFile
+			? (JSON.parse(readFileSync(path.resolve(REPO_ROOT, templateFile), 'utf8')) as WorkflowFixture)
+			: assembledSyncWorkflow();
+		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id)]);
+		const workflowSource = templateFile ?? 'assembled in bench/sync.ts from the node types (no workflows/sync-manual.json yet)';
+		log(`our workflow: ${workflowSource}`);
+
+		const runs: RunResult[] = [];
+		const checks = {} as SyncBenchReport['checks'];
+
+		// (a) ours
+		runs.push(await runOnce(n8n, ours, 'a', synced, log));
+		checks.oursAfterA = compareContacts(expectedContacts(ours.mailchimp), hubContacts(ours.hub, ours.hubAccountId));
+		rememberContactPhones(ours);
+
+		// (a) baseline, on a Hub prepared as a user would: the list and custom fields made once by hand.
+		let baselineSynced = 0;
+		if (baseline && baselinePlan) {
+			const baselineAudience = audienceOf(baseline.mailchimp);
+			baselineSynced = [...baselineAudience.members.values()].filter(isSynced).length;
+			// Made once by hand in the Hub, as a user of the plain workflow would: the list and the custom fields
+			// our nodes create, so both end states compare field for field.
+			const account = baseline.hub.account(baseline.hubAccountId);
+			const field = (input: HubCustomFieldInput) => account.createCustomField({ ...input }).id;
+			const ids = {
+				hubListId: account.createList({ name: HUB_LIST }).id,
+				sourceFieldId: field(SOURCE_FIELD),
+				memberIdFieldId: field(MEMBER_ID_FIELD),
+				emailFieldId: field(EMAIL_FIELD),
+			};
+			const workflow = configureBaselineWorkflow({
+				mailchimpApi: baseline.mailchimp.apiUrl,
+				audienceId: baselineAudience.id,
+				hubApi: baseline.hub.url,
+				...ids,
+				batchIntervalMs: options.hubLatencyMs,
+			});
+			[baseline.workflowId] = await n8n.importWorkflows([workflow]);
+			runs.push(await runOnce(n8n, baseline, 'a', baselineSynced, log));
+			checks.baselineAfterA = compareContacts(expectedContacts(baseline.mailchimp), hubContacts(baseline.hub, baseline.hubAccountId), [
+				'firstName',
+				'lastName',
+				'country',
+				'subscription',
+				'lists',
+			]);
+			if (baselinePlan.fraction === 1) {
+				checks.baselineEqualsOursAfterA = compareContacts(hubContacts(ours.hub, ours.hubAccountId), hubContacts(baseline.hub, baseline.hubAccountId));
+			}
+		}
+
+		// (b): the same share of each audience changes, then the daily run.
+		const changeCount = (side: Side) => Math.max(1, Math.round(side.members * options.changeShare));
+		ours.changes = changeMembers(ours.mailchimp, changeCount(ours), options.seed + 1);
+		if (baseline) baseline.changes = changeMembers(baseline.mailchimp, changeCount(baseline), options.seed + 1);
+		log(`changed ${ours.changes.length} members (names and phones) for (b)`);
+
+		runs.push(await runOnce(n8n, ours, 'b', synced, log));
+		checks.oursAfterB = compareContacts(expectedContacts(ours.mailchimp), hubContacts(ours.hub, ours.hubAccountId));
+		checks.oursWritesOutsideChanged = writesOutsideChanged(ours).slice(0, 20);
+		if (baseline) {
+			runs.push(await runOnce(n8n, baseline, 'b', baselineSynced, log));
+			const expected = expectedContacts(baseline.mailchimp);
+			checks.baselineStaleContactsAfterB = [...hubContacts(baseline.hub, baseline.hubAccountId).keys()].filter((phone) => !expected.has(phone)).length;
+		}
+
+		if (baselinePlan && baselinePlan.fraction < 1) {
+			for (const run of runs) if (run.contender === 'baseline') extrapolate(run, baselinePlan.fraction, options.members, synced);
+		}
+		const report: SyncBenchReport = {
+			startedAt,
+			machine: { cpus: os.cpus().length, loadAverage: os.loadavg().map((l) => round(l, 2)), totalMemoryGb: round(os.totalmem() / 2 ** 30), node: process.version },
+			options: { ...options, log: undefined } as unknown as SyncBenchReport['options'],
+			workflow: { source: workflowSource },
+			baseline: baselinePlan,
+			runs,
+			checks,
+			ratios: {},
+			targets: [],
+		};
+		summarise(report);
+		if (options.resultsDir) {
+			mkdirSync(options.resultsDir, { recursive: true });
+			const file = path.join(options.resultsDir, `sync-${options.members}-${startedAt.replace(/[:.]/g, '-')}.json`);
+			writeFileSync(file, `${JSON.stringify(report, null, '\t')}\n`);
+			log(`results written to ${path.relative(REPO_ROOT, file)}`);
+		}
+		return report;
+	} finally {
+		await n8n?.dispose();
+		await stopSide(baseline);
+		await stopSide(ours);
+	}
+}
+
+/** Scales a baseline run on a fraction of the audience up to the full size (linear: per-contact requests dominate). */
+function extrapolate(run: RunResult, fraction: number, members: number, synced: number): void {
+	const scale = 1 / fraction;
+	run.extrapolatedFrom = { members: run.members, fraction, measuredWallMs: run.wallMs, measuredRunMs: run.runMs };
+	run.wallMs = Math.round(run.wallMs * scale);
+	run.runMs = Math.round(run.runMs * scale);
+	run.hubReads = Math.round(run.hubReads * scale);
+	run.hubWrites = Math.round(run.hubWrites * scale);
+	run.mailchimpRequests = Math.round(run.mailchimpRequests * scale);
+	run.changedMembers = Math.round(run.changedMembers * scale);
+	for (const counters of [run.requests.mailchimp, run.requests.hub]) {
+		for (const route of Object.keys(counters)) counters[route] = Math.round(counters[route] * scale);
+	}
+	run.members = members;
+	run.syncedMembers = synced;
+}
+
+function summarise(report: SyncBenchReport): void {
+	const find = (contender: Contender, phase: Phase) => report.runs.find((r) => r.contender === contender && r.phase === phase);
+	const oursA = find('ours', 'a');
+	const oursB = find('ours', 'b');
+	const baseA = find('baseline', 'a');
+	const baseB = find('baseline', 'b');
+	const speedup = (base?: RunResult, ours?: RunResult) => (base?.ok && ours?.ok ? round(base.wallMs / ours.wallMs, 1) : undefined);
+	report.ratios = {
+		firstSyncSpeedup: speedup(baseA, oursA),
+		dailySyncSpeedup: speedup(baseB, oursB),
+		dailyHubWritesPerChangedMember: oursB?.hubWritesPerChangedMember,
+		mailchimpMembersPerSecond: oursA?.mailchimpRead.membersPerSecond,
+		peakRssFirstSyncMb: oursA?.memory.peakRssMb,
+	};
+	const r = report.ratios;
+	const target = (text: string, reached: string, met: boolean | null) => report.targets.push({ target: text, reached, met });
+	target(
+		'(b) at most 1.1 Hub write requests per changed member',
+		r.dailyHubWritesPerChangedMember === undefined ? 'not measured' : `${r.dailyHubWritesPerChangedMember}`,
+		r.dailyHubWritesPerChangedMember === undefined ? null : r.dailyHubWritesPerChangedMember <= 1.1,
+	);
+	target('(b) at least 20x faster than the baseline', r.dailySyncSpeedup === undefined ? 'not measured' : `${r.dailySyncSpeedup}x`, r.dailySyncSpeedup === undefined ? null : r.dailySyncSpeedup >= 20);
+	target(
+		'Mailchimp read rate at least 20,000 members/s',
+		r.mailchimpMembersPerSecond === undefined ? 'not measured' : `${r.mailchimpMembersPerSecond} members/s`,
+		r.mailchimpMembersPerSecond === undefined ? null : r.mailchimpMembersPerSecond >= 20_000,
+	);
+	target('n8n peak RSS under 2 GB in (a)', r.peakRssFirstSyncMb === undefined ? 'not measured' : `${r.peakRssFirstSyncMb} MB`, r.peakRssFirstSyncMb === undefined ? null : r.peakRssFirstSyncMb < 2048);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Printing
+
+export function printSyncReport(report: SyncBenchReport): void {
+	const o = report.options;
+	console.log(
+		`\nSync benchmark: ${o.members} members over 3 overlapping tags, Mailchimp ${o.mailchimpLatencyMs} ms and Hub ${o.hubLatencyMs} ms latency, ` +
+			`${o.changeShare * 100} % changed for (b); n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
+	);
+	console.log(`Our workflow: ${report.workflow.source}`);
+	if (report.baseline) console.log(`Baseline: bench/workflows/baseline-sync.json, ${report.baseline.note}`);
+	const label = (run: RunResult) => `${run.contender} (${run.phase}) ${run.phase === 'a' ? 'first sync' : 'daily run'}${run.extrapolatedFrom ? ' *' : ''}`;
+	console.table(
+		report.runs.map((run) => ({
+			run: label(run),
+			ok: run.ok,
+			'wall s': round(run.wallMs / 1000),
+			'run s': round(run.runMs / 1000),
+			'Mailchimp req': run.mailchimpRequests,
+			'Hub reads': run.hubReads,
+			'Hub writes': run.hubWrites,
+			'writes/changed': run.hubWritesPerChangedMember ?? '',
+			'MC members/s': run.mailchimpRead.membersPerSecond,
+			'peak RSS MB': run.memory.peakRssMb,
+			'RSS in run MB': run.memory.peakRssDuringRunMb,
+		})),
+	);
+	if (report.runs.some((run) => run.extrapolatedFrom)) {
+		for (const run of report.runs.filter((r) => r.extrapolatedFrom)) {
+			const from = run.extrapolatedFrom!;
+			console.log(
+				`* ${label(run)}: measured on ${from.members} members (wall ${round(from.measuredWallMs / 1000)} s, run ${round(from.measuredRunMs / 1000)} s), scaled ×${round(1 / from.fraction, 2)}; memory and read rate as measured`,
+			);
+		}
+	}
+	console.log('Requests per endpoint:');
+	const routes = new Set(report.runs.flatMap((run) => [...Object.keys(run.requests.mailchimp).map((r) => `MC ${r}`), ...Object.keys(run.requests.hub).map((r) => `Hub ${r}`)]));
+	console.table(
+		[...routes].sort().map((route) => {
+			const row: Record<string, string | number> = { endpoint: route };
+			for (const run of report.runs) {
+				const [api, ...rest] = route.split(' ');
+				const counters = api === 'MC' ? run.requests.mailchimp : run.requests.hub;
+				row[`${run.contender} ${run.phase}`] = counters[rest.join(' ')] ?? 0;
+			}
+			return row;
+		}),
+	);
+	const c = report.checks;
+	console.log(
+		`Checks: ours after (a) ${c.oursAfterA.ok ? 'matches' : 'DIFFERS from'} the expected ${c.oursAfterA.expected} contacts; ` +
+			`after (b) ${c.oursAfterB.ok ? 'matches' : 'DIFFERS'}; writes in (b) outside the changed members: ${c.oursWritesOutsideChanged.length}` +
+			(c.baselineEqualsOursAfterA ? `; baseline end state after (a) ${c.baselineEqualsOursAfterA.ok ? 'equals ours' : 'DIFFERS from ours'}` : '') +
+			(c.baselineStaleContactsAfterB !== undefined ? `; baseline leaves ${c.baselineStaleContactsAfterB} stale contacts after phone changes` : ''),
+	);
+	const r = report.ratios;
+	console.log(
+		`Ratios: first sync baseline/ours ${r.firstSyncSpeedup ?? '–'}x, daily run baseline/ours ${r.dailySyncSpeedup ?? '–'}x, ` +
+			`daily Hub writes per changed member ${r.dailyHubWritesPerChangedMember ?? '–'}`,
+	);
+	console.table(report.targets.map((t) => ({ target: t.target, reached: t.reached, met: t.met === null ? 'n/a' : t.met ? 'yes' : 'NO' })));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncBenchOptions> {
+	const { values } = parseArgs({
+		args: argv,
+		strict: false,
+		options: {
+			members: { type: 'string' },
+			'mailchimp-latency': { type: 'string' },
+			'hub-latency': { type: 'string' },
+			changes: { type: 'string' },
+			baseline: { type: 'string' },
+			'baseline-budget-min': { type: 'string' },
+			seed: { type: 'string' },
+			workflow: { type: 'string' },
+			'results-dir': { type: 'string' },
+			'no-results': { type: 'boolean' },
+		},
+	});
+	const number = (value: unknown) => (typeof value === 'string' ? Number(value) : undefined);
+	const options: Partial<SyncBenchOptions> = {};
+	if (values.members !== undefined) options.members = number(values.members);
+	if (values['mailchimp-latency'] !== undefined) options.mailchimpLatencyMs = number(values['mailchimp-latency']);
+	if (values['hub-latency'] !== undefined) options.hubLatencyMs = number(values['hub-latency']);
+	if (values.changes !== undefined) options.changeShare = number(values.changes);
+	if (values['baseline-budget-min'] !== undefined) options.baselineBudgetMinutes = number(values['baseline-budget-min']);
+	if (values.seed !== undefined) options.seed = number(values.seed);
+	if (typeof values.workflow === 'string') options.workflowFile = values.workflow;
+	if (typeof values['results-dir'] === 'string') options.resultsDir = path.resolve(values['results-dir']);
+	if (values['no-results']) options.resultsDir = false;
+	if (typeof values.baseline === 'string') {
+		options.baseline = values.baseline === 'auto' ? 'auto' : values.baseline === 'off' ? false : Number(values.baseline);
+	}
+	for (const [key, value] of Object.entries(options)) {
+		if (typeof value === 'number' && !(value >= 0)) throw new Error(`--${key} must be a non-negative number`);
+	}
+	return options;
+}
+
+if (require.main === module) {
+	benchSync(syncOptionsFromArgs())
+		.then((report) => {
+			printSyncReport(report);
+			if (!report.runs.every((run) => run.ok) || !report.checks.oursAfterA.ok || !report.checks.oursAfterB.ok) process.exitCode = 1;
+		})
+		.catch((error) => {
+			console.error(error);
+			process.exit(1);
+		});
+}
