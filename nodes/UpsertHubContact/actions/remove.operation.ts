@@ -18,7 +18,7 @@ import {
 	type HubContact,
 	type HubContactInput,
 } from '../../shared/transport/hub';
-import { changeListBatch, chunks, contactsById } from '../helpers/hub';
+import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
 import { findIdentity, inList, memberKeyOn } from '../helpers/identity';
 import {
 	MemberProblem,
@@ -115,10 +115,11 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const { listName, concurrency } = readRunSettings(this);
 	const client = await createHubClient(this);
 	const identity = await findIdentity(client, listName);
-	const byId = await contactsById(client, inputs.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])));
+	const limit = pLimit(concurrency);
+	const byId = await contactsById(client, inputs.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])), limit);
 	// A ledger entry without a contact id (not written by this version) is looked up by its number.
 	const phones = inputs.filter((i) => !i.hubContactId && i.phone).map((i) => i.phone!);
-	const byPhone = phones.length > 0 ? await client.findContactsByPhone(phones) : new Map<string, HubContact[]>();
+	const byPhone = phones.length > 0 ? (await lookupNumbers(client, phones, limit, false)).byPhone : new Map<string, HubContact[]>();
 
 	const toRemoveFromList: Array<{ input: RemoveInput; contact: HubContact }> = [];
 	const jobs: Job[] = [];
@@ -128,8 +129,18 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			: input.phone
 				? smsHolder(byPhone.get(input.phone), input.phone, (c) => memberKeyOn(c, identity.memberId) === input.memberKey)
 				: undefined;
-		if (!contact || (!input.hubContactId && memberKeyOn(contact, identity.memberId) !== input.memberKey)) {
+		if (!contact) {
 			finish(input, { contactId: input.hubContactId, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
+			continue;
+		}
+		if (!input.hubContactId && memberKeyOn(contact, identity.memberId) !== input.memberKey) {
+			// Found by number only: without this member's Mailchimp ID it is somebody else's contact.
+			finish(input, {
+				contactId: null,
+				subscription: null,
+				changedFields: [],
+				note: `No Hub contact carrying this member's Mailchimp ID holds ${input.phone}; nothing was changed`,
+			});
 			continue;
 		}
 		const owner = memberKeyOn(contact, identity.memberId);
@@ -162,7 +173,6 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 
 	let hubDown: HubUnavailableError | undefined;
 	let fatal: unknown;
-	const limit = pLimit(concurrency);
 	await Promise.all(
 		jobs.map((job) =>
 			limit(async () => {

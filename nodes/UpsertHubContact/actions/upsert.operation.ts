@@ -22,7 +22,7 @@ import {
 	type HubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
-import { changeListBatch, chunks, contactsById } from '../helpers/hub';
+import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
 import { ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
 import {
 	MemberProblem,
@@ -75,15 +75,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		listName,
 		inputs.some((input) => input.contact.email !== undefined),
 	);
-	const phones = inputs.map((input) => input.contact.phone);
-	const byPhone = await client.findContactsByPhone(phones);
-	const authorised = await client.checkAuthorised(phones);
+	const limit = pLimit(concurrency);
+	const { byPhone, authorised } = await lookupNumbers(
+		client,
+		inputs.map((input) => input.contact.phone),
+		limit,
+	);
 	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
 
 	// Two members with one number: one contact, one winner; the others are reported.
 	const winners: Task[] = [];
 	const byNumber = new Map<string, UpsertInput[]>();
-	for (const input of inputs) byNumber.set(input.contact.phone, [...(byNumber.get(input.contact.phone) ?? []), input]);
+	for (const input of inputs) {
+		const group = byNumber.get(input.contact.phone);
+		if (group) group.push(input);
+		else byNumber.set(input.contact.phone, [input]);
+	}
 	for (const [phone, group] of byNumber) {
 		const owner = memberKeyOn(smsHolder(byPhone.get(phone), phone) ?? ({ customFields: [] } as unknown as HubContact), identity.memberId);
 		const [winner, ...losers] = [...group].sort(duplicateOrder(owner));
@@ -109,7 +116,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const storedIds = winners
 		.filter((t) => !smsHolder(byPhone.get(t.input.contact.phone), t.input.contact.phone) && t.input.hubContactId)
 		.map((t) => t.input.hubContactId!);
-	const byId = storedIds.length > 0 ? await contactsById(client, storedIds) : new Map<string, HubContact>();
+	const byId = storedIds.length > 0 ? await contactsById(client, storedIds, limit) : new Map<string, HubContact>();
 	const claimed = new Map<string, string>();
 	const tasks: Task[] = [];
 	for (const task of winners) {
@@ -161,7 +168,6 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	let hubDown: HubUnavailableError | undefined;
 	let fatal: unknown;
 	const notInList: Array<{ task: Task; result: Upserted }> = [];
-	const limit = pLimit(concurrency);
 	await Promise.all(
 		tasks.map((task) =>
 			limit(async () => {

@@ -9,7 +9,8 @@ import {
 	type HubContact,
 } from '../../shared/transport/hub';
 
-const ID_LOOKUP_BATCH = 100;
+/** Numbers or contact ids per lookup: they travel in the URL. */
+const NUMBER_BATCH = 100;
 
 export function chunks<T>(items: T[], size: number): T[][] {
 	const out: T[][] = [];
@@ -17,10 +18,34 @@ export function chunks<T>(items: T[], size: number): T[][] {
 	return out;
 }
 
+type Limit = <T>(work: () => Promise<T>) => Promise<T>;
+const unlimited: Limit = (work) => work();
+
+/** The contacts holding each number, and whether each number may be sent to (false = blacklisted); batches of 100 run side by side. */
+export async function lookupNumbers(
+	client: HubClient,
+	phones: string[],
+	limit: Limit = unlimited,
+	withAuthorisation = true,
+): Promise<{ byPhone: Map<string, HubContact[]>; authorised: Map<string, boolean> }> {
+	const byPhone = new Map<string, HubContact[]>();
+	const authorised = new Map<string, boolean>();
+	await Promise.all(
+		chunks([...new Set(phones)], NUMBER_BATCH).map((batch) =>
+			limit(async () => {
+				for (const [phone, contacts] of await client.findContactsByPhone(batch)) byPhone.set(phone, contacts);
+				if (!withAuthorisation) return;
+				for (const [phone, ok] of await client.checkAuthorised(batch)) authorised.set(phone, ok);
+			}),
+		),
+	);
+	return { byPhone, authorised };
+}
+
 /** The contacts that still exist, by id; an id missing from the result is gone (deleted in the Hub). */
-export async function contactsById(client: HubClient, ids: string[]): Promise<Map<string, HubContact>> {
+export async function contactsById(client: HubClient, ids: string[], limit: Limit = unlimited): Promise<Map<string, HubContact>> {
 	const found = new Map<string, HubContact>();
-	for (const batch of chunks([...new Set(ids)], ID_LOOKUP_BATCH)) {
+	const readBatch = async (batch: string[]) => {
 		try {
 			for await (const contact of client.contacts({ contactIds: batch })) found.set(contact.id, contact);
 		} catch (error) {
@@ -34,7 +59,8 @@ export async function contactsById(client: HubClient, ids: string[]): Promise<Ma
 				}
 			}
 		}
-	}
+	};
+	await Promise.all(chunks([...new Set(ids)], NUMBER_BATCH).map((batch) => limit(() => readBatch(batch))));
 	return found;
 }
 

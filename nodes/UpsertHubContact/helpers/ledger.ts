@@ -28,7 +28,9 @@ export class LedgerBatches {
 
 	/** The member was removed in the Hub (or deliberately let go): the sync forgets it. */
 	forget(audienceId: string, memberKey: string): void {
-		this.forgotten.set(audienceId, [...(this.forgotten.get(audienceId) ?? []), memberKey]);
+		const keys = this.forgotten.get(audienceId);
+		if (keys) keys.push(memberKey);
+		else this.forgotten.set(audienceId, [memberKey]);
 		if (++this.forgottenCount >= this.batchSize) void this.flush().catch(() => undefined);
 	}
 

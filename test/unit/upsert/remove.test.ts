@@ -2,7 +2,8 @@
  * Upsert Hub Contact (Remove) against the Hub emulator: each action, what counts as done, and the
  * rule that a contact the sync did not create or link is never touched.
  */
-import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
+import { OpenApiValidator } from '../../contract/openapi';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
 import type { HubAccount } from '../../emulators/hub-state';
 import {
 	HUB_KEY,
@@ -22,9 +23,10 @@ import {
 
 let hub: HubEmulator;
 let store: StoreDir;
+const exchanges: HubExchange[] = [];
 
 beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+	hub = await startHubEmulator({ accounts: [HUB_KEY], onExchange: (e) => exchanges.push(e) });
 });
 afterAll(async () => hub?.close());
 beforeEach(() => {
@@ -168,10 +170,37 @@ describe('Remove', () => {
 		expect(list().members.size).toBe(3);
 	});
 
+	it('finds a ledger contact without a stored id by its number, only when it carries the member\'s Mailchimp ID', async () => {
+		hub.seed(HUB_KEY.accountId, { contacts: [{ firstName: 'Hub only', channels: [{ channelId: '+61491570999' }] }] });
+		const { ledger } = await synced();
+		const { done } = await remove([removedItem('ana', null, '+61491570156'), removedItem('zoe', null, '+61491570999')], 'delete');
+		expect(done.map((d) => [hubOf(d).action, hubOf(d).contactId])).toEqual([
+			['deleted', ledger.get('ana')!.hubContactId],
+			['deleted', null],
+		]);
+		expect(hubOf(done[1]).note).toContain("No Hub contact carrying this member's Mailchimp ID holds +61491570999");
+		expect(writeCounts(hub)).toEqual({ 'DELETE /api/v1/contacts/contacts/{contactId}': 1 });
+		expect(requestCounts(hub)['GET /v1/number_authorisation/is_authorised/{numbers}']).toBeUndefined();
+		expect([...account().contacts.values()].some((c) => c.firstName === 'Hub only')).toBe(true);
+	});
+
 	it('reports items that are not removed members', async () => {
 		const { done, errors } = await runNode(hub, store.path, [memberItem(MEMBERS[0]), { json: { foo: 1 } }], { operation: 'remove' });
 		expect(done).toEqual([]);
 		expect(errors).toHaveLength(2);
 		expect(errors[1].json.error).toContain('connect Remove to the Removed output of Fetch Tagged Members');
+	});
+});
+
+describe('Remove: the requests themselves', () => {
+	it('sent only requests the official Sinch Engage spec allows', async () => {
+		const validator = await OpenApiValidator.load();
+		for (const route of ['DELETE /api/v1/contacts/contacts/{contactId}', 'PATCH /api/v1/contacts/lists/{listId}/contacts', 'PATCH /api/v1/contacts/contacts/{contactId}']) {
+			expect(exchanges.some((e) => e.request.route === route)).toBe(true);
+		}
+		const problems = exchanges.flatMap((e) =>
+			validator.validateRequest({ method: e.request.method, path: e.request.path, query: e.request.query, headers: e.request.headers, body: e.request.body }),
+		);
+		expect(problems).toEqual([]);
 	});
 });

@@ -4,6 +4,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
+import { OpenApiValidator } from '../../contract/openapi';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
 import type { HubAccount } from '../../emulators/hub-state';
 import {
@@ -28,6 +29,8 @@ const CITY = '6a1d2e3f-4b5c-4d6e-9f70-8b9c0d1e2f3a';
 let hub: HubEmulator;
 let store: StoreDir;
 const exchanges: HubExchange[] = [];
+/** Every exchange of the whole file, for the spec check at its end. */
+const allExchanges: HubExchange[] = [];
 
 beforeAll(async () => {
 	hub = await startHubEmulator({
@@ -40,7 +43,10 @@ beforeAll(async () => {
 				],
 			},
 		],
-		onExchange: (exchange) => exchanges.push(exchange),
+		onExchange: (exchange) => {
+			exchanges.push(exchange);
+			allExchanges.push(exchange);
+		},
 	});
 });
 afterAll(async () => hub?.close());
@@ -462,5 +468,32 @@ describe('Upsert: per-member failures', () => {
 		const [done, errors] = await bad(true);
 		expect(done).toEqual([]);
 		expect(errors[0].json.error).toBe('The Hub rejected the API key and secret; check the credential');
+	});
+});
+
+describe('Upsert: the requests themselves', () => {
+	it('sent only requests the official Sinch Engage spec allows, in every test above', async () => {
+		const validator = await OpenApiValidator.load();
+		const routes = new Set(allExchanges.map((e) => e.request.route));
+		expect(routes).toEqual(
+			new Set([
+				'GET /api/v1/contacts/lists',
+				'POST /api/v1/contacts/lists',
+				'GET /api/v1/contacts/custom-fields',
+				'POST /api/v1/contacts/custom-fields',
+				'GET /api/v1/contacts/contacts',
+				'POST /api/v1/contacts/contacts',
+				'PATCH /api/v1/contacts/contacts/{contactId}',
+				'PATCH /api/v1/contacts/lists/{listId}/contacts',
+				'GET /v1/number_authorisation/is_authorised/{numbers}',
+			]),
+		);
+		// The one request the Hub refused is the member with an impossible date of birth (the 400 test).
+		const refused = allExchanges.filter((e) => e.response.status === 400);
+		expect(refused.map((e) => (e.request.body as IDataObject).dateOfBirth)).toEqual(['1990-13-01']);
+		const problems = allExchanges.filter((e) => e.response.status !== 400).flatMap((e) =>
+			validator.validateRequest({ method: e.request.method, path: e.request.path, query: e.request.query, headers: e.request.headers, body: e.request.body }),
+		);
+		expect(problems).toEqual([]);
 	});
 });
