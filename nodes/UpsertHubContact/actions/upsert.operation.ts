@@ -252,7 +252,10 @@ async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task):
 	if (!target) {
 		const { body, fields } = createBody(intent, identity);
 		try {
-			return { contact: await client.createContact(body), action: 'created', changedFields: fields };
+			const created = await client.createContact(body);
+			// Mapped custom fields are named by their merge tag, as in updates.
+			const tags = new Map((created.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]));
+			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f) };
 		} catch (error) {
 			// The number is taken after all (a lookup that raced a create, or a lost answer to our own POST).
 			if (!(error instanceof HubConflictError)) throw error;

@@ -20,7 +20,7 @@ export interface HubOutcome {
 	contactId: string | null;
 	action: HubAction;
 	subscription: HubSubscriptionState | null;
-	/** What this run wrote: field names, custom field labels, `phone`, `subscription`, `list`. */
+	/** What this run wrote: field names, custom field merge tags, `phone`, `subscription`, `list`, `contact` (deleted). */
 	changedFields: string[];
 	/** Why nothing (or less than asked) was done, in words. */
 	note?: string;

@@ -52,12 +52,10 @@ function wantedCustomFields(intent: MemberIntent, identity: SyncIdentity): Map<s
 	return wanted;
 }
 
-/** Names for `changedFields`: standard fields by name, custom fields by their Hub label. */
-function fieldName(id: string, identity: SyncIdentity, labels: ReadonlyMap<string, string>): string {
-	if (id === identity.source.id) return identity.source.label;
-	if (id === identity.memberId.id) return identity.memberId.label;
-	if (identity.email && id === identity.email.id) return identity.email.label;
-	return labels.get(id) ?? id;
+/** Names for `changedFields`: standard fields by name, custom fields by their merge tag. */
+function fieldName(id: string, identity: SyncIdentity, tags: ReadonlyMap<string, string>): string {
+	for (const field of [identity.source, identity.memberId, identity.email]) if (field?.id === id) return field.mergeTag;
+	return tags.get(id) ?? id;
 }
 
 /** A channel sent back as the Hub has it (only SMS and WhatsApp reach here: see WRITABLE_CHANNELS). */
@@ -107,13 +105,11 @@ export type UpdatePlan =
 
 /**
  * Compares field by field with the contact as the Hub has it and patches only what differs.
- * `labels` names the Hub's custom fields in `changed`.
  */
 export function planUpdate(
 	contact: HubContact,
 	intent: MemberIntent,
 	identity: SyncIdentity,
-	labels: ReadonlyMap<string, string> = new Map(),
 ): UpdatePlan {
 	const patch: HubContactInput = {};
 	const changed: string[] = [];
@@ -148,7 +144,7 @@ export function planUpdate(
 		}
 		for (const [id, value] of wanted) if (value !== null && !have.has(id)) merged.push({ id, value });
 		patch.customFields = merged;
-		const names = new Map([...(contact.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]), ...labels]);
+		const names = new Map((contact.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]));
 		changed.push(...customChanged.map((id) => fieldName(id, identity, names)));
 	}
 

@@ -114,9 +114,7 @@ describe('Upsert: first run', () => {
 			contactId: ana.id,
 			action: 'created',
 			subscription: 'SUBSCRIBED',
-			changedFields: ['phone', 'firstName', 'lastName', 'country', 'dateOfBirth', 'points', 'Email', 'Source', 'Mailchimp ID', 'list'].map((f) =>
-				f === 'points' ? POINTS : f,
-			),
+			changedFields: ['phone', 'firstName', 'lastName', 'country', 'dateOfBirth', 'points', 'email', 'source', 'mailchimp_id', 'list'],
 		});
 		expect(done[0].json.sync).toMatchObject({ audienceId: AUDIENCE, memberKey: 'ana', change: 'new', hubContactId: ana.id });
 
@@ -262,8 +260,8 @@ describe('Upsert: later runs', () => {
 		hub.counters.clear();
 		const { done } = await run([BEN, CHLOE]);
 		expect(done.map((d) => [hubOf(d).action, hubOf(d).changedFields])).toEqual([
-			['updated', ['firstName', 'lastName', 'Source', 'Mailchimp ID', 'list']],
-			['updated', ['Source', 'Mailchimp ID', 'list']],
+			['updated', ['firstName', 'lastName', 'source', 'mailchimp_id', 'list']],
+			['updated', ['source', 'mailchimp_id', 'list']],
 		]);
 		expect(writeCounts(hub)).toMatchObject({
 			'PATCH /api/v1/contacts/contacts/{contactId}': 2,
