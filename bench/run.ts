@@ -1,0 +1,79 @@
+/**
+ * `npm run bench`: every benchmark of the package, one after the other, on the built package.
+ *
+ *   npm run bench                      full size: Fetch read rate (20,000 members), Sync Lock contention,
+ *                                      the whole sync at 100,000 members against its built-in-nodes baseline
+ *   npm run bench -- --small           a quick version (minutes): smaller audiences, same latencies
+ *   npm run bench -- --members 20000   any bench/sync.ts option is passed on (see that file)
+ *
+ * The sync writes its full results to bench/results/ (gitignored); this prints every table and a last
+ * summary of the targets. The exit code is 1 when a benchmark failed to run or a correctness check failed,
+ * never because a timing missed its target.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+import { REPO_ROOT } from '../test/e2e/harness';
+import { benchFetch } from './fetch';
+import { benchSync, printSyncReport, syncOptionsFromArgs, type SyncBenchReport } from './sync';
+
+const small = process.argv.includes('--small');
+const passed = process.argv.slice(2).filter((arg) => arg !== '--small');
+
+function section(title: string): void {
+	console.log(`\n=== ${title} ${'='.repeat(Math.max(0, 96 - title.length))}`);
+}
+
+/** bench/lock.ts runs as its own process: it starts worker processes of its own and prints its own table. */
+function benchLock(args: string[]): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+		const child = spawn(tsx, [path.join(REPO_ROOT, 'bench', 'lock.ts'), ...args], { cwd: REPO_ROOT, stdio: 'inherit' });
+		child.on('error', reject);
+		child.on('close', (code) => resolve(code ?? 1));
+	});
+}
+
+async function main(): Promise<void> {
+	const failures: string[] = [];
+
+	section(`Fetch Tagged Members read rate${small ? ' (small)' : ''}`);
+	try {
+		await benchFetch(small ? 5_000 : 20_000, 120);
+	} catch (error) {
+		failures.push(`fetch: ${(error as Error).message}`);
+		console.error(error);
+	}
+
+	section(`Sync Lock under contention${small ? ' (small)' : ''}`);
+	const lockExit = await benchLock(small ? ['--attempts', '400'] : []);
+	if (lockExit !== 0) failures.push(`lock: bench/lock.ts exited with ${lockExit} (PostgreSQL reachable? see PG* variables in bench/lock.ts)`);
+
+	section(`Whole sync in the real n8n${small ? ' (small)' : ''}`);
+	let sync: SyncBenchReport | undefined;
+	try {
+		sync = await benchSync({ ...(small ? { members: 2_000, baseline: 1 } : {}), ...syncOptionsFromArgs(passed) });
+		printSyncReport(sync);
+		const c = sync.checks;
+		if (!sync.runs.every((run) => run.ok)) failures.push(`sync: a run failed (${sync.runs.filter((r) => !r.ok).map((r) => `${r.contender} ${r.phase}: ${r.error}`).join('; ')})`);
+		if (!c.oursAfterA.ok || !c.oursAfterB.ok) failures.push('sync: our Hub end state differs from the expected contacts');
+		if (c.oursWritesOutsideChanged.length > 0) failures.push('sync: the daily run wrote to contacts of unchanged members');
+		if (c.baselineEqualsOursAfterA && !c.baselineEqualsOursAfterA.ok) failures.push("sync: the baseline's end state differs from ours");
+	} catch (error) {
+		failures.push(`sync: ${(error as Error).message}`);
+		console.error(error);
+	}
+
+	section('Summary');
+	if (sync) {
+		for (const t of sync.targets) console.log(`${t.met === null ? '  -' : t.met ? ' ok' : 'MISS'}  ${t.target}: ${t.reached}`);
+		if (sync.baseline && sync.baseline.fraction < 1) console.log(`      (${sync.baseline.note})`);
+	}
+	for (const failure of failures) console.log(`FAILED ${failure}`);
+	if (failures.length > 0) process.exitCode = 1;
+}
+
+main().catch((error) => {
+	console.error(error);
+	process.exit(1);
+});
