@@ -73,7 +73,13 @@ function memberKeyOf(json: IDataObject): string | undefined {
 function invalid(json: IDataObject, problems: FieldProblem[], index: number): INodeExecutionData {
 	const { sync, ...member } = json;
 	return {
-		json: { reason: invalidReason(problems), problems: problems as unknown as IDataObject[], member, sync: sync ?? null },
+		json: {
+			reason: invalidReason(problems),
+			problems: problems as unknown as IDataObject[],
+			member,
+			// Counted by Sync Lock Release like Upsert's results (Count Items By: sync.result).
+			sync: sync ? { ...(sync as IDataObject), result: 'invalid' } : null,
+		},
 		pairedItem: { item: index },
 	};
 }

@@ -170,7 +170,7 @@ describe('Map Fields after Fetch Tagged Members, mapping never configured (the d
 			reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS',
 			problems: [{ field: 'phone', reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS' }],
 			member,
-			sync,
+			sync: { ...(sync as object), result: 'invalid' },
 		});
 		expect(invalids.get('emma@example.com')!.json.reason).toBe(
 			'The member has no phone number (the SMS phone number and the PHONE field are empty)',
