@@ -16,12 +16,13 @@
  *
  *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
- *                         [--workflow workflows/sync-manual.json] [--results-dir bench/results | --no-results]
+ *                         [--workflow workflows/<file>.json] [--results-dir bench/results | --no-results]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
  * counts linearly; the output says so.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,7 +49,7 @@ export interface SyncBenchOptions {
 	baseline: 'auto' | number | false;
 	baselineBudgetMinutes: number;
 	seed: number;
-	/** Our workflow: a shipped template (default workflows/sync-manual.json when it exists), else one assembled here. */
+	/** Our workflow: a shipped template (default: the first of TEMPLATES that exists), else one assembled here. */
 	workflowFile?: string;
 	/** Where the JSON results go; false for none. */
 	resultsDir: string | false;
@@ -120,7 +121,8 @@ export interface SyncBenchReport {
 	startedAt: string;
 	machine: { cpus: number; loadAverage: number[]; totalMemoryGb: number; node: string };
 	options: Omit<SyncBenchOptions, 'log'>;
-	workflow: { source: string };
+	/** The workflow file and a hash of its content (templates change while the product is built). */
+	workflow: { source: string; sha256?: string };
 	baseline: { fraction: number; members: number; estimateMinutes: number; note: string } | null;
 	runs: RunResult[];
 	checks: {
@@ -347,7 +349,8 @@ const isHubRead = (route: string) => route.startsWith('GET /api/');
 const FETCH = 'n8n-nodes-mailchimp-hub-sync.fetchTaggedMembers';
 const MAP = 'n8n-nodes-mailchimp-hub-sync.mapFields';
 const UPSERT = 'n8n-nodes-mailchimp-hub-sync.upsertHubContact';
-const DEFAULT_TEMPLATE = 'workflows/sync-manual.json';
+/** The shipped sync workflow, the first of these that exists (it must have a Manual Trigger for `n8n execute`). */
+const TEMPLATES = ['workflows/sync-manual.json', 'workflows/mailchimp-hub-sync.json'];
 const BASELINE_TEMPLATE = path.join(REPO_ROOT, 'bench', 'workflows', 'baseline-sync.json');
 
 const CREDENTIALS = {
@@ -358,7 +361,7 @@ const CREDENTIALS = {
 };
 const ref = (credential: { id: string; name: string }) => ({ id: credential.id, name: credential.name });
 
-/** Until the lead ships workflows/sync-manual.json: the product flow assembled from its node types. */
+/** Until the sync workflow ships in workflows/: the product flow assembled from its node types. */
 function assembledSyncWorkflow(): WorkflowFixture {
 	const node = (n: number, name: string, type: string, parameters: Record<string, unknown>, position: [number, number]) => ({
 		parameters,
@@ -401,7 +404,9 @@ function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): W
 			else credentials[type] = (node.credentials as Record<string, unknown>)[type];
 		}
 		if (node.type === FETCH || node.type === MAP) {
-			node.parameters = { ...node.parameters, authentication: 'apiKey', audience };
+			// An expression (e.g. Map Fields taking Fetch's audience) stays as the template has it.
+			const own = typeof node.parameters.audience === 'string' && node.parameters.audience.startsWith('=') ? {} : { audience };
+			node.parameters = { ...node.parameters, authentication: 'apiKey', ...own };
 			credentials.mailchimpHubSyncApi = ref(CREDENTIALS.mailchimp);
 		}
 		if (node.type === FETCH) node.parameters.tags = TAG_NAMES;
@@ -613,7 +618,7 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 	const options: SyncBenchOptions = { ...DEFAULT_SYNC_BENCH, ...overrides };
 	const { log } = options;
 	const startedAt = new Date().toISOString();
-	const templateFile = options.workflowFile ?? (existsSync(path.join(REPO_ROOT, DEFAULT_TEMPLATE)) ? DEFAULT_TEMPLATE : undefined);
+	const templateFile = options.workflowFile ?? TEMPLATES.find((file) => existsSync(path.join(REPO_ROOT, file)));
 
 	let ours: Side | undefined;
 	let baseline: Side | undefined;
@@ -662,11 +667,10 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 				: []),
 		]);
 
-		const template = templateFile
-			? (JSON.parse(readFileSync(path.resolve(REPO_ROOT, templateFile), 'utf8')) as WorkflowFixture)
-			: assembledSyncWorkflow();
+		const templateText = templateFile ? readFileSync(path.resolve(REPO_ROOT, templateFile), 'utf8') : undefined;
+		const template = templateText ? (JSON.parse(templateText) as WorkflowFixture) : assembledSyncWorkflow();
 		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id)]);
-		const workflowSource = templateFile ?? 'assembled in bench/sync.ts from the node types (no workflows/sync-manual.json yet)';
+		const workflowSource = templateFile ?? 'assembled in bench/sync.ts from the node types (no shipped sync workflow yet)';
 		log(`our workflow: ${workflowSource}`);
 
 		const runs: RunResult[] = [];
@@ -741,7 +745,7 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 			startedAt,
 			machine: { cpus: os.cpus().length, loadAverage: os.loadavg().map((l) => round(l, 2)), totalMemoryGb: round(os.totalmem() / 2 ** 30), node: process.version },
 			options: { ...options, log: undefined } as unknown as SyncBenchReport['options'],
-			workflow: { source: workflowSource },
+			workflow: { source: workflowSource, ...(templateText ? { sha256: createHash('sha256').update(templateText).digest('hex').slice(0, 16) } : {}) },
 			baseline: baselinePlan,
 			runs,
 			checks,
@@ -825,7 +829,7 @@ export function printSyncReport(report: SyncBenchReport): void {
 		`\nSync benchmark: ${o.members} members over 3 overlapping tags, Mailchimp ${o.mailchimpLatencyMs} ms and Hub ${o.hubLatencyMs} ms latency, ` +
 			`${o.changeShare * 100} % changed for (b); n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
 	);
-	console.log(`Our workflow: ${report.workflow.source}`);
+	console.log(`Our workflow: ${report.workflow.source}${report.workflow.sha256 ? ` (sha256 ${report.workflow.sha256})` : ''}`);
 	if (report.baseline) console.log(`Baseline: bench/workflows/baseline-sync.json, ${report.baseline.note}`);
 	const label = (run: RunResult) => `${run.contender} (${run.phase}) ${run.phase === 'a' ? 'first sync' : 'daily run'}${run.extrapolatedFrom ? ' *' : ''}`;
 	console.table(
