@@ -488,7 +488,20 @@ export class N8nSuite {
 
 	/** Runs a workflow and returns the outcome whatever it is (for tests that expect a failure). */
 	async tryExecute(workflowId: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecutionResult> {
-		return toExecutionResult(workflowId, await this.n8n(['execute', `--id=${workflowId}`, '--rawOutput'], options));
+		const command = await this.n8n(['execute', `--id=${workflowId}`, '--rawOutput'], options);
+		const result = toExecutionResult(workflowId, command);
+		if (result.run || (command.exitCode !== 0 && command.signal !== 'SIGSEGV')) return result;
+		// n8n ends with process.exit(), which can cut a large run's output short on a pipe; the run is
+		// saved in its database all the same, so read it from there.
+		return toExecutionResult(workflowId, command, await this.storedRun(workflowId));
+	}
+
+	/** The newest stored run of a workflow, shaped as `n8n execute --rawOutput` prints it. */
+	private async storedRun(workflowId: string): Promise<N8nRun | undefined> {
+		const row = (await this.executions()).filter((e) => e.workflowId === workflowId).pop();
+		if (!row) return undefined;
+		const data = await this.executionData(row.id);
+		return { status: row.status, finished: row.finished === 1, mode: row.mode, startedAt: row.startedAt ?? '', stoppedAt: row.stoppedAt ?? undefined, data };
 	}
 
 	/** Starts a workflow without waiting: for concurrent runs and for killing a run midway. */
@@ -634,10 +647,15 @@ export class N8nSuite {
 	}
 }
 
-function toExecutionResult(workflowId: string, result: N8nCommandResult): ExecutionResult {
-	const run = parseRunOutput(result.stdout);
+function toExecutionResult(workflowId: string, result: N8nCommandResult, stored?: N8nRun): ExecutionResult {
+	const run = stored ?? parseRunOutput(result.stdout);
 	const error = run?.data.resultData.error;
-	const ok = result.exitCode === 0 && run !== undefined && !error && run.status === 'success';
+	const succeeded = run !== undefined && !error && run.status === 'success';
+	// n8n 2.41.1 here sometimes dies of SIGSEGV while shutting down, after a complete, successful run
+	// (a workflow of only a Manual Trigger and a No Op does it too): the run is done, say so and go on.
+	const crashedAtExit = result.signal === 'SIGSEGV' && succeeded && run.finished;
+	if (crashedAtExit) process.stderr.write(`[n8n-e2e] n8n crashed with SIGSEGV after a successful run of ${workflowId}; run data complete\n`);
+	const ok = (result.exitCode === 0 || crashedAtExit) && succeeded;
 	return { ...result, workflowId, run, ok, error, itemsOf: (node, output, runIndex) => itemsOf(run, node, output, runIndex) };
 }
 

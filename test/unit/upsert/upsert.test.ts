@@ -1,3 +1,4 @@
+import type { IHttpRequestOptions } from 'n8n-workflow';
 /**
  * Upsert Hub Contact (Upsert) through a fake n8n context against the Hub emulator: what the Hub ends
  * up holding, how many requests it took, what each item says, and what the ledger holds.
@@ -398,7 +399,7 @@ describe('Upsert: per-member failures', () => {
 	it('continues as an update when the create meets a 409 for a contact nobody linked', async () => {
 		const { done, errors } = await run([BEN], {
 			// Another writer creates a contact with Ben's number between our lookup and our POST.
-			beforeRequest: (request) => {
+			beforeRequest: (request: IHttpRequestOptions) => {
 				if (request.method === 'POST' && String(request.url).endsWith('/api/v1/contacts/contacts')) {
 					if (!contactByPhone(BEN.phone)) hub.seed(HUB_KEY.accountId, { contacts: [{ firstName: 'B', channels: [{ channelId: BEN.phone }] }] });
 				}
@@ -413,7 +414,7 @@ describe('Upsert: per-member failures', () => {
 
 	it("sends a 409 for another member's contact to Error, and syncs the others", async () => {
 		const { done, errors } = await run([BEN, CHLOE], {
-			beforeRequest: (request) => {
+			beforeRequest: (request: IHttpRequestOptions) => {
 				const body = JSON.stringify(request.body ?? {});
 				if (request.method === 'POST' && body.includes(BEN.phone) && !contactByPhone(BEN.phone)) {
 					hub.seed(HUB_KEY.accountId, { contacts: [{ channels: [{ channelId: BEN.phone }], customFields: { mailchimp_id: 'someone-else' } }] });
