@@ -121,9 +121,15 @@ export async function confirmRemovals(
 ): Promise<{ removals: MemberRemoval[]; stillSelected: string[] }> {
 	const removals: MemberRemoval[] = [];
 	const stillSelected: string[] = [];
+	// Many at once (a tag taken out of the selection, say): one paged read of the audience costs far
+	// less than a lookup each. Archived and deleted members are not in it and are looked up alone.
+	const listed =
+		absent.length > BULK_CONFIRM_THRESHOLD
+			? new Map((await client.getMembers(audienceId)).flatMap((m) => [[m.contact_id ?? m.id, m] as const, [m.id, m] as const]))
+			: undefined;
 	await Promise.all(
 		absent.map(async (entry) => {
-			const member = await client.findMember(audienceId, entry.memberKey);
+			const member = listed?.get(entry.memberKey) ?? (await client.findMember(audienceId, entry.memberKey));
 			if (!member) removals.push({ entry, reason: 'deleted' });
 			else if (!statuses.has(member.status as MemberStatus)) removals.push({ entry, reason: statusReason(member.status) });
 			else if (await hasSelectedTags(client, audienceId, member, selectedTags, match)) stillSelected.push(entry.memberKey);
@@ -151,6 +157,9 @@ async function hasSelectedTags(
 	const hits = selectedTags.filter((t) => has.has(t.toLowerCase())).length;
 	return match === 'all' ? hits === selectedTags.length : hits > 0;
 }
+
+/** Above this many members to confirm, the audience is read once instead of member by member. */
+export const BULK_CONFIRM_THRESHOLD = 200;
 
 export const REMOVAL_TEXT: Record<RemovalReason, string> = {
 	'left-tags': 'No longer has the selected tags',

@@ -4,7 +4,7 @@ import { confirmRemovals, contentHash, diffAgainstLedger } from '../../nodes/Fet
 import type { TaggedMember } from '../../nodes/FetchTaggedMembers/members';
 import type { LedgerEntry } from '../../nodes/shared/store';
 import { MailchimpClient, resolveMailchimpAuth } from '../../nodes/shared/transport/mailchimp';
-import { credentialsOf, demoDataset } from '../emulators/datasets';
+import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
 import { startMailchimpEmulator } from '../emulators/mailchimp';
 
 const member = (key: string, patch: Partial<TaggedMember> = {}): TaggedMember => ({
@@ -97,6 +97,45 @@ describe('confirmRemovals (against the Mailchimp emulator)', () => {
 			expect(result.stillSelected).toEqual([keys[0]]);
 			const reasons = Object.fromEntries(result.removals.map((r) => [r.entry.memberKey, r.reason]));
 			expect(reasons).toEqual({ [keys[1]]: 'left-tags', [keys[2]]: 'archived', [keys[3]]: 'deleted' });
+		} finally {
+			await emulator.close();
+		}
+	});
+});
+
+describe('confirmRemovals of many members at once', () => {
+	const node = { id: 'n', name: 'Fetch', type: 't', typeVersion: 1, position: [0, 0], parameters: {} } as INode;
+
+	it('reads the audience once instead of one lookup per member, with the same verdicts', async () => {
+		const dataset = largeAudience({ members: 600, tags: [{ name: 'VIP', share: 1 }], seed: 5 });
+		const emulator = await startMailchimpEmulator({ dataset });
+		try {
+			const [account] = credentialsOf(dataset);
+			const audienceId = account.lists[0].id;
+			const client = new MailchimpClient(
+				await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: emulator.url }, node),
+				node,
+			);
+			const members = [...emulator.state.accounts[0].audiences.get(audienceId)!.members.values()].filter(
+				(m) => m.status === 'subscribed',
+			);
+			const [archived, deleted, ...rest] = members;
+			const keep = rest.slice(0, 50);
+			for (const m of rest.slice(50)) emulator.state.tagMember(audienceId, m.email, { remove: ['VIP'] });
+			emulator.state.setStatus(audienceId, archived.email, 'archived');
+			emulator.state.deletePermanently(audienceId, deleted.email);
+			const ledger = [archived, deleted, ...rest].map((m) => ({ ...entry(member(m.contactId)), memberKey: m.contactId }));
+			emulator.requests.length = 0;
+
+			const result = await confirmRemovals(client, audienceId, ledger, ['VIP'], 'any', new Set(['subscribed']));
+
+			expect(result.stillSelected.sort()).toEqual(keep.map((m) => m.contactId).sort());
+			const reasons = new Map(result.removals.map((r) => [r.entry.memberKey, r.reason]));
+			expect(reasons.get(archived.contactId)).toBe('archived');
+			expect(reasons.get(deleted.contactId)).toBe('deleted');
+			expect(result.removals.filter((r) => r.reason === 'left-tags').length).toBe(rest.length - 50);
+			const lookups = emulator.requests.filter((r) => /\/members\/[^/]+$/.test(r.path)).length;
+			expect(lookups).toBe(2);
 		} finally {
 			await emulator.close();
 		}
