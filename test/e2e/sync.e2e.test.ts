@@ -64,11 +64,11 @@ interface Expected {
 }
 
 /** One contact per distinct valid mobile of a subscribed member with a selected tag. */
-function expectedContacts(mailchimp: MailchimpEmulator): Map<string, Expected[]> {
+function expectedContacts(mailchimp: MailchimpEmulator, tags = TAGS.map((t) => t.name)): Map<string, Expected[]> {
 	const expected = new Map<string, Expected[]>();
 	const audience = mailchimp.state.accounts[0].audiences.values().next().value!;
 	for (const member of audience.members.values()) {
-		if (member.status !== 'subscribed' || !member.tags.some((t) => TAGS.some((s) => s.name === t.name))) continue;
+		if (member.status !== 'subscribed' || !member.tags.some((t) => tags.includes(t.name))) continue;
 		const typed = String(member.mergeFields.PHONE ?? '');
 		const digits = typed.replace(/[\s]/g, '');
 		const e164 = /^\+614\d{8}$/.test(digits) ? digits : /^04\d{8}$/.test(digits) ? `+61${digits.slice(1)}` : undefined;
@@ -118,8 +118,8 @@ function hubWrites(hub: HubEmulator): Record<string, number> {
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** The Hub holds exactly the expected contacts: one per number, in the list, labelled, fields right. */
-function expectHubToMatch(hub: HubEmulator, mailchimp: MailchimpEmulator, context: { unsubscribedInHub?: string } = {}) {
-	const expected = expectedContacts(mailchimp);
+function expectHubToMatch(hub: HubEmulator, mailchimp: MailchimpEmulator, context: { unsubscribedInHub?: string; tags?: string[] } = {}) {
+	const expected = expectedContacts(mailchimp, context.tags);
 	const actual = hubContacts(hub);
 	const inList = new Map([...actual].filter(([, views]) => views.some((v) => v.lists.includes('MAILCHIMP'))));
 	expect([...inList.keys()].sort()).toEqual([...expected.keys()].sort());
@@ -271,6 +271,23 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		env.hub.counters.clear();
 		await env.n8n.execute(env.workflowId);
 		expect(hubWrites(env.hub)).toEqual({});
+	});
+
+	it('6. narrowing the tag selection takes exactly the members of the dropped tag out of the list', async () => {
+		const kept = ['SMS Opt-in', 'VIP'];
+		const before = expectedContacts(env.mailchimp).size;
+		const after = expectedContacts(env.mailchimp, kept).size;
+		expect(after).toBeLessThan(before);
+		const narrowed = await env.n8n.importWorkflowFile(
+			SYNC_TEMPLATE,
+			configureSyncTemplate({ audienceId: env.audienceId, tags: kept, mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub }),
+		);
+		env.hub.counters.clear();
+		const run = await env.n8n.execute(narrowed);
+		expectHubToMatch(env.hub, env.mailchimp, { unsubscribedInHub: env.unsubscribedInHub, tags: kept });
+		expect(release(run).counts['removed-from-list']).toBe(before - after);
+		// One bulk request takes them all out of the list; nothing else is written.
+		expect(hubWrites(env.hub)).toEqual({ 'PATCH /api/v1/contacts/lists/{listId}/contacts': 1 });
 	});
 });
 
