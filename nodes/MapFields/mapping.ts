@@ -28,6 +28,7 @@ import {
 	fitUrl,
 	type Fitted,
 } from './values';
+import type { HubContactFields } from '../shared/contact';
 
 /**
  * The Hub's lengths for its standard contact fields. The Sinch Engage spec publishes none (only
@@ -95,20 +96,7 @@ export interface MappingContext {
 	today?: Date;
 }
 
-/** The Hub contact fields of one member. A mapped field the member has no value for is `null`. */
-export interface HubContactFields {
-	/** E.164. */
-	phone: string;
-	firstName?: string | null;
-	lastName?: string | null;
-	/** ISO 3166-1 alpha-2. */
-	country?: string | null;
-	/** YYYY-MM-DD. */
-	dateOfBirth?: string | null;
-	/** The Hub has no email property; Upsert Hub Contact puts it into its email custom field. */
-	email?: string | null;
-	customFields: Array<{ id: string; value: string | null }>;
-}
+export type { HubContactFields } from '../shared/contact';
 
 export interface FieldProblem {
 	field: string;

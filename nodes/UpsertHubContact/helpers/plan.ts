@@ -12,17 +12,10 @@
  */
 import type { HubContact, HubContactInput, HubSubscriptionState } from '../../shared/transport/hub';
 import { SOURCE_VALUE, type SyncIdentity } from './identity';
+import type { HubContactFields } from '../../shared/contact';
 
-/** Map Fields' `json.contact`: a mapped-but-empty field is null, an unmapped one absent. */
-export interface DesiredContact {
-	phone: string;
-	firstName?: string | null;
-	lastName?: string | null;
-	country?: string | null;
-	dateOfBirth?: string | null;
-	email?: string | null;
-	customFields: Array<{ id: string; value: string | null }>;
-}
+/** Map Fields' `json.contact`. */
+export type DesiredContact = HubContactFields;
 
 export interface MemberIntent {
 	memberKey: string;
