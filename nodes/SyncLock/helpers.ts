@@ -84,8 +84,10 @@ function valueAt(json: IDataObject, path: string): unknown {
  * error output or Continue On Fail). Items with neither, such as an empty item, are not counted.
  */
 function isLeaseItem(item: INodeExecutionData): boolean {
-	const { token, runId, lockName, sync } = item.json;
-	return typeof token === 'string' && typeof runId === 'string' && typeof lockName === 'string' && sync === undefined;
+	const { token, runId, lockName, sync, error } = item.json;
+	// A node that failed on the lease item sends it on with an `error`: that one counts.
+	const failed = item.error !== undefined || (error !== undefined && error !== null && error !== '');
+	return !failed && typeof token === 'string' && typeof runId === 'string' && typeof lockName === 'string' && sync === undefined;
 }
 
 export function summariseItems(

@@ -289,6 +289,22 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		// One bulk request takes them all out of the list; nothing else is written.
 		expect(hubWrites(env.hub)).toEqual({ 'PATCH /api/v1/contacts/lists/{listId}/contacts': 1 });
 	});
+
+	it('7. a run that fails (Mailchimp rejects the key) says so, releases the lock and touches nothing', async () => {
+		const [account] = credentialsOf(env.mailchimp.state.dump());
+		env.mailchimp.state.revokeCredential(account.apiKey!);
+		env.hub.counters.clear();
+		const failed = await env.n8n.execute(env.workflowId);
+		const summary = release(failed) as { outcome: string; released: boolean; errorSummary?: string };
+		expect(summary).toMatchObject({ released: true, outcome: 'failed' });
+		expect(summary.errorSummary).toContain('Mailchimp rejected the API key');
+		expect(JSON.stringify(failed.run)).not.toContain(account.apiKey!);
+		expect(hubWrites(env.hub)).toEqual({});
+		// Released: the next run is not turned away as busy (it fails the same way, for the same reason).
+		const next = await env.n8n.execute(env.workflowId);
+		expect(next.run?.data.resultData.runData['Already Running']).toBeUndefined();
+		expect(release(next).released).toBe(true);
+	});
 });
 
 describe('the sync template in the real n8n, killed half-way through 5,000 new members', () => {

@@ -19,6 +19,15 @@ describe('summariseItems', () => {
 		expect(summary).toEqual({ outcome: 'partial', counts: { new: 2, removed: 1, errors: 1 }, errorSummary: '1 item failed: Hub said no' });
 	});
 
+	it('counts the lease item when a node failed on it and sent it on with the error', () => {
+		const failed = { json: { ...lease.json, error: 'Mailchimp rejected the API key; check it in the credential' } };
+		expect(summariseItems([lease, failed], 'sync.change', 'auto', '')).toEqual({
+			outcome: 'failed',
+			counts: { errors: 1 },
+			errorSummary: '1 item failed: Mailchimp rejected the API key; check it in the credential',
+		});
+	});
+
 	it('a run with nothing to do is a success with no counts', () => {
 		expect(summariseItems([lease], 'sync.change', 'auto', '')).toEqual({ outcome: 'success', counts: {}, errorSummary: undefined });
 	});
