@@ -355,6 +355,8 @@ const CONTACT_TEXT_FIELDS = ['firstName', 'lastName', 'alias', 'country', 'state
 
 export class HubAccount {
 	readonly contacts = new Map<string, StoredContact>();
+	/** channel id → ids of the contacts that hold it; kept by create, update and delete. */
+	private readonly channelHolders = new Map<string, Set<string>>();
 	readonly lists = new Map<string, StoredList>();
 	readonly customFields = new Map<string, StoredCustomField>();
 	readonly messages = new Map<string, StoredMessage>();
@@ -555,11 +557,34 @@ export class HubAccount {
 	/** 409 when another contact already holds one of these channels. */
 	private assertChannelsFree(channels: Array<{ channelId: string; type: ChannelType }>, exceptContactId?: string) {
 		for (const channel of channels) {
-			for (const other of this.contacts.values()) {
+			for (const other of this.contactsWithChannel(channel.channelId)) {
 				if (other.id === exceptContactId) continue;
 				if (other.channels.some((c) => c.type === channel.type && c.channelId === channel.channelId)) {
 					throw conflict(`A contact with ${channel.type} channel ${channel.channelId} already exists`);
 				}
+			}
+		}
+	}
+
+	/**
+	 * The contacts holding a channel id (of any type), oldest first. An index, as a real service has:
+	 * a scan per lookup made the emulator, not the client, the bottleneck at 100,000 contacts.
+	 */
+	contactsWithChannel(channelId: string): StoredContact[] {
+		const ids = this.channelHolders.get(channelId);
+		if (!ids) return [];
+		return [...ids].map((id) => this.contacts.get(id)!).sort((a, b) => a.seq - b.seq);
+	}
+
+	private indexChannels(contact: StoredContact, present: boolean) {
+		for (const { channelId } of contact.channels) {
+			let ids = this.channelHolders.get(channelId);
+			if (present) {
+				if (!ids) this.channelHolders.set(channelId, (ids = new Set()));
+				ids.add(contact.id);
+			} else if (ids) {
+				ids.delete(contact.id);
+				if (ids.size === 0) this.channelHolders.delete(channelId);
 			}
 		}
 	}
@@ -607,6 +632,7 @@ export class HubAccount {
 			contact.channels.push(channel);
 		}
 		this.contacts.set(id, contact);
+		this.indexChannels(contact, true);
 		for (const listId of listIds) this.lists.get(listId)!.members.add(id);
 		return contact;
 	}
@@ -646,7 +672,9 @@ export class HubAccount {
 				this.setSubscription(channel, state, remembered, 'update');
 				next.push(channel);
 			}
+			this.indexChannels(contact, false);
 			contact.channels = next;
+			this.indexChannels(contact, true);
 		}
 		if (listIds) {
 			for (const list of this.lists.values()) {
@@ -660,7 +688,7 @@ export class HubAccount {
 	}
 
 	deleteContact(id: string) {
-		this.getContact(id);
+		this.indexChannels(this.getContact(id), false);
 		this.contacts.delete(id);
 		for (const list of this.lists.values()) list.members.delete(id);
 		// subscriptionMemory is kept on purpose: the Hub retains a deleted contact's preference.

@@ -519,7 +519,11 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 		const subscription = enumParam(q, 'channelSubscriptionState', ['SUBSCRIBED', 'UNSUBSCRIBED'] as const, problems);
 		if (problems.length > 0) throw invalidInput(problems);
 		const channelFilter = channelIds || channelTypes || subscription;
-		const matches = [...acct.contacts.values()].filter((c) => {
+		// A number lookup goes through the index; other filters look at every contact.
+		const candidates = channelIds
+			? [...new Set(channelIds.flatMap((id) => acct.contactsWithChannel(id)))].sort((a, b) => a.seq - b.seq)
+			: [...acct.contacts.values()];
+		const matches = candidates.filter((c) => {
 			if (contactIds && !contactIds.includes(c.id)) return false;
 			if (listIds && !listIds.some((id) => acct.lists.get(id)?.members.has(c.id))) return false;
 			if (!channelFilter) return true;
