@@ -95,6 +95,11 @@ export interface RunResult {
 	/** Hub write requests per changed member ((b) only). */
 	hubWritesPerChangedMember?: number;
 	mailchimpRead: { rows: number; pages: number; seconds: number; membersPerSecond: number };
+	/**
+	 * CPU seconds of this benchmark's own process during the run: nearly all of it is the two emulators
+	 * answering (they share one thread, so where they are slow they queue requests and add to n8n's waits).
+	 */
+	emulatorCpuSeconds: number;
 	memory: {
 		/** Highest sampled RSS sum over n8n's process group while the workflow ran. */
 		peakRssDuringRunMb: number;
@@ -508,11 +513,13 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 	const before = new Set((await n8n.executions()).map((row) => row.id));
 	log(`${side.contender} (${phase}): n8n execute, ${side.members} members …`);
 	const started = Date.now();
+	const cpuBefore = process.cpuUsage();
 	const execution = n8n.startExecution(side.workflowId!, { timeoutMs: 6 * 60 * 60 * 1000 });
 	const sampler = sampleProcessGroup(() => execution.pid);
 	const result = await execution.result;
 	const memory = sampler.stop();
 	const wallMs = Date.now() - started;
+	const cpu = process.cpuUsage(cpuBefore);
 	side.recording = false;
 
 	const row = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
@@ -546,6 +553,7 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 		hubWrites,
 		...(phase === 'b' ? { hubWritesPerChangedMember: changed > 0 ? round(hubWrites / changed, 3) : Number.NaN } : {}),
 		mailchimpRead: side.reads.read(),
+		emulatorCpuSeconds: round((cpu.user + cpu.system) / 1e6),
 		memory: {
 			peakRssDuringRunMb: mb(Number.isFinite(stoppedAt) ? memory.peakGroupRssUntil(stoppedAt) : memory.peakGroupRss),
 			peakRssMb: mb(memory.peakGroupRss),
@@ -845,13 +853,14 @@ export function printSyncReport(report: SyncBenchReport): void {
 			'MC members/s': run.mailchimpRead.membersPerSecond,
 			'peak RSS MB': run.memory.peakRssMb,
 			'RSS in run MB': run.memory.peakRssDuringRunMb,
+			'emulator CPU s': run.emulatorCpuSeconds,
 		})),
 	);
 	if (report.runs.some((run) => run.extrapolatedFrom)) {
 		for (const run of report.runs.filter((r) => r.extrapolatedFrom)) {
 			const from = run.extrapolatedFrom!;
 			console.log(
-				`* ${label(run)}: measured on ${from.members} members (wall ${round(from.measuredWallMs / 1000)} s, run ${round(from.measuredRunMs / 1000)} s); run time and per-contact requests scaled ×${round(1 / from.fraction, 2)}, n8n start-up not; memory and read rate as measured`,
+				`* ${label(run)}: measured on ${from.members} members (wall ${round(from.measuredWallMs / 1000)} s, run ${round(from.measuredRunMs / 1000)} s); run time and per-contact requests scaled ×${round(1 / from.fraction, 2)}, n8n start-up not; memory, read rate and emulator CPU as measured`,
 			);
 		}
 	}
