@@ -65,6 +65,21 @@ export function ownerToken(context: IExecuteFunctions, itemIndex: number): strin
 	return String(context.getNodeParameter('token', itemIndex, '') ?? '').trim();
 }
 
+/**
+ * The item indexes per owner token, in first-seen order. Release and Renew act once per lease; a
+ * run's Release usually gets every member of the run (100,000 items), so this stays linear.
+ */
+export function itemsByToken(context: IExecuteFunctions, count: number): Map<string, number[]> {
+	const groups = new Map<string, number[]>();
+	for (let i = 0; i < count; i++) {
+		const token = ownerToken(context, i);
+		const indices = groups.get(token);
+		if (indices) indices.push(i);
+		else groups.set(token, [i]);
+	}
+	return groups;
+}
+
 export function missingToken(context: IExecuteFunctions, itemIndex: number): NodeOperationError {
 	return new NodeOperationError(context.getNode(), 'The owner token is missing', {
 		itemIndex,

@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import type { FinishedOutcome } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import { describeCounts, refusalMessage, runJson, summariseItems } from '../helpers';
-import { asNodeError, missingToken, ownerToken, tokenProperty } from './common';
+import { asNodeError, itemsByToken, missingToken, tokenProperty } from './common';
 
 const show = { operation: ['release'] };
 
@@ -60,12 +60,7 @@ export const description: INodeProperties[] = [
  */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {
 	const out: INodeExecutionData[] = [];
-	const groups = new Map<string, number[]>();
-	for (let i = 0; i < items.length; i++) {
-		const token = ownerToken(this, i);
-		groups.set(token, [...(groups.get(token) ?? []), i]);
-	}
-	for (const [token, indices] of groups) {
+	for (const [token, indices] of itemsByToken(this, items.length)) {
 		const first = indices[0];
 		const pairedItem = indices.map((item) => ({ item }));
 		try {

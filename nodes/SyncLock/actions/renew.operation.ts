@@ -2,7 +2,7 @@ import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData, ty
 
 import { openStoreForNode } from '../../shared/store/node';
 import { leaseJson, refusalMessage } from '../helpers';
-import { asNodeError, leaseMinutesProperty, leaseMs, missingToken, ownerToken, tokenProperty } from './common';
+import { asNodeError, leaseMinutesProperty, leaseMs, itemsByToken, missingToken, tokenProperty } from './common';
 
 export const description: INodeProperties[] = [tokenProperty(['renew']), leaseMinutesProperty(['renew'])];
 
@@ -12,12 +12,7 @@ export const description: INodeProperties[] = [tokenProperty(['renew']), leaseMi
  */
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {
 	const out: INodeExecutionData[] = [];
-	const groups = new Map<string, number[]>();
-	for (let i = 0; i < items.length; i++) {
-		const token = ownerToken(this, i);
-		groups.set(token, [...(groups.get(token) ?? []), i]);
-	}
-	for (const [token, indices] of groups) {
+	for (const [token, indices] of itemsByToken(this, items.length)) {
 		const first = indices[0];
 		const pairedItem = indices.map((item) => ({ item }));
 		try {
