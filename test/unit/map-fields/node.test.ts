@@ -59,7 +59,7 @@ const audience = { __rl: true, mode: 'id', value: AUDIENCE };
 async function fetchMembers(): Promise<INodeExecutionData[]> {
 	const ctx = fakeExecuteContext({
 		credentials: credentials(),
-		parameters: { authentication: 'apiKey', audience, tags: ['VIP'], match: 'any', statuses: ['subscribed'], options: {} },
+		parameters: { authentication: 'apiKey', audience, tags: ['VIP'], match: 'any', statuses: ['subscribed'], output: 'all', options: {} },
 	});
 	const [out] = await new FetchTaggedMembers().execute.call(ctx);
 	return out;
