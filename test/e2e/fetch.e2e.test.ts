@@ -79,7 +79,7 @@ describe('Fetch Tagged Members in the real n8n', () => {
 		await mailchimp?.close();
 	});
 	beforeEach(() => {
-		Object.assign(mailchimp.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '' });
+		Object.assign(mailchimp.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '', seed: null });
 	});
 
 	const audienceParameter = { __rl: true, mode: 'id', value: audience.id };
@@ -132,7 +132,7 @@ describe('Fetch Tagged Members in the real n8n', () => {
 
 	it('returns the same members through 429s, body-less 403s and latency', async () => {
 		const tags = ['SMS Opt-in', 'Sydney', 'Melbourne'];
-		Object.assign(mailchimp.faults, { latencyMs: 40, jitterMs: 40, rate429: 0.3, rate403NoBody: 0.1, routeFilter: '/members' });
+		Object.assign(mailchimp.faults, { latencyMs: 40, jitterMs: 40, rate429: 0.3, rate403NoBody: 0.1, routeFilter: '/members', seed: 7 });
 		const before = (mailchimp.counters.get('fault 429') ?? 0) + (mailchimp.counters.get('fault 403') ?? 0);
 		const id = await n8n.importWorkflowFile(
 			TEMPLATE,

@@ -26,6 +26,11 @@ export interface FaultConfig {
 	dropRate: number;
 	/** Only requests whose route matches this regular expression get faults; empty = all. */
 	routeFilter: string;
+	/**
+	 * When set, fault rolls come from a generator seeded with this number (reset whenever the seed
+	 * changes), so a test sees the same sequence of faults on every run instead of a chance of none.
+	 */
+	seed: number | null;
 }
 
 export const NO_FAULTS: FaultConfig = {
@@ -36,6 +41,7 @@ export const NO_FAULTS: FaultConfig = {
 	rate403NoBody: 0,
 	dropRate: 0,
 	routeFilter: '',
+	seed: null,
 };
 
 export class HttpError extends Error {
@@ -167,6 +173,8 @@ export async function startEmulator(
 	options: EmulatorOptions,
 ): Promise<RunningEmulator> {
 	const faults: FaultConfig = { ...NO_FAULTS };
+	// Tests also change `faults` in place, so the seeded generator follows the seed it was made from.
+	let seeded: { seed: number; next: () => number } | undefined;
 	const counters = new Map<string, number>();
 	const count = (key: string) => counters.set(key, (counters.get(key) ?? 0) + 1);
 
@@ -179,6 +187,7 @@ export async function startEmulator(
 		.add('GET', '/_control/faults', () => ({ status: 200, body: faults }))
 		.add('PUT', '/_control/faults', (req) => {
 			Object.assign(faults, NO_FAULTS, req.body as Partial<FaultConfig>);
+			seeded = undefined; // a PUT starts the seeded sequence afresh, even with the same seed
 			return { status: 200, body: faults };
 		});
 
@@ -234,27 +243,36 @@ export async function startEmulator(
 		}
 	}
 
+	function roll(): number {
+		if (faults.seed === null || faults.seed === undefined) {
+			seeded = undefined;
+			return Math.random();
+		}
+		if (seeded?.seed !== faults.seed) seeded = { seed: faults.seed, next: mulberry32(faults.seed) };
+		return seeded.next();
+	}
+
 	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse) {
 		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
 		if (delay > 0) await sleep(delay);
 		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return;
-		const roll = Math.random();
+		const dice = roll();
 		let edge = faults.dropRate;
-		if (roll < edge) {
+		if (dice < edge) {
 			count('fault drop');
 			res.socket?.destroy();
 			res.destroy();
 			return;
 		}
-		if (roll < (edge += faults.rate429)) {
+		if (dice < (edge += faults.rate429)) {
 			count('fault 429');
 			return send(res, options.faultBody(429));
 		}
-		if (roll < (edge += faults.rate5xx)) {
+		if (dice < (edge += faults.rate5xx)) {
 			count('fault 5xx');
 			return send(res, options.faultBody(503));
 		}
-		if (roll < (edge += faults.rate403NoBody)) {
+		if (dice < (edge += faults.rate403NoBody)) {
 			count('fault 403');
 			return send(res, { status: 403 });
 		}
@@ -276,5 +294,17 @@ export async function startEmulator(
 				server.closeAllConnections();
 				server.close(() => resolve());
 			}),
+	};
+}
+
+/** A small seeded generator in [0, 1) (mulberry32), enough for reproducible fault patterns. */
+function mulberry32(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6d2b79f5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 	};
 }

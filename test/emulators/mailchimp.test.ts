@@ -548,6 +548,21 @@ describe('Mailchimp emulator: connection limit and faults', () => {
 		expect(counters['fault drop']).toBe(1);
 		expect(em.state.account(harbour.accountId)!.inFlight).toBe(0);
 	});
+
+	it('gives the same fault pattern for the same seed, so a test cannot pass by luck', async () => {
+		const a = clientFor(em, { apiKey: harbour.apiKey });
+		const pattern = async () => {
+			await http(em, 'PUT', '/_control/faults', { body: { rate429: 0.5, seed: 11 } });
+			const outcomes: string[] = [];
+			for (let i = 0; i < 12; i++) outcomes.push(await a.ping.get().then(() => 'ok', (e: { status?: number }) => String(e.status)));
+			return outcomes;
+		};
+		const first = await pattern();
+		expect(await pattern()).toEqual(first);
+		expect(first).toContain('429');
+		expect(first).toContain('ok');
+		await http(em, 'PUT', '/_control/faults', { body: {} });
+	});
 });
 
 describe('Mailchimp emulator: OAuth', () => {

@@ -35,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 beforeEach(() => {
-	Object.assign(emulator.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '' });
+	Object.assign(emulator.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '', seed: null });
 	emulator.requests.length = 0;
 });
 
