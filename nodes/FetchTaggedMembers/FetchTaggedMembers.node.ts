@@ -16,7 +16,7 @@ import {
 	searchAudiences,
 } from '../shared/methods/mailchimp';
 import { withDisplayOptions } from '../shared/descriptions';
-import { openStoreForNode, storeCredentials, storeProperties } from '../shared/store/node';
+import { hubSyncStorePostgresTest, openStoreForNode, storeCredentials, storeProperties } from '../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MemberStatus } from '../shared/transport/mailchimp';
 import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, memberKeyOf } from './changes';
 import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch, type TaggedMember } from './members';
@@ -130,7 +130,8 @@ export class FetchTaggedMembers implements INodeType {
 	methods = {
 		listSearch: { searchAudiences },
 		loadOptions: { getTags },
-		credentialTest: { mailchimpCredentialTest },
+		// n8n looks a credential's test up in the first node that lists the credential: each node needs both.
+		credentialTest: { mailchimpCredentialTest, hubSyncStorePostgresTest },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
