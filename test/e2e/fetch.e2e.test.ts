@@ -56,6 +56,8 @@ describe('Fetch Tagged Members in the real n8n', () => {
 
 	const apiKeyCredential = { id: 'mcApiKey', name: 'Mailchimp emulator (API key)', type: 'mailchimpHubSyncApi' };
 	const oauthCredential = { id: 'mcOAuth', name: 'Mailchimp emulator (OAuth2)', type: 'mailchimpHubSyncOAuth2Api' };
+	const revokedCredential = { id: 'mcOAuthRevoked', name: 'Mailchimp emulator (OAuth2, revoked)', type: 'mailchimpHubSyncOAuth2Api' };
+	const REVOKED_TOKEN = 'token-mailchimp-no-longer-knows';
 
 	beforeAll(async () => {
 		mailchimp = await startMailchimpEmulator({ dataset });
@@ -70,6 +72,15 @@ describe('Fetch Tagged Members in the real n8n', () => {
 					oauthTokenData: { access_token: account.oauthToken, token_type: 'bearer' },
 					metadataUrl: `${mailchimp.url}/oauth2/metadata`,
 					apiBaseUrl: mailchimp.url,
+				},
+			},
+			{
+				...revokedCredential,
+				data: {
+					clientId: 'demo-client',
+					clientSecret: 'demo-secret',
+					oauthTokenData: { access_token: REVOKED_TOKEN, token_type: 'bearer' },
+					metadataUrl: `${mailchimp.url}/oauth2/metadata`,
 				},
 			},
 		]);
@@ -161,5 +172,16 @@ describe('Fetch Tagged Members in the real n8n', () => {
 		expect(audienceRun.ok).toBe(false);
 		expect(audienceRun.error?.message).toBe("Mailchimp has no audience with ID 'nosuchlist'");
 		expect(JSON.stringify(audienceRun.run)).not.toContain(account.apiKey!);
+	});
+
+	it('asks to reconnect an OAuth2 credential whose token Mailchimp no longer accepts, without showing it', async () => {
+		const id = await n8n.importWorkflowFile(
+			TEMPLATE,
+			configure({ authentication: 'oAuth2', audience: audienceParameter, tags: tagIds(['VIP']) }, revokedCredential),
+		);
+		const run = await n8n.tryExecute(id);
+		expect(run.ok).toBe(false);
+		expect(run.error?.message).toBe('Mailchimp rejected the OAuth access token; reconnect the credential');
+		expect(JSON.stringify(run.run) + run.stdout + run.stderr).not.toContain(REVOKED_TOKEN);
 	});
 });

@@ -543,6 +543,53 @@ export class N8nSuite {
 		};
 	}
 
+	/**
+	 * Starts `n8n start` on a free loopback port and sets up its owner, so a test can use the REST API the
+	 * editor uses (for instance the credential test behind the editor's "Retry" / save button).
+	 */
+	async startServer(options: { timeoutMs?: number } = {}): Promise<N8nServer> {
+		const port = await freePort();
+		const env = this.env({ N8N_PORT: String(port), N8N_RUNNERS_BROKER_PORT: String(await freePort()), N8N_SECURE_COOKIE: 'false' });
+		let output = '';
+		let exited = false;
+		const started = Date.now();
+		const child = spawn(this.runtime.nodeBin, [this.runtime.n8nBin, 'start'], { cwd: this.userFolder, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+		this.running.add(child);
+		child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+		child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+		child.on('close', () => {
+			exited = true;
+			this.running.delete(child);
+		});
+		const url = `http://127.0.0.1:${port}`;
+		const deadline = started + (options.timeoutMs ?? 120_000);
+		for (;;) {
+			if (exited) throw new Error(`n8n start exited before it was ready:\n${tail(output)}`);
+			if (Date.now() > deadline) {
+				killTree(child, 'SIGKILL');
+				throw new Error(`n8n start was not ready after ${options.timeoutMs ?? 120_000} ms:\n${tail(output)}`);
+			}
+			const ready = await fetch(`${url}/healthz/readiness`).then((r) => r.ok, () => false);
+			if (ready) break;
+			await new Promise((r) => setTimeout(r, 250));
+		}
+		this.timings.push({ command: 'n8n start (until ready)', ms: Date.now() - started });
+		if (!quiet()) process.stderr.write(`[n8n-e2e] ${this.name}: n8n start (until ready) ${((Date.now() - started) / 1000).toFixed(2)} s\n`);
+		const server = new N8nServer(url, () => {
+			killTree(child, 'SIGTERM');
+			return new Promise<void>((resolve) => {
+				if (exited) return resolve();
+				const force = setTimeout(() => killTree(child, 'SIGKILL'), 10_000);
+				child.once('close', () => {
+					clearTimeout(force);
+					resolve();
+				});
+			});
+		});
+		await server.setUpOwner();
+		return server;
+	}
+
 	/** A workflow as n8n stores it now (including `staticData`), through `n8n export:workflow`. */
 	async exportWorkflow(workflowId: string): Promise<WorkflowFixture & { staticData?: unknown }> {
 		const file = path.join(this.userFolder, 'io', `export-${workflowId}-${Date.now()}.json`);
@@ -644,6 +691,58 @@ export class N8nSuite {
 			this.timings.push({ command, ms });
 			if (!quiet()) process.stderr.write(`[n8n-e2e] ${this.name}: ${shorten(command)} ${(ms / 1000).toFixed(2)} s\n`);
 		}
+	}
+}
+
+/** A running `n8n start`, signed in as its owner, with the editor's REST API (`/rest/...`). */
+export class N8nServer {
+	private cookie = '';
+	// n8n binds the session cookie to the browser that signed in; a fixed id plays that browser.
+	private readonly browserId = randomBytes(16).toString('hex');
+
+	constructor(
+		readonly url: string,
+		readonly stop: () => Promise<void>,
+	) {}
+
+	async setUpOwner(): Promise<void> {
+		const { status, body } = await this.rest('POST', '/rest/owner/setup', {
+			email: 'owner@example.com',
+			firstName: 'Test',
+			lastName: 'Owner',
+			password: `Owner-${randomBytes(6).toString('hex')}1`,
+		});
+		if (status !== 200) throw new Error(`n8n owner setup answered ${status}: ${JSON.stringify(body)}`);
+	}
+
+	/** One REST call as the signed-in owner; `body` is the parsed answer (n8n wraps most in `{ data }`). */
+	async rest(method: string, route: string, payload?: unknown): Promise<{ status: number; body: unknown }> {
+		const response = await fetch(`${this.url}${route}`, {
+			method,
+			headers: {
+				'content-type': 'application/json',
+				'browser-id': this.browserId,
+				...(this.cookie ? { cookie: this.cookie } : {}),
+			},
+			body: payload === undefined ? undefined : JSON.stringify(payload),
+		});
+		const setCookie = response.headers.getSetCookie().find((c) => c.startsWith('n8n-auth='));
+		if (setCookie) this.cookie = setCookie.split(';')[0];
+		const text = await response.text();
+		let body: unknown = text;
+		try {
+			body = JSON.parse(text);
+		} catch {
+			// not JSON: keep the text
+		}
+		return { status: response.status, body };
+	}
+
+	/** The editor's credential test of a stored credential, with the data the form holds (`POST /rest/credentials/test`). */
+	async testCredential(credential: { id: string; name: string; type: string; data: Record<string, unknown> }): Promise<{ status: string; message: string }> {
+		const { status, body } = await this.rest('POST', '/rest/credentials/test', { credentials: credential });
+		if (status !== 200) throw new Error(`credential test of ${credential.name} answered ${status}: ${JSON.stringify(body)}`);
+		return (body as { data: { status: string; message: string } }).data;
 	}
 }
 
