@@ -190,7 +190,7 @@ describe('throttling and faults', () => {
 			onRetry: ({ attempt }) => retries.push(attempt),
 		});
 		const expected = await client.getTags(audienceId);
-		Object.assign(emulator.faults, { rate429: 0.2, rate5xx: 0.1, rate403NoBody: 0.1, dropRate: 0.1 });
+		Object.assign(emulator.faults, { rate429: 0.2, rate5xx: 0.1, rate403NoBody: 0.1, dropRate: 0.1, seed: 3 });
 		for (let i = 0; i < 10; i++) expect(await client.getTags(audienceId)).toEqual(expected);
 		expect(retries.length).toBeGreaterThan(0);
 	});
