@@ -114,6 +114,16 @@ export class FetchTaggedMembers implements INodeType {
 						displayOptions: { show: { '/output': ['changes'] } },
 					},
 					{
+						displayName: 'Sync Name',
+						name: 'syncName',
+						type: 'string',
+						default: '',
+						placeholder: 'e.g. customers-to-hub',
+						description:
+							"Whose ledger to compare with. Empty: this workflow's own (by its ID). Give a name to keep the ledger when the workflow is copied or replaced; two syncs must never share one.",
+						displayOptions: { show: { '/output': ['changes'] } },
+					},
+					{
 						displayName: 'Concurrency',
 						name: 'concurrency',
 						type: 'number',
@@ -136,7 +146,7 @@ export class FetchTaggedMembers implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
-		const options = this.getNodeParameter('options', 0, {}) as { concurrency?: number; fullResync?: boolean };
+		const options = this.getNodeParameter('options', 0, {}) as { concurrency?: number; fullResync?: boolean; syncName?: string };
 		const client = await createMailchimpClient(this, { concurrency: options.concurrency });
 		const members: INodeExecutionData[] = [];
 		const removed: INodeExecutionData[] = [];
@@ -165,14 +175,28 @@ export class FetchTaggedMembers implements INodeType {
 					continue;
 				}
 
+				const syncName = options.syncName?.trim() || this.getWorkflow().id;
+				if (!syncName) {
+					throw new NodeOperationError(this.getNode(), 'This sync has no name for its ledger yet', {
+						itemIndex: i,
+						description: "Save the workflow (its ID names the sync's ledger), or give a Sync Name in the options.",
+					});
+				}
 				// Read the ledger first: a Hub write that lands while we read Mailchimp then only
 				// makes a member look changed once more, never unchanged when it is not.
 				const store = await openStoreForNode(this, i);
-				const ledger = await store.readLedger(audienceId);
+				const ledger = await store.readLedger(syncName);
 				const { selected, others } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
 					withOtherStatuses: true,
 				});
-				const diff = diffAgainstLedger(selected, others, ledger, options.fullResync === true);
+				// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
+				const otherAudiences = ledger.filter((e) => e.audienceId !== audienceId);
+				const diff = diffAgainstLedger(
+					selected,
+					others,
+					ledger.filter((e) => e.audienceId === audienceId),
+					options.fullResync === true,
+				);
 				const confirmed = await confirmRemovals(
 					client,
 					audienceId,
@@ -183,6 +207,7 @@ export class FetchTaggedMembers implements INodeType {
 				);
 				for (const { member, change, contentHash, previous } of diff.changes) {
 					const sync = {
+						syncName,
 						audienceId,
 						memberKey: memberKeyOf(member),
 						change,
@@ -192,9 +217,11 @@ export class FetchTaggedMembers implements INodeType {
 					};
 					members.push({ json: memberJson(member, sync), pairedItem });
 				}
-				for (const { entry, reason, member } of [...diff.leftByStatus, ...confirmed.removals]) {
+				const audienceChanged = otherAudiences.map((entry) => ({ entry, reason: 'audience-changed' as const, member: undefined }));
+				for (const { entry, reason, member } of [...diff.leftByStatus, ...confirmed.removals, ...audienceChanged]) {
 					const sync = {
-						audienceId,
+						syncName,
+						audienceId: entry.audienceId,
 						memberKey: entry.memberKey,
 						change: 'removed',
 						reason,

@@ -12,7 +12,15 @@ import type { TaggedMember, TagMatch } from './members';
 
 export type ChangeKind = 'new' | 'changed';
 
-export type RemovalReason = 'left-tags' | 'unsubscribed' | 'cleaned' | 'transactional' | 'archived' | 'deleted' | 'status';
+export type RemovalReason =
+	| 'left-tags'
+	| 'unsubscribed'
+	| 'cleaned'
+	| 'transactional'
+	| 'archived'
+	| 'deleted'
+	| 'status'
+	| 'audience-changed';
 
 export interface MemberChange {
 	member: TaggedMember;
@@ -169,4 +177,5 @@ export const REMOVAL_TEXT: Record<RemovalReason, string> = {
 	archived: 'Archived in Mailchimp',
 	deleted: 'Permanently deleted in Mailchimp',
 	status: 'Its Mailchimp status is no longer one of the selected statuses',
+	'audience-changed': 'The sync now reads another audience',
 };

@@ -23,6 +23,7 @@ const member = (key: string, patch: Partial<TaggedMember> = {}): TaggedMember =>
 });
 
 const entry = (m: TaggedMember, hash = contentHash(m)): LedgerEntry => ({
+	syncName: 'sync',
 	audienceId: 'aud',
 	memberKey: m.contactId!,
 	contentHash: hash,

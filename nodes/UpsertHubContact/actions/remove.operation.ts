@@ -103,7 +103,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
 	const finish = (input: RemoveInput, hub: Omit<HubOutcome, 'action'> & { action?: HubAction }) => {
 		outcomes.succeed(input.index, { action: ACTION_DONE[action], ...hub });
-		ledger.forget(input.audienceId, input.memberKey);
+		ledger.forget(input.syncName, input.audienceId, input.memberKey);
 	};
 
 	if (action === 'keep') {
@@ -157,7 +157,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					? `Hub contact ${contact.id} now carries another Mailchimp member's ID (${owner}), so it was left alone`
 					: `Hub contact ${contact.id} no longer carries this member's Mailchimp ID, so it was left alone`,
 			});
-			ledger.forget(input.audienceId, input.memberKey);
+			ledger.forget(input.syncName, input.audienceId, input.memberKey);
 			continue;
 		}
 		if (action === 'removeFromList') {

@@ -58,8 +58,9 @@ export interface UpsertInput {
 	smsSubscribed: boolean;
 	hubContactId: string | null;
 	previousPhone: string | null;
-	/** Absent when the items did not come through change detection: then no ledger entry is written. */
+	/** Both absent when the items did not come through change detection: then no ledger entry is written. */
 	contentHash: string | null;
+	syncName: string | null;
 }
 
 /** Map Fields' Valid output → what Upsert needs, or why the item cannot be used. */
@@ -103,11 +104,13 @@ export function readUpsertItem(item: INodeExecutionData, index: number): UpsertI
 		hubContactId: textOrNull(sync.hubContactId),
 		previousPhone: textOrNull(sync.previousPhone),
 		contentHash: textOrNull(sync.contentHash),
+		syncName: textOrNull(sync.syncName),
 	};
 }
 
 export interface RemoveInput {
 	index: number;
+	syncName: string;
 	audienceId: string;
 	memberKey: string;
 	hubContactId: string | null;
@@ -119,11 +122,12 @@ export function readRemoveItem(item: INodeExecutionData, index: number): RemoveI
 	const sync = (item.json.sync as IDataObject | undefined) ?? {};
 	const memberKey = sync.memberKey ?? item.json.memberKey;
 	// A member who is still selected must never reach a removal by a wiring mistake.
-	if (!isText(memberKey) || !isText(sync.audienceId) || sync.change !== 'removed') {
-		return 'This item is not a removed member (json.sync with audienceId, memberKey and change "removed"); connect Remove to the Removed output of Fetch Tagged Members';
+	if (!isText(memberKey) || !isText(sync.audienceId) || !isText(sync.syncName) || sync.change !== 'removed') {
+		return 'This item is not a removed member (json.sync with syncName, audienceId, memberKey and change "removed"); connect Remove to the Removed output of Fetch Tagged Members';
 	}
 	return {
 		index,
+		syncName: sync.syncName,
 		audienceId: sync.audienceId,
 		memberKey,
 		hubContactId: textOrNull(sync.hubContactId),

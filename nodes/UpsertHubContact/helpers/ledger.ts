@@ -10,7 +10,8 @@ export const LEDGER_BATCH = 50;
 
 export class LedgerBatches {
 	private written: LedgerEntry[] = [];
-	private forgotten = new Map<string, string[]>();
+	/** Member keys by sync name and audience. */
+	private forgotten = new Map<string, { syncName: string; audienceId: string; keys: string[] }>();
 	private forgottenCount = 0;
 	/** Store calls run one after another; a failed one fails every later flush. */
 	private chain: Promise<void> = Promise.resolve();
@@ -27,10 +28,11 @@ export class LedgerBatches {
 	}
 
 	/** The member was removed in the Hub (or deliberately let go): the sync forgets it. */
-	forget(audienceId: string, memberKey: string): void {
-		const keys = this.forgotten.get(audienceId);
-		if (keys) keys.push(memberKey);
-		else this.forgotten.set(audienceId, [memberKey]);
+	forget(syncName: string, audienceId: string, memberKey: string): void {
+		const scope = `${syncName}\n${audienceId}`;
+		const pending = this.forgotten.get(scope);
+		if (pending) pending.keys.push(memberKey);
+		else this.forgotten.set(scope, { syncName, audienceId, keys: [memberKey] });
 		if (++this.forgottenCount >= this.batchSize) void this.flush().catch(() => undefined);
 	}
 
@@ -45,7 +47,7 @@ export class LedgerBatches {
 			this.chain = this.chain.then(async () => {
 				const store = await this.openStore();
 				if (written.length > 0) await store.upsertLedger(written);
-				for (const [audienceId, keys] of forgotten) await store.deleteLedger(audienceId, keys);
+				for (const { syncName, audienceId, keys } of forgotten.values()) await store.deleteLedger(syncName, audienceId, keys);
 			});
 		}
 		return this.chain;

@@ -58,13 +58,14 @@ export function clipSummary(text: string | undefined): string | null {
 export function dedupeLedger(entries: LedgerEntry[]): LedgerEntry[] {
 	const byKey = new Map<string, LedgerEntry>();
 	for (const entry of entries) {
+		assertName('ledger sync name', entry.syncName);
 		assertName('ledger audience id', entry.audienceId);
 		assertName('ledger member key', entry.memberKey);
 		assertName('ledger content hash', entry.contentHash);
 		if (!(entry.syncedAt instanceof Date) || Number.isNaN(entry.syncedAt.getTime())) {
 			throw invalidInput(`The ledger entry for member ${entry.memberKey} has no valid synced-at time`);
 		}
-		byKey.set(`${entry.audienceId}\u0000${entry.memberKey}`, entry);
+		byKey.set(`${entry.syncName}\u0000${entry.audienceId}\u0000${entry.memberKey}`, entry);
 	}
 	return [...byKey.values()];
 }

@@ -44,13 +44,14 @@ export const SQLITE_MIGRATIONS: Migration[] = [
 			);
 			CREATE INDEX hub_sync_run_by_lock ON hub_sync_run (lock_name, seq);
 			CREATE TABLE hub_sync_ledger (
+				sync_name      TEXT NOT NULL,
 				audience_id    TEXT NOT NULL,
 				member_key     TEXT NOT NULL,
 				content_hash   TEXT NOT NULL,
 				hub_contact_id TEXT,
 				phone          TEXT,
 				synced_at      INTEGER NOT NULL,
-				PRIMARY KEY (audience_id, member_key)
+				PRIMARY KEY (sync_name, audience_id, member_key)
 			) WITHOUT ROWID;
 			CREATE TABLE hub_sync_consent (
 				audience_id TEXT NOT NULL,
@@ -98,13 +99,14 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
 			);
 			CREATE INDEX hub_sync_run_by_lock ON hub_sync_run (lock_name, seq);
 			CREATE TABLE hub_sync_ledger (
+				sync_name      text NOT NULL,
 				audience_id    text NOT NULL,
 				member_key     text NOT NULL,
 				content_hash   text NOT NULL,
 				hub_contact_id text,
 				phone          text,
 				synced_at      timestamptz NOT NULL,
-				PRIMARY KEY (audience_id, member_key)
+				PRIMARY KEY (sync_name, audience_id, member_key)
 			);
 			CREATE TABLE hub_sync_consent (
 				audience_id text NOT NULL,

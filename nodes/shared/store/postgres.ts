@@ -412,13 +412,14 @@ export class PostgresSyncStore implements SyncStore {
 
 	// ---- ledger ----------------------------------------------------------------------------------
 
-	async readLedger(audienceId: string): Promise<LedgerEntry[]> {
-		assertName('audience id', audienceId);
+	async readLedger(syncName: string): Promise<LedgerEntry[]> {
+		assertName('sync name', syncName);
 		const rows = await this.query(
-			'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE audience_id = $1',
-			[audienceId],
+			'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1',
+			[syncName],
 		);
 		return rows.map((row) => ({
+			syncName,
 			audienceId: row.audience_id as string,
 			memberKey: row.member_key as string,
 			contentHash: row.content_hash as string,
@@ -433,11 +434,12 @@ export class PostgresSyncStore implements SyncStore {
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
 			// One statement per slice: arrays in, unnest into rows, so 100,000 rows take 20 round trips.
 			await this.query(
-				`INSERT INTO hub_sync_ledger (audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
-				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-				 ON CONFLICT (audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+				`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+				 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
 				   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
 				[
+					slice.map((e) => e.syncName),
 					slice.map((e) => e.audienceId),
 					slice.map((e) => e.memberKey),
 					slice.map((e) => e.contentHash),
@@ -449,13 +451,14 @@ export class PostgresSyncStore implements SyncStore {
 		}
 	}
 
-	async deleteLedger(audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
 			const rows = await this.query(
-				'DELETE FROM hub_sync_ledger WHERE audience_id = $1 AND member_key = ANY($2::text[]) RETURNING 1',
-				[audienceId, slice],
+				'DELETE FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = ANY($3::text[]) RETURNING 1',
+				[syncName, audienceId, slice],
 			);
 			deleted += rows.length;
 		}

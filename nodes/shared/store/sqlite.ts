@@ -348,14 +348,15 @@ export class SqliteSyncStore implements SyncStore {
 
 	// ---- ledger ----------------------------------------------------------------------------------
 
-	async readLedger(audienceId: string): Promise<LedgerEntry[]> {
-		assertName('audience id', audienceId);
+	async readLedger(syncName: string): Promise<LedgerEntry[]> {
+		assertName('sync name', syncName);
 		return this.read(() =>
 			(
 				this.statement(
-					'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE audience_id = ?',
-				).all(audienceId) as Row[]
+					'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = ?',
+				).all(syncName) as Row[]
 			).map((row) => ({
+				syncName,
 				audienceId: row.audience_id as string,
 				memberKey: row.member_key as string,
 				contentHash: row.content_hash as string,
@@ -371,27 +372,28 @@ export class SqliteSyncStore implements SyncStore {
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
 			this.transaction(() => {
 				const upsert = this.statement(
-					`INSERT INTO hub_sync_ledger (audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
-					 VALUES (?, ?, ?, ?, ?, ?)
-					 ON CONFLICT (audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+					 VALUES (?, ?, ?, ?, ?, ?, ?)
+					 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
 					   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
 				);
 				for (const e of slice) {
-					upsert.run(e.audienceId, e.memberKey, e.contentHash, e.hubContactId, e.phone, e.syncedAt.getTime());
+					upsert.run(e.syncName, e.audienceId, e.memberKey, e.contentHash, e.hubContactId, e.phone, e.syncedAt.getTime());
 				}
 			});
 			await yieldToEventLoop();
 		}
 	}
 
-	async deleteLedger(audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
 			deleted += this.transaction(() => {
-				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE audience_id = ? AND member_key = ?');
+				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?');
 				let n = 0;
-				for (const key of slice) n += Number(remove.run(audienceId, key).changes);
+				for (const key of slice) n += Number(remove.run(syncName, audienceId, key).changes);
 				return n;
 			});
 			await yieldToEventLoop();

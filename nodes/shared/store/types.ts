@@ -100,6 +100,11 @@ export interface LockStatus {
 
 /** What the sync last wrote to the Hub for one member; written only after the Hub accepted it. */
 export interface LedgerEntry {
+	/**
+	 * Whose ledger this is: one sync (by default its workflow's id), so a sync that switches to another
+	 * audience still sees what it wrote for the old one, and two syncs never read each other's entries.
+	 */
+	syncName: string;
 	audienceId: string;
 	memberKey: string;
 	contentHash: string;
@@ -150,10 +155,11 @@ export interface SyncStore {
 	status(lockName: string, runLimit?: number, options?: StatusOptions): Promise<LockStatus>;
 	getRun(runId: string): Promise<RunRecord | null>;
 
-	// Ledger (bulk, by audience)
-	readLedger(audienceId: string): Promise<LedgerEntry[]>;
+	// Ledger (bulk, per sync)
+	/** Everything the sync wrote, for every audience it has read. */
+	readLedger(syncName: string): Promise<LedgerEntry[]>;
 	upsertLedger(entries: LedgerEntry[]): Promise<void>;
-	deleteLedger(audienceId: string, memberKeys: string[]): Promise<number>;
+	deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number>;
 
 	// Consent
 	getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null>;

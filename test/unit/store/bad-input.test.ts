@@ -111,6 +111,7 @@ describe('embedded SQLite store: bad paths and files', () => {
 		const syncedAt = new Date();
 		await store.upsertLedger(
 			Array.from({ length: 3_000 }, (_, i) => ({
+				syncName: 's',
 				audienceId: 'a',
 				memberKey: `m${i}`,
 				contentHash: 'h'.repeat(40),
@@ -124,7 +125,7 @@ describe('embedded SQLite store: bad paths and files', () => {
 		damaged.fill(0x5a, 8192);
 		writeFileSync(path, damaged);
 
-		const reading = openSyncStore({ kind: 'sqlite', path }).then((s) => s.readLedger('a'));
+		const reading = openSyncStore({ kind: 'sqlite', path }).then((s) => s.readLedger('s'));
 		await expect(reading).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(path) });
 		expect(readFileSync(path).equals(damaged)).toBe(true);
 	});

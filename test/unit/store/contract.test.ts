@@ -267,6 +267,7 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 
 	describe('ledger', () => {
 		const entry = (audienceId: string, memberKey: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+			syncName: 'sync-1',
 			audienceId,
 			memberKey,
 			contentHash: `hash-${memberKey}`,
@@ -275,49 +276,67 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 			syncedAt: new Date('2025-01-02T03:04:05.678Z'),
 			...extra,
 		});
+		const byKey = (a: LedgerEntry, b: LedgerEntry) => a.audienceId.localeCompare(b.audienceId) || a.memberKey.localeCompare(b.memberKey);
 
-		it('upserts, reads back by audience, overwrites and deletes', async () => {
+		it("upserts, reads back a sync's entries of every audience, overwrites and deletes", async () => {
 			await store.upsertLedger([entry('aud-1', 'm1'), entry('aud-1', 'm2', { hubContactId: null, phone: null }), entry('aud-2', 'm1')]);
 			await store.upsertLedger([entry('aud-1', 'm1', { contentHash: 'changed', syncedAt: new Date('2025-02-01T00:00:00.000Z') })]);
-			const rows = (await store.readLedger('aud-1')).sort((a, b) => a.memberKey.localeCompare(b.memberKey));
-			expect(rows).toEqual([
+			expect((await store.readLedger('sync-1')).sort(byKey)).toEqual([
 				entry('aud-1', 'm1', { contentHash: 'changed', syncedAt: new Date('2025-02-01T00:00:00.000Z') }),
 				entry('aud-1', 'm2', { hubContactId: null, phone: null }),
+				entry('aud-2', 'm1'),
 			]);
-			expect(await store.deleteLedger('aud-1', ['m1', 'missing'])).toBe(1);
-			expect((await store.readLedger('aud-1')).map((r) => r.memberKey)).toEqual(['m2']);
-			expect(await store.readLedger('aud-2')).toHaveLength(1);
+			expect(await store.deleteLedger('sync-1', 'aud-1', ['m1', 'missing'])).toBe(1);
+			expect((await store.readLedger('sync-1')).sort(byKey).map((r) => `${r.audienceId}/${r.memberKey}`)).toEqual(['aud-1/m2', 'aud-2/m1']);
+		});
+
+		it('keeps two syncs apart, even on the same audience and member', async () => {
+			await store.upsertLedger([entry('aud-s', 'm1', { syncName: 'sync-a', contentHash: 'a' }), entry('aud-s', 'm1', { syncName: 'sync-b', contentHash: 'b' })]);
+			expect((await store.readLedger('sync-a')).map((r) => r.contentHash)).toEqual(['a']);
+			expect((await store.readLedger('sync-b')).map((r) => r.contentHash)).toEqual(['b']);
+			expect(await store.deleteLedger('sync-a', 'aud-s', ['m1'])).toBe(1);
+			expect(await store.readLedger('sync-a')).toEqual([]);
+			expect((await store.readLedger('sync-b')).map((r) => r.contentHash)).toEqual(['b']);
 		});
 
 		it('keeps the last of duplicate members in one batch', async () => {
-			await store.upsertLedger([entry('aud-dup', 'm1', { contentHash: 'first' }), entry('aud-dup', 'm1', { contentHash: 'last' })]);
-			expect((await store.readLedger('aud-dup')).map((r) => r.contentHash)).toEqual(['last']);
+			await store.upsertLedger([
+				entry('aud-dup', 'm1', { syncName: 'sync-dup', contentHash: 'first' }),
+				entry('aud-dup', 'm1', { syncName: 'sync-dup', contentHash: 'last' }),
+			]);
+			expect((await store.readLedger('sync-dup')).map((r) => r.contentHash)).toEqual(['last']);
 		});
 
 		it('rejects an invalid batch before writing any of it', async () => {
+			const bad = (audienceId: string, memberKey: string, extra: Partial<LedgerEntry> = {}) => entry(audienceId, memberKey, { syncName: 'sync-bad', ...extra });
 			await expect(
-				store.upsertLedger([entry('aud-bad', 'm1'), entry('aud-bad', '', {}), entry('aud-bad', 'm3')]),
+				store.upsertLedger([bad('aud-bad', 'm1'), bad('aud-bad', '', {}), bad('aud-bad', 'm3')]),
 			).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/member key is missing/) });
 			await expect(
-				store.upsertLedger([entry('aud-bad', 'm1', { syncedAt: new Date('nonsense') })]),
+				store.upsertLedger([bad('aud-bad', 'm1', { syncedAt: new Date('nonsense') })]),
 			).rejects.toMatchObject({ code: 'invalid-input' });
-			expect(await store.readLedger('aud-bad')).toEqual([]);
+			await expect(store.upsertLedger([bad('aud-bad', 'm1', { syncName: '' })])).rejects.toMatchObject({
+				code: 'invalid-input',
+				message: expect.stringMatching(/sync name is missing/),
+			});
+			expect(await store.readLedger('sync-bad')).toEqual([]);
 		});
 
 		it('handles 100,000 members of one audience in bulk', async () => {
 			const audience = 'aud-big';
-			const many = Array.from({ length: 100_000 }, (_, i) => entry(audience, `member-${i}`, { phone: `+6140000${i}` }));
+			const many = Array.from({ length: 100_000 }, (_, i) => entry(audience, `member-${i}`, { syncName: 'sync-big', phone: `+6140000${i}` }));
 			await store.upsertLedger(many);
-			const read = await store.readLedger(audience);
+			const read = await store.readLedger('sync-big');
 			expect(read).toHaveLength(100_000);
 			const byKey = new Map(read.map((r) => [r.memberKey, r]));
 			expect(byKey.get('member-99999')).toEqual(many[99_999]);
 			const removed = await store.deleteLedger(
+				'sync-big',
 				audience,
 				many.slice(0, 60_000).map((e) => e.memberKey),
 			);
 			expect(removed).toBe(60_000);
-			expect(await store.readLedger(audience)).toHaveLength(40_000);
+			expect(await store.readLedger('sync-big')).toHaveLength(40_000);
 		}, 120_000);
 	});
 

@@ -15,6 +15,8 @@ import type { HubEmulator } from '../../emulators/hub';
 import { fakeExecuteContext, type FakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 export const AUDIENCE = 'aud0upsert';
+/** The ledger the items belong to, as Fetch Tagged Members names it (by default the workflow's id). */
+export const SYNC = 'sync0upsert';
 export const HUB_KEY = { apiKey: 'upsert-key', apiSecret: 'upsert-secret', accountId: 'UpsertAccount' };
 
 export interface MemberSpec {
@@ -54,6 +56,7 @@ export function memberItem(spec: MemberSpec): INodeExecutionData {
 				tags: ['VIP'],
 			},
 			sync: {
+				syncName: SYNC,
 				audienceId: AUDIENCE,
 				memberKey: spec.key,
 				change: spec.change ?? (spec.hubContactId ? 'changed' : 'new'),
@@ -74,7 +77,7 @@ export function removedItem(key: string, hubContactId: string | null, phone: str
 			memberKey: key,
 			email: `${key}@example.com`,
 			reason: 'No longer has the selected tags',
-			sync: { audienceId: AUDIENCE, memberKey: key, change: 'removed', reason: 'left-tags', hubContactId, phone },
+			sync: { syncName: SYNC, audienceId: AUDIENCE, memberKey: key, change: 'removed', reason: 'left-tags', hubContactId, phone },
 		},
 	};
 }
@@ -97,7 +100,7 @@ export function tempStore(): StoreDir {
 
 export async function ledgerOf(storePath: string, audienceId = AUDIENCE): Promise<Map<string, LedgerEntry>> {
 	const store = await openSyncStore({ kind: 'sqlite', path: storePath });
-	return new Map((await store.readLedger(audienceId)).map((e) => [e.memberKey, e]));
+	return new Map((await store.readLedger(SYNC)).filter((e) => e.audienceId === audienceId).map((e) => [e.memberKey, e]));
 }
 
 export interface RunOptions {

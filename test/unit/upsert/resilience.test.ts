@@ -23,6 +23,7 @@ import {
 	tempStore,
 	totalWrites,
 	writeCounts,
+	SYNC,
 	type MemberSpec,
 	type StoreDir,
 } from './helpers';
@@ -158,7 +159,7 @@ describe('A run that stops half-way', () => {
 		// Flushed in batches of 50: a process killed at this point would have lost the last partial batch.
 		const kept = [...ledger.values()].sort((a, b) => a.memberKey.localeCompare(b.memberKey)).slice(0, 100);
 		const db = await openSyncStore({ kind: 'sqlite', path: store.path });
-		await db.deleteLedger(AUDIENCE, [...ledger.keys()].filter((k) => !kept.some((e) => e.memberKey === k)));
+		await db.deleteLedger(SYNC, AUDIENCE, [...ledger.keys()].filter((k) => !kept.some((e) => e.memberKey === k)));
 
 		// The next run gets what Fetch would emit: the members without a ledger entry.
 		hub.counters.clear();
