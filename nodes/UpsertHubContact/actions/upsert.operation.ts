@@ -124,7 +124,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		const holder = smsHolder(byPhone.get(input.contact.phone), input.contact.phone, ours(input.memberKey));
 		if (holder) {
 			const owner = memberKeyOn(holder, identity.memberId);
-			if (owner && owner !== input.memberKey) {
+			// A contact another member left (Remove took it out of our list) is free for the member who
+			// has the number now; one still in the list belongs to its member.
+			if (owner && owner !== input.memberKey && inList(holder, identity.list.id)) {
 				outcomes.fail(input.index, belongsToAnother(holder, owner, input.contact.phone));
 				continue;
 			}
@@ -148,8 +150,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 
 	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
 	const record = (input: UpsertInput, contact: HubContact) => {
-		if (input.contentHash === null) return;
+		if (input.contentHash === null || input.syncName === null) return;
 		ledger.write({
+			syncName: input.syncName,
 			audienceId: input.audienceId,
 			memberKey: input.memberKey,
 			contentHash: input.contentHash,

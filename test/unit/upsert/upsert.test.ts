@@ -428,10 +428,11 @@ describe('Upsert: per-member failures', () => {
 		expect((await ledgerOf(store.path)).has('ben')).toBe(false);
 	});
 
-	it("never takes over a contact that carries another member's Mailchimp ID", async () => {
+	it("never takes over a contact in the list that carries another member's Mailchimp ID", async () => {
 		hub.seed(HUB_KEY.accountId, {
+			lists: [{ name: 'MAILCHIMP' }],
 			customFields: [{ label: 'Mailchimp ID', mergeTag: 'mailchimp_id', type: 'TEXT', maxLength: 100 }],
-			contacts: [{ firstName: 'Other', channels: [{ channelId: BEN.phone }], customFields: { mailchimp_id: 'other-member' } }],
+			contacts: [{ firstName: 'Other', channels: [{ channelId: BEN.phone }], lists: ['MAILCHIMP'], customFields: { mailchimp_id: 'other-member' } }],
 		});
 		hub.counters.clear();
 		const { done, errors } = await run([BEN]);
@@ -439,6 +440,22 @@ describe('Upsert: per-member failures', () => {
 		expect(errors[0].json.error).toMatch(/belongs to Hub contact .* linked to another Mailchimp member \(other-member\)/);
 		expect(writeCounts(hub)).not.toHaveProperty(['PATCH /api/v1/contacts/contacts/{contactId}']);
 		expect(contactByPhone(BEN.phone)!.firstName).toBe('Other');
+	});
+
+	it('gives the member who has the number now a contact that a departed member left (out of the list)', async () => {
+		hub.seed(HUB_KEY.accountId, {
+			lists: [{ name: 'MAILCHIMP' }],
+			customFields: [{ label: 'Mailchimp ID', mergeTag: 'mailchimp_id', type: 'TEXT', maxLength: 100 }],
+			contacts: [{ firstName: 'Gone', channels: [{ channelId: BEN.phone }], customFields: { mailchimp_id: 'departed-member' } }],
+		});
+		const { done, errors } = await run([BEN]);
+		expect(errors).toEqual([]);
+		expect(hubOf(done[0])).toMatchObject({ action: 'updated' });
+		expect(contacts()).toHaveLength(1);
+		const contact = contactByPhone(BEN.phone)!;
+		expect(contact).toMatchObject({ firstName: 'Ben', lists: [expect.objectContaining({ name: 'MAILCHIMP' })] });
+		expect(custom(contact, 'mailchimp_id')).toBe('ben');
+		expect((await ledgerOf(store.path)).get('ben')?.hubContactId).toBe(contact.id);
 	});
 
 	it('reports items that are not Map Fields output, and members given twice', async () => {
