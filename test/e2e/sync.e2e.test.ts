@@ -18,6 +18,7 @@ const TAGS = [
 ];
 const PACKAGE = 'n8n-nodes-mailchimp-hub-sync.';
 const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
+const SECOND_AUDIENCE = 'b2c3d4e5f6';
 const CREDENTIALS = {
 	mailchimp: { id: 'syncMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' },
 	hub: { id: 'syncHub', name: 'Hub (emulator)', type: 'sinchHubApi' },
@@ -46,6 +47,23 @@ function audienceWith(members: number, seed: number): { dataset: MailchimpDatase
 	});
 	const duplicate = mobile(900_001).e164;
 	const unsubscribedInHub = mobile(900_002).e164;
+	// A second audience of the same account, for switching the sync over: twenty people of its own and
+	// one who shares a number with a twin of the first.
+	dataset.accounts[0].lists.push({
+		id: SECOND_AUDIENCE,
+		name: 'Second Audience',
+		merge_fields: list.merge_fields,
+		segments: [{ name: 'VIP', type: 'static' }],
+		members: [
+			...Array.from({ length: 20 }, (_, i) => ({
+				email_address: `second.${i}@example.com`,
+				status: 'subscribed' as const,
+				merge_fields: { FNAME: 'Second', LNAME: `Member${i}`, PHONE: mobile(700_000 + i).e164 },
+				tags: ['VIP'],
+			})),
+			{ email_address: 'shared.twin@example.com', status: 'subscribed' as const, merge_fields: { FNAME: 'Shared', LNAME: 'Twin', PHONE: duplicate }, tags: ['VIP'] },
+		],
+	});
 	list.members!.push(
 		special('no.phone@example.com', '', 'Nophone'),
 		special('words@example.com', 'call me after 5', 'Words'),
@@ -64,9 +82,10 @@ interface Expected {
 }
 
 /** One contact per distinct valid mobile of a subscribed member with a selected tag. */
-function expectedContacts(mailchimp: MailchimpEmulator, tags = TAGS.map((t) => t.name)): Map<string, Expected[]> {
+function expectedContacts(mailchimp: MailchimpEmulator, tags = TAGS.map((t) => t.name), audienceId?: string): Map<string, Expected[]> {
 	const expected = new Map<string, Expected[]>();
-	const audience = mailchimp.state.accounts[0].audiences.values().next().value!;
+	const audiences = mailchimp.state.accounts[0].audiences;
+	const audience = audienceId ? audiences.get(audienceId)! : audiences.values().next().value!;
 	for (const member of audience.members.values()) {
 		if (member.status !== 'subscribed' || !member.tags.some((t) => tags.includes(t.name))) continue;
 		const typed = String(member.mergeFields.PHONE ?? '');
@@ -118,8 +137,8 @@ function hubWrites(hub: HubEmulator): Record<string, number> {
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** The Hub holds exactly the expected contacts: one per number, in the list, labelled, fields right. */
-function expectHubToMatch(hub: HubEmulator, mailchimp: MailchimpEmulator, context: { unsubscribedInHub?: string; tags?: string[] } = {}) {
-	const expected = expectedContacts(mailchimp, context.tags);
+function expectHubToMatch(hub: HubEmulator, mailchimp: MailchimpEmulator, context: { unsubscribedInHub?: string; tags?: string[]; audienceId?: string } = {}) {
+	const expected = expectedContacts(mailchimp, context.tags, context.audienceId);
 	const actual = hubContacts(hub);
 	const inList = new Map([...actual].filter(([, views]) => views.some((v) => v.lists.includes('MAILCHIMP'))));
 	expect([...inList.keys()].sort()).toEqual([...expected.keys()].sort());
@@ -278,19 +297,44 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		const before = expectedContacts(env.mailchimp).size;
 		const after = expectedContacts(env.mailchimp, kept).size;
 		expect(after).toBeLessThan(before);
-		const narrowed = await env.n8n.importWorkflowFile(
-			SYNC_TEMPLATE,
-			configureSyncTemplate({ audienceId: env.audienceId, tags: kept, mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub }),
-		);
+		// The user edits the tags of the same workflow (its id names the sync's ledger).
+		await env.n8n.importWorkflowFile(SYNC_TEMPLATE, (workflow) => ({
+			...configureSyncTemplate({ audienceId: env.audienceId, tags: kept, mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub })(workflow),
+			id: env.workflowId,
+		}));
 		env.hub.counters.clear();
-		const run = await env.n8n.execute(narrowed);
+		const run = await env.n8n.execute(env.workflowId);
 		expectHubToMatch(env.hub, env.mailchimp, { unsubscribedInHub: env.unsubscribedInHub, tags: kept });
 		expect(release(run).counts['removed-from-list']).toBe(before - after);
 		// One bulk request takes them all out of the list; nothing else is written.
 		expect(hubWrites(env.hub)).toEqual({ 'PATCH /api/v1/contacts/lists/{listId}/contacts': 1 });
 	});
 
-	it('7. a run that fails (Mailchimp rejects the key) says so, releases the lock and touches nothing', async () => {
+	it("7. switching the audience takes the old audience's members out of the list and brings the new one's in", async () => {
+		const leaving = expectedContacts(env.mailchimp, ['SMS Opt-in', 'VIP']).size;
+		await env.n8n.importWorkflowFile(SYNC_TEMPLATE, (workflow) => ({
+			...configureSyncTemplate({ audienceId: SECOND_AUDIENCE, tags: ['VIP'], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub })(workflow),
+			id: env.workflowId,
+		}));
+		env.hub.counters.clear();
+		const run = await env.n8n.execute(env.workflowId);
+		expectHubToMatch(env.hub, env.mailchimp, { audienceId: SECOND_AUDIENCE, tags: ['VIP'] });
+		const { counts } = release(run);
+		// Every member the sync wrote for the first audience is let go: out of the list, or kept where a member
+		// of the new audience now holds the number (the shared twin).
+		expect((counts['removed-from-list'] ?? 0) + (counts.kept ?? 0)).toBe(leaving);
+		expect(counts.created).toBe(20);
+		const shared = hubContacts(env.hub).get(mobile(900_001).e164)!;
+		expect(shared).toHaveLength(1);
+		expect(shared[0].lists).toEqual(['MAILCHIMP']);
+		expect(shared[0].firstName).toBe('Shared');
+
+		env.hub.counters.clear();
+		await env.n8n.execute(env.workflowId);
+		expect(hubWrites(env.hub)).toEqual({});
+	});
+
+	it('8. a run that fails (Mailchimp rejects the key) says so, releases the lock and touches nothing', async () => {
 		const [account] = credentialsOf(env.mailchimp.state.dump());
 		env.mailchimp.state.revokeCredential(account.apiKey!);
 		env.hub.counters.clear();
