@@ -249,3 +249,36 @@ describe('Fetch → Map Fields → Upsert Hub Contact, three runs', () => {
 		expect(requestCounts(hub)['PATCH /api/v1/contacts/contacts/{contactId}']).toBeUndefined();
 	});
 });
+
+describe('Fetch Tagged Members: whose ledger', () => {
+	const fetchWith = (options: Record<string, unknown>, workflowId: string) =>
+		new FetchTaggedMembers().execute.call(
+			fakeExecuteContext({
+				credentials: credentials(),
+				parameters: {
+					authentication: 'apiKey',
+					audience,
+					tags: ['VIP'],
+					match: 'any',
+					statuses: ['subscribed'],
+					output: 'changes',
+					store: 'sqlite',
+					storePath: store.path,
+					options,
+				},
+				overrides: { getWorkflow: () => ({ id: workflowId, name: 'Sync', active: false }) },
+			}),
+		);
+
+	it("names the workflow's own ledger by its ID when no Sync Name is given", async () => {
+		const [members] = await fetchWith({}, 'wf-own-ledger');
+		expect(members.length).toBeGreaterThan(0);
+		expect(new Set(members.map((m) => (m.json.sync as { syncName: string }).syncName))).toEqual(new Set(['wf-own-ledger']));
+	});
+
+	it('stops with what to do when the workflow has no ID and no Sync Name is given', async () => {
+		await expect(fetchWith({}, '')).rejects.toThrow('This sync has no name for its ledger yet');
+		const [members] = await fetchWith({ syncName: '  named-sync ' }, '');
+		expect((members[0].json.sync as { syncName: string }).syncName).toBe('named-sync');
+	});
+});
