@@ -12,6 +12,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { seededRandom } from './datasets';
+
 export interface FaultConfig {
 	/** Added to every answer (not to /_control). */
 	latencyMs: number;
@@ -248,7 +250,7 @@ export async function startEmulator(
 			seeded = undefined;
 			return Math.random();
 		}
-		if (seeded?.seed !== faults.seed) seeded = { seed: faults.seed, next: mulberry32(faults.seed) };
+		if (seeded?.seed !== faults.seed) seeded = { seed: faults.seed, next: seededRandom(faults.seed) };
 		return seeded.next();
 	}
 
@@ -294,17 +296,5 @@ export async function startEmulator(
 				server.closeAllConnections();
 				server.close(() => resolve());
 			}),
-	};
-}
-
-/** A small seeded generator in [0, 1) (mulberry32), enough for reproducible fault patterns. */
-function mulberry32(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 	};
 }
