@@ -26,7 +26,18 @@ export interface FaultConfig {
 	rate403NoBody: number;
 	/** Connection destroyed without an answer. */
 	dropRate: number;
-	/** Only requests whose route matches this regular expression get faults; empty = all. */
+	/**
+	 * Lost answers to requests the server DID carry out: the request is applied, then answered with a
+	 * 500 in the API's own error shape (`rateAppliedThen500`) or its connection is dropped before any
+	 * answer (`rateAppliedThenDrop`). Only successful answers are replaced; a request the API refused
+	 * keeps its refusal. Narrow them to writes with `routeFilter`, e.g. `^POST /api/v1/contacts/contacts$`.
+	 */
+	rateAppliedThen500: number;
+	rateAppliedThenDrop: number;
+	/**
+	 * Only requests whose route (`<METHOD> <template>`, e.g. `POST /api/v1/contacts/contacts`) matches
+	 * this regular expression get faults; empty = all.
+	 */
 	routeFilter: string;
 	/**
 	 * When set, fault rolls come from a generator seeded with this number (reset whenever the seed
@@ -42,6 +53,8 @@ export const NO_FAULTS: FaultConfig = {
 	rate5xx: 0,
 	rate403NoBody: 0,
 	dropRate: 0,
+	rateAppliedThen500: 0,
+	rateAppliedThenDrop: 0,
 	routeFilter: '',
 	seed: null,
 };
@@ -124,6 +137,8 @@ export interface EmulatorOptions {
 	methodNotAllowed: (req: EmulatorRequest) => EmulatorResponse;
 	/** Body of an injected 429 / 5xx, in the API's own error shape. */
 	faultBody: (status: number) => EmulatorResponse;
+	/** The 500 that replaces the answer to an applied request (`rateAppliedThen500`); default faultBody(500). */
+	appliedFaultBody?: () => EmulatorResponse;
 	/** Called for every request before routing (e.g. authentication, connection limits). */
 	before?: (req: EmulatorRequest) => EmulatorResponse | undefined;
 	/** Called when a request ends, whatever the outcome. */
@@ -229,12 +244,19 @@ export async function startEmulator(
 			const early = options.before?.(request);
 			if (early) return send(res, early);
 			try {
-				await applyFaults(request, res);
+				const after = await applyFaults(request, res);
 				if (res.writableEnded || res.destroyed) return;
 				if (hit === undefined) return send(res, options.notFound(request));
 				if (hit === 'method') return send(res, options.methodNotAllowed(request));
 				request.params = hit.params;
-				send(res, await hit.route.handler(request));
+				const answer = await hit.route.handler(request);
+				if (after && answer.status >= 200 && answer.status < 300) {
+					// The write happened; only its answer is lost.
+					count(`fault applied ${after}`);
+					if (after === 'drop') return dropConnection(res);
+					return send(res, options.appliedFaultBody?.() ?? options.faultBody(500));
+				}
+				send(res, answer);
 			} finally {
 				options.after?.(request);
 			}
@@ -254,7 +276,16 @@ export async function startEmulator(
 		return seeded.next();
 	}
 
-	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse) {
+	function dropConnection(res: http.ServerResponse) {
+		res.socket?.destroy();
+		res.destroy();
+	}
+
+	/**
+	 * Answers an injected fault in place of the request, or says which fault replaces the answer once
+	 * the request has been carried out ('500' or 'drop'); one roll decides, so seeds replay exactly.
+	 */
+	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse): Promise<'500' | 'drop' | undefined> {
 		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
 		if (delay > 0) await sleep(delay);
 		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return;
@@ -262,22 +293,27 @@ export async function startEmulator(
 		let edge = faults.dropRate;
 		if (dice < edge) {
 			count('fault drop');
-			res.socket?.destroy();
-			res.destroy();
+			dropConnection(res);
 			return;
 		}
 		if (dice < (edge += faults.rate429)) {
 			count('fault 429');
-			return send(res, options.faultBody(429));
+			send(res, options.faultBody(429));
+			return;
 		}
 		if (dice < (edge += faults.rate5xx)) {
 			count('fault 5xx');
-			return send(res, options.faultBody(503));
+			send(res, options.faultBody(503));
+			return;
 		}
 		if (dice < (edge += faults.rate403NoBody)) {
 			count('fault 403');
-			return send(res, { status: 403 });
+			send(res, { status: 403 });
+			return;
 		}
+		if (dice < (edge += faults.rateAppliedThen500 ?? 0)) return '500';
+		if (dice < (edge += faults.rateAppliedThenDrop ?? 0)) return 'drop';
+		return undefined;
 	}
 
 	await new Promise<void>((resolve, reject) => {
