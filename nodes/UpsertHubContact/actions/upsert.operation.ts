@@ -255,7 +255,8 @@ async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task):
 	if (!target) {
 		const { body, fields } = createBody(intent, identity);
 		try {
-			const created = await client.createContact(body);
+			// A lost answer is looked up by the number and this member's Mailchimp ID before any resend.
+			const created = await client.createContact(body, (found) => memberKeyOn(found, identity.memberId) === intent.memberKey);
 			// Mapped custom fields are named by their merge tag, as in updates.
 			const tags = new Map((created.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]));
 			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f) };

@@ -363,11 +363,17 @@ export interface HubClientOptions {
 	timeoutMs?: number;
 }
 
-interface CallOptions {
+interface CallOptions<T> {
 	query?: HubQuery;
 	body?: unknown;
-	/** False for requests the Hub must not receive twice (sending messages). */
+	/**
+	 * False for requests the Hub must not receive twice (creates, sends): one whose answer was lost
+	 * (timeout, reset, 500/502/504) is resent only after `reconcile` found it was not carried out,
+	 * and never resent without one.
+	 */
 	idempotent?: boolean;
+	/** Looks for what a lost request would have made; its finding is the request's answer. */
+	reconcile?: () => Promise<T | undefined>;
 }
 
 /** Reads the credential once and returns a client for this execution. */
@@ -390,12 +396,13 @@ export class HubClient {
 	// --- the one request function ---------------------------------------------------------
 
 	/** One Hub call with the retry policy; resolves with the 2xx answer, else throws a typed error. */
-	async request<T>(method: IHttpRequestMethods, path: string, call: CallOptions = {}): Promise<{ status: number; body: T }> {
+	async request<T>(method: IHttpRequestMethods, path: string, call: CallOptions<T> = {}): Promise<{ status: number; body: T }> {
 		const qs = call.query ? hubQueryString(call.query) : '';
 		const url = `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
 		const idempotent = call.idempotent ?? true;
+		const reconcile = call.reconcile;
 		try {
-			return await withRetry(
+			return await withRetry<{ status: number; body: T }>(
 				async () => {
 					let response: IN8nHttpFullResponse;
 					try {
@@ -432,28 +439,36 @@ export class HubClient {
 				},
 				(error): RetryVerdict => {
 					if (!(error instanceof RetryableFailure)) return { retryable: false };
-					// A lost answer to a send may still have been acted on: never resend those.
-					if (!idempotent && !error.notProcessed) return { retryable: false };
-					return { retryable: true, retryAfterMs: error.retryAfterMs };
+					// A lost answer to a create or a send may hide a success: look before resending.
+					return { retryable: true, retryAfterMs: error.retryAfterMs, mayHaveApplied: !idempotent && !error.notProcessed };
 				},
 				{
 					sleep: this.options.sleep ?? sleep,
 					random: this.options.random,
+					reconcile: reconcile
+						? async () => {
+								const found = await reconcile();
+								if (found === undefined) return undefined;
+								this.ctx.logger?.debug(`Sinch Hub ${method} ${path}: the answer was lost, but the Hub had carried it out`);
+								return { result: { status: 200, body: found } };
+							}
+						: undefined,
 					onRetry: ({ attempt, waitMs, error }) =>
 						this.ctx.logger?.debug(`Sinch Hub ${method} ${path}: ${(error as Error).message}; retry ${attempt} in ${waitMs} ms`),
 				},
 				this.options.retryPolicy ?? DEFAULT_RETRY_POLICY,
 			);
 		} catch (error) {
-			if (error instanceof RetriesExhaustedError) throw this.unavailable(method, path, error.lastError, error.attempts, idempotent);
-			if (error instanceof RetryableFailure) throw this.unavailable(method, path, error, 1, idempotent);
+			if (error instanceof RetriesExhaustedError) throw this.unavailable(method, path, error.lastError, error.attempts, idempotent, !!reconcile);
+			if (error instanceof RetryableFailure) throw this.unavailable(method, path, error, 1, idempotent, !!reconcile);
 			throw error;
 		}
 	}
 
-	private unavailable(method: string, path: string, last: unknown, attempts: number, idempotent: boolean): HubUnavailableError {
+	private unavailable(method: string, path: string, last: unknown, attempts: number, idempotent: boolean, reconciled: boolean): HubUnavailableError {
 		const failure = last as RetryableFailure;
 		const what = failure.status !== undefined ? `HTTP ${failure.status}` : `connection failure (${failure.code ?? 'unknown'})`;
+		const lost = !idempotent && !failure.notProcessed;
 		return new HubUnavailableError(
 			this.node,
 			failure.status,
@@ -461,9 +476,13 @@ export class HubClient {
 				? 'The Sinch MessageMedia Hub kept asking us to slow down; try again later'
 				: 'The Sinch MessageMedia Hub is not answering; try again later',
 			`${method} ${path} failed ${attempts} time(s); last: ${what}.` +
-				(!idempotent && !failure.notProcessed ? ' The Hub may have accepted it, so it was not sent again.' : ''),
+				(lost
+					? reconciled
+						? ' Each lost answer was looked up in the Hub before sending again, and nothing was found; the next run looks again.'
+						: ' The Hub may have accepted it, so it was not sent again.'
+					: ''),
 			attempts,
-			!idempotent && !failure.notProcessed,
+			lost,
 		);
 	}
 
@@ -558,9 +577,27 @@ export class HubClient {
 		return (await this.request<HubContact>('GET', `/api/v1/contacts/contacts/${encodeURIComponent(id)}`)).body;
 	}
 
-	/** Throws HubConflictError when a contact already holds one of the channels. */
-	async createContact(input: HubContactInput): Promise<HubContact> {
-		return (await this.request<HubContact>('POST', '/api/v1/contacts/contacts', { body: input })).body;
+	/**
+	 * Throws HubConflictError when a contact already holds one of the channels. A create whose answer
+	 * was lost is never resent blindly: the contact holding all its channels (and, with `isOurs`, the
+	 * one `isOurs` accepts, e.g. by the Mailchimp ID it carries) is the one it made.
+	 */
+	async createContact(input: HubContactInput, isOurs: (contact: HubContact) => boolean = () => true): Promise<HubContact> {
+		const channels = input.channels ?? [];
+		return (
+			await this.request<HubContact>('POST', '/api/v1/contacts/contacts', {
+				body: input,
+				idempotent: false,
+				reconcile: async () => {
+					if (channels.length === 0) return undefined;
+					const found = await this.findContactsByPhone(channels.map((c) => c.channelId));
+					const holders = found.get(channels[0].channelId) ?? [];
+					return holders.find(
+						(contact) => channels.every((want) => contact.channels.some((c) => c.channelId === want.channelId && c.type === want.type)) && isOurs(contact),
+					);
+				},
+			})
+		).body;
 	}
 
 	/** Arrays given (channels, lists, customFields) may replace the contact's: send complete ones. */
@@ -592,8 +629,18 @@ export class HubClient {
 		return (await this.request<HubList>('GET', `/api/v1/contacts/lists/${encodeURIComponent(id)}`)).body;
 	}
 
+	/** A create whose answer was lost is looked up by its name before it is sent again. */
 	async createList(input: { name: string; alias?: string }): Promise<HubList> {
-		return (await this.request<HubList>('POST', '/api/v1/contacts/lists', { body: input })).body;
+		return (
+			await this.request<HubList>('POST', '/api/v1/contacts/lists', {
+				body: input,
+				idempotent: false,
+				reconcile: async () => {
+					for await (const list of this.lists({ name: input.name })) if (list.name === input.name) return list;
+					return undefined;
+				},
+			})
+		).body;
 	}
 
 	async deleteList(id: string): Promise<void> {
@@ -649,8 +696,16 @@ export class HubClient {
 		return undefined;
 	}
 
+	/** A create whose answer was lost is looked up by its merge tag before it is sent again. */
 	async createCustomField(input: HubCustomFieldInput): Promise<HubCustomField> {
-		return (await this.request<HubCustomField>('POST', '/api/v1/contacts/custom-fields', { body: input })).body;
+		return (
+			await this.request<HubCustomField>('POST', '/api/v1/contacts/custom-fields', {
+				body: input,
+				idempotent: false,
+				// Merge tags are unique, and the caller looked for this one before creating it.
+				reconcile: async () => await this.findCustomField({ mergeTag: input.mergeTag }),
+			})
+		).body;
 	}
 
 	/** Finds the field by merge tag (then label) or creates it. */
