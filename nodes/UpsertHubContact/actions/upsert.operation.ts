@@ -23,7 +23,7 @@ import {
 	type HubContact,
 } from '../../shared/transport/hub';
 import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
-import { ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
+import { SOURCE_VALUE, ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
 import {
 	MemberProblem,
 	Outcomes,
@@ -44,12 +44,18 @@ interface Task {
 	intent: MemberIntent;
 	/** The existing contact to bring in line; none = create. */
 	target?: HubContact;
+	/** Other contacts of this member holding its number that are certainly the sync's: merged into the target. */
+	copies: HubContact[];
+	/** Said on the item: copies that may not be the sync's, left alone. */
+	note?: string;
 }
 
 interface Upserted {
 	contact: HubContact;
 	action: 'created' | 'updated' | 'unchanged';
 	changedFields: string[];
+	/** Ids of the duplicate contacts deleted. */
+	merged: string[];
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
@@ -101,6 +107,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			});
 		}
 		winners.push({
+			copies: [],
 			input: winner,
 			intent: {
 				memberKey: winner.memberKey,
@@ -121,7 +128,11 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const tasks: Task[] = [];
 	for (const task of winners) {
 		const { input } = task;
-		const holder = smsHolder(byPhone.get(input.contact.phone), input.contact.phone, ours(input.memberKey));
+		// The contact the ledger knows wins over another copy of the member (see findCopies).
+		const candidates = byPhone.get(input.contact.phone);
+		const holder =
+			smsHolder(candidates?.filter((c) => c.id === input.hubContactId && ours(input.memberKey)(c)), input.contact.phone) ??
+			smsHolder(candidates, input.contact.phone, ours(input.memberKey));
 		if (holder) {
 			const owner = memberKeyOn(holder, identity.memberId);
 			// A contact another member left (Remove took it out of our list) is free for the member who
@@ -138,6 +149,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			if (stored && (!owner || owner === input.memberKey)) task.target = stored;
 		}
 		if (task.target) {
+			findCopies(task, byPhone.get(input.contact.phone) ?? [], identity);
 			const other = claimed.get(task.target.id);
 			if (other !== undefined) {
 				outcomes.fail(input.index, { error: `Hub contact ${task.target.id} is already synced from member ${other} in this run` });
@@ -161,12 +173,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			syncedAt: new Date(),
 		});
 	};
-	const outcome = (result: Upserted, phone: string, extra: string[] = []): HubOutcome => ({
-		contactId: result.contact.id,
-		action: extra.length > 0 && result.action === 'unchanged' ? 'updated' : result.action,
-		subscription: subscriptionOf(result.contact, phone),
-		changedFields: [...result.changedFields, ...extra],
-	});
+	const outcome = (task: Task, result: Upserted, extra: string[] = []): HubOutcome => {
+		const changedFields = [...result.changedFields, ...(result.merged.length > 0 ? ['duplicates'] : []), ...extra];
+		const notes = [
+			...(result.merged.length > 0
+				? [`Merged ${result.merged.length} duplicate Hub contact(s) of this member into this one and deleted them: ${result.merged.join(', ')}`]
+				: []),
+			...(task.note ? [task.note] : []),
+		];
+		return {
+			contactId: result.contact.id,
+			action: changedFields.length > 0 && result.action === 'unchanged' ? 'updated' : result.action,
+			subscription: subscriptionOf(result.contact, task.input.contact.phone),
+			changedFields,
+			...(notes.length > 0 ? { note: notes.join(' ') } : {}),
+		};
+	};
 
 	let hubDown: HubUnavailableError | undefined;
 	let fatal: unknown;
@@ -179,7 +201,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				try {
 					const result = await upsertOne(client, identity, task);
 					if (inList(result.contact, identity.list.id)) {
-						outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone));
+						outcomes.succeed(task.input.index, outcome(task, result));
 						record(task.input, result.contact);
 					} else notInList.push({ task, result });
 				} catch (error) {
@@ -225,7 +247,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				});
 				continue;
 			}
-			outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone, ['list']));
+			outcomes.succeed(task.input.index, outcome(task, result, ['list']));
 			record(task.input, result.contact);
 		}
 	}
@@ -248,8 +270,45 @@ function belongsToAnother(contact: HubContact, owner: string, phone: string) {
 	};
 }
 
-/** At most one write for the member: create, or patch what differs, or nothing. */
+/**
+ * Other contacts holding the member's number and carrying its Mailchimp ID (a create whose answer was
+ * lost, on a Hub that accepts a number twice). Those that also carry Source = MAILCHIMP are certainly
+ * the sync's and are merged; others are only reported. An opt-out on any copy is kept.
+ */
+function findCopies(task: Task, holders: HubContact[], identity: SyncIdentity): void {
+	const { input, target } = task;
+	const phone = input.contact.phone;
+	const copies = holders.filter(
+		(c) =>
+			c.id !== target!.id &&
+			memberKeyOn(c, identity.memberId) === input.memberKey &&
+			c.channels.some((ch) => ch.type === 'SMS' && ch.channelId === phone),
+	);
+	const sourceOf = (c: HubContact) => c.customFields?.find((f) => f.id === identity.source.id)?.value;
+	task.copies = copies.filter((c) => sourceOf(c) === SOURCE_VALUE);
+	const foreign = copies.filter((c) => sourceOf(c) !== SOURCE_VALUE);
+	if (foreign.length > 0) {
+		task.note = `Hub contact(s) ${foreign.map((c) => c.id).join(', ')} also hold ${phone} and carry this member's Mailchimp ID, but not Source ${SOURCE_VALUE}, so they were left alone; merge or delete them in the Hub.`;
+	}
+	if (task.copies.some((c) => subscriptionOf(c, phone) === 'UNSUBSCRIBED')) task.intent = { ...task.intent, optOut: true };
+}
+
+/** The member's contact brought in line, then its certain copies deleted. */
 async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task): Promise<Upserted> {
+	const result = await writeOne(client, identity, task);
+	for (const copy of task.copies) {
+		try {
+			await client.deleteContact(copy.id);
+		} catch (error) {
+			if (!(error instanceof HubNotFoundError)) throw error;
+		}
+		result.merged.push(copy.id);
+	}
+	return result;
+}
+
+/** At most one write for the member: create, or patch what differs, or nothing. */
+async function writeOne(client: HubClient, identity: SyncIdentity, task: Task): Promise<Upserted> {
 	const { intent } = task;
 	let target = task.target;
 	if (!target) {
@@ -259,7 +318,7 @@ async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task):
 			const created = await client.createContact(body, (found) => memberKeyOn(found, identity.memberId) === intent.memberKey);
 			// Mapped custom fields are named by their merge tag, as in updates.
 			const tags = new Map((created.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]));
-			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f) };
+			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f), merged: [] };
 		} catch (error) {
 			// The number is taken after all (a lookup that raced a create, or a lost answer to our own POST).
 			if (!(error instanceof HubConflictError)) throw error;
@@ -275,12 +334,12 @@ async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task):
 	}
 	const plan = planUpdate(target, intent, identity);
 	if (!plan.ok) throw new MemberProblem(plan.reason);
-	if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [] };
+	if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [], merged: [] };
 	try {
-		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed };
+		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed, merged: [] };
 	} catch (error) {
 		// Deleted in the Hub between our read and our write: the member gets a new contact.
 		if (!(error instanceof HubNotFoundError) || !task.target) throw error;
-		return await upsertOne(client, identity, { ...task, target: undefined });
+		return await writeOne(client, identity, { ...task, target: undefined });
 	}
 }

@@ -37,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => hub?.close());
 beforeEach(() => {
 	hub.reset();
+	hub.account(HUB_KEY.accountId).acceptDuplicateNumbers = false;
 	hub.counters.clear();
 	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, rateAppliedThen500: 0, rateAppliedThenDrop: 0, routeFilter: '', seed: null });
 	store = tempStore();
@@ -155,6 +156,50 @@ describe('Upsert when the Hub carries out a write but its answer is lost', () =>
 		expect(done.map((d) => hubOf(d).changedFields)).toEqual(Array(10).fill(['list']));
 		expect(list().members.size).toBe(10);
 		expect(contacts()).toHaveLength(10);
+	});
+});
+
+describe('A Hub that accepts one number twice', () => {
+	it('still makes one contact per member when create answers are lost', async () => {
+		account().acceptDuplicateNumbers = true;
+		const specs = members(30);
+		Object.assign(hub.faults, { rateAppliedThen500: 0.3, rateAppliedThenDrop: 0.3, routeFilter: '^POST /api/v1/contacts/contacts$', seed: 9 });
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem));
+		expect(errors).toEqual([]);
+		expect(done.map((d) => hubOf(d).action)).toEqual(Array(30).fill('created'));
+		expectExactly(specs);
+	});
+
+	it('merges copies of a member that are certainly the sync\'s (keeping an opt-out), and reports one that is not', async () => {
+		account().acceptDuplicateNumbers = true;
+		const [a, b] = members(3, 1);
+		await runNode(hub, store.path, [a, b].map(memberItem));
+		const ledger = await ledgerOf(store.path);
+		const copy = (spec: MemberSpec, extra: Record<string, unknown>) =>
+			account().createContact({
+				firstName: 'Copy',
+				channels: [{ channelId: spec.phone, type: 'SMS', ...extra }],
+				customFields: [...account().customFields.values()]
+					.filter((f) => f.mergeTag === 'mailchimp_id' || (f.mergeTag === 'source' && !('foreign' in extra)))
+					.map((f) => ({ id: f.id, value: f.mergeTag === 'source' ? 'MAILCHIMP' : spec.key })),
+				lists: [{ id: list().id }],
+			});
+		const first = copy(a, { subscriptionState: 'UNSUBSCRIBED' });
+		const second = copy(a, {});
+		const foreign = account().createContact({
+			channels: [{ channelId: b.phone, type: 'SMS' }],
+			customFields: [...account().customFields.values()].filter((f) => f.mergeTag === 'mailchimp_id').map((f) => ({ id: f.id, value: b.key })),
+		});
+		const { done, errors } = await runNode(hub, store.path, [a, b].map((s) => memberItem({ ...s, change: 'changed', hubContactId: ledger.get(s.key)!.hubContactId })));
+		expect(errors).toEqual([]);
+		const [forA, forB] = done.map(hubOf);
+		expect(forA).toMatchObject({ contactId: ledger.get(a.key)!.hubContactId, action: 'updated', subscription: 'UNSUBSCRIBED' });
+		expect(forA.changedFields).toEqual(['subscription', 'duplicates']);
+		expect(forA.note).toContain(first.id);
+		expect(forA.note).toContain(second.id);
+		expect(account().contactsWithChannel(a.phone).map((c) => c.id)).toEqual([ledger.get(a.key)!.hubContactId]);
+		expect(forB.note).toContain(foreign.id);
+		expect(account().contactsWithChannel(b.phone)).toHaveLength(2);
 	});
 });
 
