@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse, INodeExecutionData } from 'n8n-workflow';
 
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { UpsertHubContact } from '../../../nodes/UpsertHubContact/UpsertHubContact.node';
@@ -111,6 +111,8 @@ export interface RunOptions {
 	continueOnFail?: boolean;
 	/** Called before each Hub request is sent (e.g. to simulate another writer). */
 	beforeRequest?: (request: IHttpRequestOptions) => void | Promise<void>;
+	/** May replace the Hub's answer before the node sees it (e.g. a garbled 200 from a proxy). */
+	afterResponse?: (request: IHttpRequestOptions, response: IN8nHttpFullResponse) => IN8nHttpFullResponse;
 }
 
 export interface RunResult {
@@ -139,11 +141,12 @@ export async function runNode(hub: HubEmulator, storePath: string, items: INodeE
 		continueOnFail: options.continueOnFail,
 		node: { name: 'Upsert Hub Contact', type: 'n8n-nodes-mailchimp-hub-sync.upsertHubContact' },
 	});
-	if (options.beforeRequest) {
+	if (options.beforeRequest || options.afterResponse) {
 		const send = ctx.helpers.httpRequestWithAuthentication;
 		ctx.helpers.httpRequestWithAuthentication = async function (this: unknown, name: string, request: IHttpRequestOptions) {
-			await options.beforeRequest!(request);
-			return await send.call(this as IExecuteFunctions, name, request);
+			await options.beforeRequest?.(request);
+			const response = (await send.call(this as IExecuteFunctions, name, request)) as IN8nHttpFullResponse;
+			return options.afterResponse ? options.afterResponse(request, response) : response;
 		} as typeof send;
 	}
 	const [done, errors] = await new UpsertHubContact().execute.call(ctx);

@@ -184,6 +184,25 @@ describe('Remove', () => {
 		expect([...account().contacts.values()].some((c) => c.firstName === 'Hub only')).toBe(true);
 	});
 
+	it.each([
+		['{}', {}],
+		['a proxy page', '<html>Service moved</html>'],
+		['contacts without channels', { content: [{ id: 'x' }] }],
+	])('removes nothing when the contacts lookup answers %s, and keeps the ledger', async (_what, garbage) => {
+		const { ledger, removed } = await synced();
+		const before = list().members.size;
+		const run = runNode(hub, store.path, removed(['ana', 'ben']), {
+			operation: 'remove',
+			removeAction: 'delete',
+			afterResponse: (request, response) =>
+				String(request.url).includes('/api/v1/contacts/contacts?') ? { ...response, statusCode: 200, body: garbage } : response,
+		});
+		await expect(run).rejects.toThrow(/GET \/api\/v1\/contacts\/contacts was not what the API documents/);
+		expect(totalWrites(hub)).toBe(0);
+		expect(list().members.size).toBe(before);
+		expect((await ledgerOf(store.path)).size).toBe(ledger.size);
+	});
+
 	it('reports items that are not removed members', async () => {
 		const { done, errors } = await runNode(hub, store.path, [memberItem(MEMBERS[0]), { json: { foo: 1 } }], { operation: 'remove' });
 		expect(done).toEqual([]);
