@@ -184,7 +184,15 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						await client.deleteContact(contact.id);
 						finish(input, { contactId: contact.id, subscription: null, changedFields: ['contact'] });
 					} else {
-						const updated = await client.updateContact(contact.id, { channels: job.channels! });
+						// Read again just before the whole channel array goes back (see planUnsubscribe).
+						const fresh = await client.getContact(contact.id);
+						const plan = planUnsubscribe(fresh, input.phone);
+						if (!plan.ok) return outcomes.fail(input.index, { error: plan.reason });
+						if (!plan.channels) {
+							finish(input, { contactId: contact.id, subscription: subscriptionOf(fresh, input.phone), changedFields: [] });
+							return;
+						}
+						const updated = await client.updateContact(contact.id, { channels: plan.channels });
 						finish(input, { contactId: contact.id, subscription: subscriptionOf(updated, input.phone), changedFields: ['subscription'] });
 					}
 				} catch (error) {

@@ -332,10 +332,16 @@ async function writeOne(client: HubClient, identity: SyncIdentity, task: Task): 
 			}
 		}
 	}
-	const plan = planUpdate(target, intent, identity);
-	if (!plan.ok) throw new MemberProblem(plan.reason);
-	if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [], merged: [] };
 	try {
+		let plan = planUpdate(target, intent, identity);
+		if (plan.ok && plan.patch?.channels) {
+			// The channels array is sent whole: read the contact again just before, so a STOP (or any
+			// other change) since the run's lookup is what the patch builds on, not what we saw then.
+			target = await client.getContact(target.id);
+			plan = planUpdate(target, intent, identity);
+		}
+		if (!plan.ok) throw new MemberProblem(plan.reason);
+		if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [], merged: [] };
 		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed, merged: [] };
 	} catch (error) {
 		// Deleted in the Hub between our read and our write: the member gets a new contact.
