@@ -9,22 +9,16 @@ import pLimit from 'p-limit';
 
 import { openStoreForNode } from '../../shared/store/node';
 import {
-	HUB_MEMBERSHIP_BATCH,
-	HubApiError,
-	HubAuthError,
 	HubNotFoundError,
-	HubUnavailableError,
 	createHubClient,
 	type HubContact,
 	type HubContactInput,
 } from '../../shared/transport/hub';
-import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
+import { contactsById, lookupNumbers } from '../helpers/hub';
+import { changeListInBatches, runHubJobs, uniqueInputs } from '../helpers/jobs';
 import { findIdentity, inList, memberKeyOn } from '../helpers/identity';
 import {
-	MemberProblem,
 	Outcomes,
-	failureOf,
-	notAttempted,
 	readRemoveItem,
 	type HubAction,
 	type HubOutcome,
@@ -86,17 +80,7 @@ interface Job {
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
-	const inputs: RemoveInput[] = [];
-	const seen = new Set<string>();
-	for (let i = 0; i < items.length; i++) {
-		const input = readRemoveItem(items[i], i);
-		if (typeof input === 'string') outcomes.fail(i, { error: input });
-		else if (seen.has(`${input.audienceId}\n${input.memberKey}`)) outcomes.fail(i, { error: `Member ${input.memberKey} appears more than once in the input` });
-		else {
-			seen.add(`${input.audienceId}\n${input.memberKey}`);
-			inputs.push(input);
-		}
-	}
+	const inputs = uniqueInputs(items, readRemoveItem, outcomes, (input) => `Member ${input.memberKey} appears more than once in the input`);
 	if (inputs.length === 0) return;
 
 	const action = this.getNodeParameter('removeAction', 0, 'removeFromList') as RemoveAction;
@@ -171,71 +155,53 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		} else jobs.push({ input, contact, kind: 'delete' });
 	}
 
-	let hubDown: HubUnavailableError | undefined;
-	let fatal: unknown;
-	await Promise.all(
-		jobs.map((job) =>
-			limit(async () => {
-				if (fatal !== undefined) return;
-				if (hubDown) return outcomes.fail(job.input.index, notAttempted(hubDown));
-				const { input, contact } = job;
-				try {
-					if (job.kind === 'delete') {
-						await client.deleteContact(contact.id);
-						finish(input, { contactId: contact.id, subscription: null, changedFields: ['contact'] });
-					} else {
-						// Read again just before the whole channel array goes back (see planUnsubscribe).
-						const fresh = await client.getContact(contact.id);
-						const plan = planUnsubscribe(fresh, input.phone);
-						if (!plan.ok) return outcomes.fail(input.index, { error: plan.reason });
-						if (!plan.channels) {
-							finish(input, { contactId: contact.id, subscription: subscriptionOf(fresh, input.phone), changedFields: [] });
-							return;
-						}
-						const updated = await client.updateContact(contact.id, { channels: plan.channels });
-						finish(input, { contactId: contact.id, subscription: subscriptionOf(updated, input.phone), changedFields: ['subscription'] });
-					}
-				} catch (error) {
-					// Already gone counts as done.
-					if (error instanceof HubNotFoundError) {
-						finish(input, { contactId: contact.id, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
+	await runHubJobs(
+		jobs,
+		limit,
+		outcomes,
+		(job) => job.input.index,
+		async (job) => {
+			const { input, contact } = job;
+			try {
+				if (job.kind === 'delete') {
+					await client.deleteContact(contact.id);
+					finish(input, { contactId: contact.id, subscription: null, changedFields: ['contact'] });
+				} else {
+					// Read again just before the whole channel array goes back (see planUnsubscribe).
+					const fresh = await client.getContact(contact.id);
+					const plan = planUnsubscribe(fresh, input.phone);
+					if (!plan.ok) return outcomes.fail(input.index, { error: plan.reason });
+					if (!plan.channels) {
+						finish(input, { contactId: contact.id, subscription: subscriptionOf(fresh, input.phone), changedFields: [] });
 						return;
 					}
-					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
-						fatal ??= error;
-						return;
-					}
-					if (error instanceof HubUnavailableError) hubDown ??= error;
-					outcomes.fail(input.index, failureOf(error));
+					const updated = await client.updateContact(contact.id, { channels: plan.channels });
+					finish(input, { contactId: contact.id, subscription: subscriptionOf(updated, input.phone), changedFields: ['subscription'] });
 				}
-			}),
-		),
-	);
-	if (fatal !== undefined) {
-		await ledger.flush();
-		throw fatal;
-	}
-
-	for (const batch of chunks(toRemoveFromList, HUB_MEMBERSHIP_BATCH)) {
-		let unknown: Set<string>;
-		try {
-			unknown = await changeListBatch(client, identity.list!.id, 'remove', batch.map((b) => b.contact.id));
-		} catch (error) {
-			if (error instanceof HubAuthError) {
-				await ledger.flush();
-				throw error;
+			} catch (error) {
+				// Already gone counts as done.
+				if (!(error instanceof HubNotFoundError)) throw error;
+				finish(input, { contactId: contact.id, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
 			}
-			for (const { input } of batch) outcomes.fail(input.index, failureOf(error));
-			continue;
-		}
-		for (const { input, contact } of batch) {
-			finish(input, {
-				contactId: contact.id,
-				subscription: unknown.has(contact.id) ? null : subscriptionOf(contact, input.phone),
-				changedFields: unknown.has(contact.id) ? [] : ['list'],
-				...(unknown.has(contact.id) ? { note: 'The contact no longer exists in the Hub' } : {}),
-			});
-		}
-	}
+		},
+		() => ledger.flush(),
+	);
+
+	await changeListInBatches(client, identity.list?.id ?? '', 'remove', toRemoveFromList, (entry) => entry.contact.id, {
+		failed: (batch, failure) => {
+			for (const { input } of batch) outcomes.fail(input.index, failure);
+		},
+		done: (batch, unknown) => {
+			for (const { input, contact } of batch) {
+				finish(input, {
+					contactId: contact.id,
+					subscription: unknown.has(contact.id) ? null : subscriptionOf(contact, input.phone),
+					changedFields: unknown.has(contact.id) ? [] : ['list'],
+					...(unknown.has(contact.id) ? { note: 'The contact no longer exists in the Hub' } : {}),
+				});
+			}
+		},
+		beforeThrow: () => ledger.flush(),
+	});
 	await ledger.flush();
 }

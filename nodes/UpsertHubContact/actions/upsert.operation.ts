@@ -12,23 +12,18 @@ import pLimit from 'p-limit';
 
 import { openStoreForNode } from '../../shared/store/node';
 import {
-	HUB_MEMBERSHIP_BATCH,
-	HubApiError,
-	HubAuthError,
 	HubConflictError,
 	HubNotFoundError,
-	HubUnavailableError,
 	createHubClient,
 	type HubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
-import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
+import { contactsById, lookupNumbers } from '../helpers/hub';
+import { changeListInBatches, runHubJobs, uniqueInputs } from '../helpers/jobs';
 import { SOURCE_VALUE, ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
 import {
 	MemberProblem,
 	Outcomes,
-	failureOf,
-	notAttempted,
 	readUpsertItem,
 	type HubOutcome,
 	type UpsertInput,
@@ -59,18 +54,9 @@ interface Upserted {
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
-	const inputs: UpsertInput[] = [];
-	const seenKeys = new Map<string, UpsertInput>();
-	for (let i = 0; i < items.length; i++) {
-		const input = readUpsertItem(items[i], i);
-		if (typeof input === 'string') outcomes.fail(i, { error: input });
-		else if (seenKeys.has(`${input.audienceId}\n${input.memberKey}`)) {
-			outcomes.fail(i, { error: `Member ${input.memberKey} appears more than once in the input; it was synced from item ${seenKeys.get(`${input.audienceId}\n${input.memberKey}`)!.index}` });
-		} else {
-			seenKeys.set(`${input.audienceId}\n${input.memberKey}`, input);
-			inputs.push(input);
-		}
-	}
+	const inputs = uniqueInputs(items, readUpsertItem, outcomes, (_input, first) =>
+		`Member ${first.memberKey} appears more than once in the input; it was synced from item ${first.index}`,
+	);
 	if (inputs.length === 0) return;
 
 	const { listName, concurrency } = readRunSettings(this);
@@ -190,67 +176,47 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		};
 	};
 
-	let hubDown: HubUnavailableError | undefined;
-	let fatal: unknown;
 	const notInList: Array<{ task: Task; result: Upserted }> = [];
-	await Promise.all(
-		tasks.map((task) =>
-			limit(async () => {
-				if (fatal !== undefined) return;
-				if (hubDown) return outcomes.fail(task.input.index, notAttempted(hubDown));
-				try {
-					const result = await upsertOne(client, identity, task);
-					if (inList(result.contact, identity.list.id)) {
-						outcomes.succeed(task.input.index, outcome(task, result));
-						record(task.input, result.contact);
-					} else notInList.push({ task, result });
-				} catch (error) {
-					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
-						fatal ??= error;
-						return;
-					}
-					if (error instanceof HubUnavailableError) hubDown ??= error;
-					outcomes.fail(task.input.index, failureOf(error));
-				}
-			}),
-		),
+	await runHubJobs(
+		tasks,
+		limit,
+		outcomes,
+		(task) => task.input.index,
+		async (task) => {
+			const result = await upsertOne(client, identity, task);
+			if (inList(result.contact, identity.list.id)) {
+				outcomes.succeed(task.input.index, outcome(task, result));
+				record(task.input, result.contact);
+			} else notInList.push({ task, result });
+		},
+		() => ledger.flush(),
 	);
-	if (fatal !== undefined) {
-		await ledger.flush();
-		throw fatal;
-	}
 
 	// List membership in bulk; the ledger waits for it, so a failure here is redone next run.
 	notInList.sort((a, b) => a.task.input.index - b.task.input.index);
-	for (const batch of chunks(notInList, HUB_MEMBERSHIP_BATCH)) {
-		let unknown = new Set<string>();
-		try {
-			unknown = await changeListBatch(client, identity.list.id, 'add', batch.map((b) => b.result.contact.id));
-		} catch (error) {
-			if (error instanceof HubAuthError) {
-				await ledger.flush();
-				throw error;
-			}
-			const failure = failureOf(error);
+	await changeListInBatches(client, identity.list.id, 'add', notInList, (entry) => entry.result.contact.id, {
+		failed: (batch, failure) => {
 			for (const { task, result } of batch) {
 				outcomes.fail(task.input.index, {
 					...failure,
 					error: `Hub contact ${result.contact.id} was ${result.action}, but could not be put in the list "${identity.list.name}": ${failure.error}`,
 				});
 			}
-			continue;
-		}
-		for (const { task, result } of batch) {
-			if (unknown.has(result.contact.id)) {
-				outcomes.fail(task.input.index, {
-					error: `Hub contact ${result.contact.id} was deleted in the Hub while this run synced it; the next run creates it again`,
-				});
-				continue;
+		},
+		done: (batch, unknown) => {
+			for (const { task, result } of batch) {
+				if (unknown.has(result.contact.id)) {
+					outcomes.fail(task.input.index, {
+						error: `Hub contact ${result.contact.id} was deleted in the Hub while this run synced it; the next run creates it again`,
+					});
+					continue;
+				}
+				outcomes.succeed(task.input.index, outcome(task, result, ['list']));
+				record(task.input, result.contact);
 			}
-			outcomes.succeed(task.input.index, outcome(task, result, ['list']));
-			record(task.input, result.contact);
-		}
-	}
+		},
+		beforeThrow: () => ledger.flush(),
+	});
 	await ledger.flush();
 }
 

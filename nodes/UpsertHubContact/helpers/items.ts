@@ -4,27 +4,10 @@
  */
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
-import {
-	HubApiError,
-	HubInvalidInputError,
-	HubUnavailableError,
-	type HubInvalidField,
-	type HubSubscriptionState,
-} from '../../shared/transport/hub';
-import type { DesiredContact } from './plan';
+import { memberKeyOf, type HubContactFields, type HubOutcome } from '../../shared/items';
+import { HubApiError, HubInvalidInputError, HubUnavailableError, type HubInvalidField } from '../../shared/transport/hub';
 
-export type HubAction = 'created' | 'updated' | 'unchanged' | 'removed-from-list' | 'unsubscribed' | 'deleted' | 'kept';
-
-/** `json.hub` on Done. */
-export interface HubOutcome {
-	contactId: string | null;
-	action: HubAction;
-	subscription: HubSubscriptionState | null;
-	/** What this run wrote: field names, custom field merge tags, `phone`, `subscription`, `list`, `contact` (deleted). */
-	changedFields: string[];
-	/** Why nothing (or less than asked) was done, in words. */
-	note?: string;
-}
+export type { HubAction, HubOutcome } from '../../shared/items';
 
 export interface ItemFailure {
 	error: string;
@@ -52,7 +35,7 @@ export interface UpsertInput {
 	audienceId: string;
 	memberKey: string;
 	email: string | null;
-	contact: DesiredContact;
+	contact: HubContactFields;
 	/** Mailchimp's sms_subscription_status is unsubscribed. */
 	smsUnsubscribed: boolean;
 	smsSubscribed: boolean;
@@ -73,7 +56,7 @@ export function readUpsertItem(item: INodeExecutionData, index: number): UpsertI
 		const upstream = isText(json.error) ? ` (the previous node reported: ${json.error})` : '';
 		return `This item has no Hub contact with a phone number${upstream}; connect Upsert Hub Contact to the Valid output of Map Fields`;
 	}
-	const memberKey = sync.memberKey ?? member.memberKey;
+	const memberKey = sync.memberKey ?? member.memberKey ?? memberKeyOf(member);
 	const audienceId = sync.audienceId ?? member.audienceId;
 	if (!isText(memberKey) || !isText(audienceId)) {
 		return 'This item has no Mailchimp member key or audience (json.sync); connect Upsert Hub Contact after Fetch Tagged Members and Map Fields';

@@ -12,7 +12,7 @@
  */
 import type { HubContact, HubContactInput, HubSubscriptionState } from '../../shared/transport/hub';
 import { SOURCE_VALUE, type SyncIdentity } from './identity';
-import type { HubContactFields } from '../../shared/contact';
+import type { HubContactFields } from '../../shared/items';
 
 /** Map Fields' `json.contact`. */
 export type DesiredContact = HubContactFields;

@@ -27,6 +27,7 @@ import {
 	type JsonObject,
 } from 'n8n-workflow';
 
+import { chunks } from '../chunks';
 import { DEFAULT_RETRY_POLICY, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryPolicy, type RetryVerdict } from '../retry';
 
 export const HUB_CREDENTIAL_TYPE = 'sinchHubApi';
@@ -398,12 +399,6 @@ export function hubQueryString(query: HubQuery): string {
 		else params.append(key, String(value));
 	}
 	return params.toString();
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-	const out: T[][] = [];
-	for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-	return out;
 }
 
 // ---------------------------------------------------------------------------------------------
