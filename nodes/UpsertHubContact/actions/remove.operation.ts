@@ -12,7 +12,6 @@ import {
 	HubNotFoundError,
 	createHubClient,
 	type HubContact,
-	type HubContactInput,
 } from '../../shared/transport/hub';
 import { contactsById, lookupNumbers } from '../helpers/hub';
 import { changeListInBatches, runHubJobs, uniqueInputs } from '../helpers/jobs';
@@ -26,7 +25,7 @@ import {
 } from '../helpers/items';
 import { LedgerBatches } from '../helpers/ledger';
 import { planUnsubscribe, smsHolder, subscriptionOf } from '../helpers/plan';
-import { readRunSettings } from './common';
+import { readRemoveSettings, readRunSettings } from './common';
 
 type RemoveAction = 'removeFromList' | 'unsubscribe' | 'delete' | 'keep';
 
@@ -75,9 +74,17 @@ export const description: INodeProperties[] = [
 interface Job {
 	input: RemoveInput;
 	contact: HubContact;
-	kind: 'unsubscribe' | 'delete';
-	channels?: HubContactInput['channels'];
+	/** Unsubscribe first (the action, or an invalid row of a member who opted out), then delete if the action says so. */
+	unsubscribe: boolean;
+	remove: 'delete' | 'removeFromList' | null;
 }
+
+/** Why an invalid row's contact is let go, in words. */
+const INVALID_TEXT: Record<string, string> = {
+	'phone-missing': "The member's phone number is now empty in Mailchimp",
+	'phone-invalid': "The member's phone number in Mailchimp is no longer a valid mobile",
+	other: 'The member can no longer be synced',
+};
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
 	const inputs = uniqueInputs(items, readRemoveItem, outcomes, (input) => `Member ${input.memberKey} appears more than once in the input`);
@@ -86,12 +93,37 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const action = this.getNodeParameter('removeAction', 0, 'removeFromList') as RemoveAction;
 	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
 	const finish = (input: RemoveInput, hub: Omit<HubOutcome, 'action'> & { action?: HubAction }) => {
-		outcomes.succeed(input.index, { action: ACTION_DONE[action], ...hub });
+		const why = input.change === 'invalid' ? (INVALID_TEXT[input.invalidReason ?? 'other'] ?? INVALID_TEXT.other) : undefined;
+		const note = [why, hub.note].filter(Boolean).join('. ');
+		outcomes.succeed(input.index, { ...hub, action: hub.action ?? ACTION_DONE[action], ...(note ? { note } : {}) });
 		ledger.forget(input.syncName, input.audienceId, input.memberKey);
 	};
 
-	if (action === 'keep') {
-		for (const input of inputs) finish(input, { contactId: input.hubContactId, subscription: null, changedFields: [] });
+	// An invalid row the sync never wrote has nothing in the Hub to take out.
+	const toHub: RemoveInput[] = [];
+	for (const input of inputs) {
+		if (input.change === 'invalid' && !input.hubContactId) {
+			outcomes.succeed(input.index, {
+				contactId: null,
+				action: 'kept',
+				subscription: null,
+				changedFields: [],
+				note: 'Never synced; nothing to take out',
+			});
+		} else toHub.push(input);
+	}
+
+	// An opted-out member's contact is unsubscribed whatever the action (opt-out wins).
+	const mustUnsubscribe = (input: RemoveInput) => action === 'unsubscribe' || (input.change === 'invalid' && input.smsUnsubscribed);
+	const { maxRemovalShare } = readRemoveSettings(this);
+	if (action !== 'keep' && (await guardRefuses(this, toHub, maxRemovalShare, outcomes))) {
+		await ledger.flush();
+		return;
+	}
+	const keepOnly = toHub.filter((input) => action === 'keep' && !mustUnsubscribe(input));
+	for (const input of keepOnly) finish(input, { contactId: input.hubContactId, subscription: null, changedFields: [] });
+	const work = toHub.filter((input) => !keepOnly.includes(input));
+	if (work.length === 0) {
 		await ledger.flush();
 		return;
 	}
@@ -100,14 +132,14 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const client = await createHubClient(this);
 	const identity = await findIdentity(client, listName);
 	const limit = pLimit(concurrency);
-	const byId = await contactsById(client, inputs.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])), limit);
+	const byId = await contactsById(client, work.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])), limit);
 	// A ledger entry without a contact id (not written by this version) is looked up by its number.
-	const phones = inputs.filter((i) => !i.hubContactId && i.phone).map((i) => i.phone!);
+	const phones = work.filter((i) => !i.hubContactId && i.phone).map((i) => i.phone!);
 	const byPhone = phones.length > 0 ? (await lookupNumbers(client, phones, limit, false)).byPhone : new Map<string, HubContact[]>();
 
 	const toRemoveFromList: Array<{ input: RemoveInput; contact: HubContact }> = [];
 	const jobs: Job[] = [];
-	for (const input of inputs) {
+	for (const input of work) {
 		const contact = input.hubContactId
 			? byId.get(input.hubContactId)
 			: input.phone
@@ -128,9 +160,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			continue;
 		}
 		const owner = memberKeyOn(contact, identity.memberId);
+		const unsubscribe = mustUnsubscribe(input);
 		// Taking a ledger contact out of our own list is safe unless another member now holds it;
 		// unsubscribing or deleting needs the contact to carry this very member's Mailchimp ID.
-		const mayTouch = owner === input.memberKey || (action === 'removeFromList' && owner === undefined);
+		const mayTouch = owner === input.memberKey || (action === 'removeFromList' && !unsubscribe && owner === undefined);
 		if (!mayTouch) {
 			outcomes.succeed(input.index, {
 				contactId: contact.id,
@@ -144,15 +177,14 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			ledger.forget(input.syncName, input.audienceId, input.memberKey);
 			continue;
 		}
-		if (action === 'removeFromList') {
-			if (identity.list && inList(contact, identity.list.id)) toRemoveFromList.push({ input, contact });
-			else finish(input, { contactId: contact.id, subscription: subscriptionOf(contact, input.phone), changedFields: [], note: `Not in the list "${listName}"` });
-		} else if (action === 'unsubscribe') {
-			const plan = planUnsubscribe(contact, input.phone);
-			if (!plan.ok) outcomes.fail(input.index, { error: plan.reason });
-			else if (!plan.channels) finish(input, { contactId: contact.id, subscription: subscriptionOf(contact, input.phone), changedFields: [] });
-			else jobs.push({ input, contact, kind: 'unsubscribe', channels: plan.channels });
-		} else jobs.push({ input, contact, kind: 'delete' });
+		const listed = identity.list !== undefined && inList(contact, identity.list.id);
+		if (action === 'removeFromList' && !listed && !unsubscribe) {
+			finish(input, { contactId: contact.id, subscription: subscriptionOf(contact, input.phone), changedFields: [], note: `Not in the list "${listName}"` });
+			continue;
+		}
+		const remove = action === 'delete' ? 'delete' : action === 'removeFromList' && listed ? 'removeFromList' : null;
+		if (remove === 'removeFromList' && !unsubscribe) toRemoveFromList.push({ input, contact });
+		else jobs.push({ input, contact, unsubscribe, remove });
 	}
 
 	await runHubJobs(
@@ -162,26 +194,37 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		(job) => job.input.index,
 		async (job) => {
 			const { input, contact } = job;
+			const changedFields: string[] = [];
+			let current = contact;
 			try {
-				if (job.kind === 'delete') {
-					await client.deleteContact(contact.id);
-					finish(input, { contactId: contact.id, subscription: null, changedFields: ['contact'] });
-				} else {
+				if (job.unsubscribe) {
 					// Read again just before the whole channel array goes back (see planUnsubscribe).
-					const fresh = await client.getContact(contact.id);
-					const plan = planUnsubscribe(fresh, input.phone);
+					current = await client.getContact(contact.id);
+					const plan = planUnsubscribe(current, input.phone);
 					if (!plan.ok) return outcomes.fail(input.index, { error: plan.reason });
-					if (!plan.channels) {
-						finish(input, { contactId: contact.id, subscription: subscriptionOf(fresh, input.phone), changedFields: [] });
-						return;
+					if (plan.channels) {
+						current = await client.updateContact(contact.id, { channels: plan.channels });
+						changedFields.push('subscription');
 					}
-					const updated = await client.updateContact(contact.id, { channels: plan.channels });
-					finish(input, { contactId: contact.id, subscription: subscriptionOf(updated, input.phone), changedFields: ['subscription'] });
 				}
+				if (job.remove === 'delete') {
+					await client.deleteContact(contact.id);
+					changedFields.push('contact');
+				} else if (job.remove === 'removeFromList') {
+					await client.removeContactFromList(identity.list!.id, contact.id);
+					changedFields.push('list');
+				}
+				finish(input, {
+					contactId: contact.id,
+					// What was done, when it was more than the action (an opted-out invalid row under Keep).
+					action: job.remove === null && job.unsubscribe ? 'unsubscribed' : undefined,
+					subscription: job.remove === 'delete' ? null : subscriptionOf(current, input.phone),
+					changedFields,
+				});
 			} catch (error) {
 				// Already gone counts as done.
 				if (!(error instanceof HubNotFoundError)) throw error;
-				finish(input, { contactId: contact.id, subscription: null, changedFields: [], note: 'The contact no longer exists in the Hub' });
+				finish(input, { contactId: contact.id, subscription: null, changedFields, note: 'The contact no longer exists in the Hub' });
 			}
 		},
 		() => ledger.flush(),
@@ -204,4 +247,41 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		beforeThrow: () => ledger.flush(),
 	});
 	await ledger.flush();
+}
+
+/**
+ * The removal guard: a run that would take more than `maxShare` percent of the sync's ledger out
+ * of the Hub (a garbled answer, a wrong tag, a wrong audience look exactly like mass departures)
+ * removes nothing. Every removal goes to Error with the reason, marked fatal so the run is recorded
+ * failed. Resolves whether it refused.
+ */
+async function guardRefuses(ctx: IExecuteFunctions, removals: RemoveInput[], maxShare: number, outcomes: Outcomes): Promise<boolean> {
+	if (maxShare <= 0 || removals.length === 0) return false;
+	const store = await openStoreForNode(ctx, 0);
+	let refused = false;
+	const bySync = new Map<string, RemoveInput[]>();
+	for (const input of removals) bySync.set(input.syncName, [...(bySync.get(input.syncName) ?? []), input]);
+	for (const [syncName, group] of bySync) {
+		const ledgerSize = (await store.readLedger(syncName)).length;
+		const share = (group.length / Math.max(ledgerSize, 1)) * 100;
+		if (share <= maxShare) continue;
+		refused = true;
+		const error = `Removal guard: this run would take ${group.length} of the ${ledgerSize} members the sync has written out of the Hub (${Math.round(share)} %), more than the Max Removal Share of ${maxShare} %; nothing was removed`;
+		for (const input of group) {
+			outcomes.fail(input.index, {
+				error,
+				description:
+					"If these members really left the selection (a tag was renamed or emptied on purpose), raise Max Removal Share in Remove From Hub's options for one run, or set it to 0 to switch the guard off. Otherwise check the audience, the tags and the Mailchimp credential in Fetch Tagged Members.",
+				fatal: true,
+			});
+		}
+	}
+	if (refused) {
+		for (const input of removals) {
+			if (!outcomes.has(input.index)) {
+				outcomes.fail(input.index, { error: 'Not removed: the removal guard stopped every removal of this run', fatal: true });
+			}
+		}
+	}
+	return refused;
 }

@@ -4,7 +4,7 @@
  */
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
-import { memberKeyOf, type HubContactFields, type HubOutcome } from '../../shared/items';
+import { memberKeyOf, type HubContactFields, type HubOutcome, type InvalidReason } from '../../shared/items';
 import { HubApiError, HubInvalidInputError, HubUnavailableError, type HubInvalidField } from '../../shared/transport/hub';
 
 export type { HubAction, HubOutcome } from '../../shared/items';
@@ -15,6 +15,8 @@ export interface ItemFailure {
 	/** The Hub's HTTP status, when the Hub answered. */
 	hubStatus?: number;
 	invalidFields?: HubInvalidField[];
+	/** The run must be recorded as failed (CONTRACT §4), e.g. the removal guard refused. */
+	fatal?: boolean;
 }
 
 /** A failure of one item that is not an HTTP error (a duplicate, a contact that belongs to another member). */
@@ -96,25 +98,35 @@ export interface RemoveInput {
 	syncName: string;
 	audienceId: string;
 	memberKey: string;
+	/** Left the selection, or still selected but without a usable phone (Map Fields' Invalid, CONTRACT §3). */
+	change: 'removed' | 'invalid';
+	invalidReason: InvalidReason | null;
+	/** Mailchimp's sms_subscription_status is unsubscribed (invalid rows). */
+	smsUnsubscribed: boolean;
 	hubContactId: string | null;
 	phone: string | null;
 }
 
-/** Fetch Tagged Members' Removed output → what Remove needs, or why the item cannot be used. */
+/** Fetch Tagged Members' Removed output or Map Fields' Invalid output → what Remove needs, or why the item cannot be used. */
 export function readRemoveItem(item: INodeExecutionData, index: number): RemoveInput | string {
 	const sync = (item.json.sync as IDataObject | undefined) ?? {};
 	const memberKey = sync.memberKey ?? item.json.memberKey;
-	// A member who is still selected must never reach a removal by a wiring mistake.
-	if (!isText(memberKey) || !isText(sync.audienceId) || !isText(sync.syncName) || sync.change !== 'removed') {
-		return 'This item is not a removed member (json.sync with syncName, audienceId, memberKey and change "removed"); connect Remove to the Removed output of Fetch Tagged Members';
+	// A member who is still selected and valid must never reach a removal by a wiring mistake.
+	if (!isText(memberKey) || !isText(sync.audienceId) || !isText(sync.syncName) || (sync.change !== 'removed' && sync.change !== 'invalid')) {
+		return 'This item is not a removed member or an invalid row (json.sync with syncName, audienceId, memberKey and change "removed" or "invalid"); connect Remove to the Removed output of Fetch Tagged Members and the Invalid output of Map Fields';
 	}
+	const reason = sync.invalidReason;
 	return {
 		index,
 		syncName: sync.syncName,
 		audienceId: sync.audienceId,
 		memberKey,
+		change: sync.change,
+		invalidReason: reason === 'phone-missing' || reason === 'phone-invalid' || reason === 'other' ? reason : sync.change === 'invalid' ? 'other' : null,
+		smsUnsubscribed: sync.smsUnsubscribed === true,
 		hubContactId: textOrNull(sync.hubContactId),
-		phone: textOrNull(sync.phone),
+		// Fetch's removals carry the ledger's number as `phone`; Map Fields' invalid rows as `previousPhone`.
+		phone: textOrNull(sync.phone) ?? textOrNull(sync.previousPhone),
 	};
 }
 

@@ -82,6 +82,32 @@ export function removedItem(key: string, hubContactId: string | null, phone: str
 	};
 }
 
+/** One item as Map Fields puts it on Invalid (CONTRACT §3): the phone is missing or not a mobile. */
+export function invalidItem(
+	key: string,
+	hubContactId: string | null,
+	previousPhone: string | null,
+	extra: { invalidReason?: string; smsUnsubscribed?: boolean } = {},
+): INodeExecutionData {
+	return {
+		json: {
+			reason: 'The phone number is not a valid mobile',
+			member: { memberKey: key, email: `${key}@example.com`, audienceId: AUDIENCE },
+			sync: {
+				syncName: SYNC,
+				audienceId: AUDIENCE,
+				memberKey: key,
+				change: 'invalid',
+				invalidReason: extra.invalidReason ?? 'phone-invalid',
+				...(extra.smsUnsubscribed ? { smsUnsubscribed: true } : {}),
+				hubContactId,
+				previousPhone,
+				result: 'invalid',
+			},
+		},
+	};
+}
+
 export interface StoreDir {
 	path: string;
 	cleanup(): Promise<void>;
@@ -108,6 +134,8 @@ export interface RunOptions {
 	removeAction?: string;
 	listName?: string;
 	concurrency?: number;
+	/** Remove's removal guard (percent; 0 = off); the node's default when absent. */
+	maxRemovalShare?: number;
 	continueOnFail?: boolean;
 	/** Called before each Hub request is sent (e.g. to simulate another writer). */
 	beforeRequest?: (request: IHttpRequestOptions) => void | Promise<void>;
@@ -135,7 +163,10 @@ export async function runNode(hub: HubEmulator, storePath: string, items: INodeE
 			removeAction: options.removeAction ?? 'removeFromList',
 			store: 'sqlite',
 			storePath,
-			options: options.concurrency ? { concurrency: options.concurrency } : {},
+			options: {
+				...(options.concurrency ? { concurrency: options.concurrency } : {}),
+				...(options.maxRemovalShare !== undefined ? { maxRemovalShare: options.maxRemovalShare } : {}),
+			},
 		},
 		items,
 		continueOnFail: options.continueOnFail,

@@ -100,7 +100,7 @@ describe('Upsert with 10% of Hub answers 429 or 5xx', () => {
 		const ledger = await ledgerOf(store.path);
 		Object.assign(hub.faults, { rate429: 0.05, rate5xx: 0.05, seed: 7 });
 		const leaving = specs.slice(0, 20).map((s) => removedItem(s.key, ledger.get(s.key)!.hubContactId, s.phone));
-		const { done, errors } = await runNode(hub, store.path, leaving, { operation: 'remove', removeAction: 'removeFromList' });
+		const { done, errors } = await runNode(hub, store.path, leaving, { operation: 'remove', removeAction: 'removeFromList', maxRemovalShare: 50 });
 		expect(errors).toEqual([]);
 		expect(done.map((d) => hubOf(d).action)).toEqual(Array(20).fill('removed-from-list'));
 		expect(list().members.size).toBe(40);
