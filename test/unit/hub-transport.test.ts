@@ -66,13 +66,24 @@ describe('credential', () => {
 		expect((await runCredentialTest(type, { ...data, accountId: 'NotMine' })).message).toMatch(/sub-account/);
 	});
 
-	it('turns the region into a base URL, and refuses a custom one that is not http(s)', () => {
+	it('turns the region into a base URL, and refuses a custom one that is not https (http only on this machine)', () => {
 		expect(hubBaseUrl({ region: HUB_REGIONS.eu }, node)).toBe('https://eu.app.api.sinch.com');
 		expect(hubBaseUrl({ region: HUB_REGIONS.legacyAu }, node)).toBe('https://api.messagemedia.com');
 		expect(hubBaseUrl({}, node)).toBe('https://au.app.api.sinch.com');
 		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://127.0.0.1:4010/' }, node)).toBe('http://127.0.0.1:4010');
 		expect(() => hubBaseUrl({ region: 'custom', baseUrl: '' }, node)).toThrow(NodeOperationError);
 		expect(() => hubBaseUrl({ region: 'custom', baseUrl: 'ftp://hub.example' }, node)).toThrow(/https/);
+		// The key and secret never travel in plain http beyond this machine.
+		expect(() => hubBaseUrl({ region: 'custom', baseUrl: 'http://hub.example.com' }, node)).toThrow(/must start with https/);
+		let refused: NodeOperationError | undefined;
+		try {
+			hubBaseUrl({ region: 'custom', baseUrl: 'http://10.0.0.5:8080' }, node);
+		} catch (error) {
+			refused = error as NodeOperationError;
+		}
+		expect(refused?.description).toMatch(/http:\/\/10\.0\.0\.5:8080; enter an https:\/\/ address\. Plain http:\/\/ is accepted only for a test server on this machine/);
+		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://localhost:4010' }, node)).toBe('http://localhost:4010');
+		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://[::1]:4010' }, node)).toBe('http://[::1]:4010');
 	});
 });
 

@@ -422,9 +422,12 @@ export function hubBaseUrl(credential: HubCredentialData, node: INode): string {
 			description: 'Pick a region in the credential, or with "Custom" enter a URL such as https://au.app.api.sinch.com',
 		});
 	}
-	if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+	// The key and secret travel with every request: only https, except to this machine (a local
+	// test server or emulator), where nothing crosses a network.
+	const loopback = url.hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === '[::1]';
+	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
 		throw new NodeOperationError(node, 'The Hub base URL must start with https://', {
-			description: `The credential's base URL uses ${url.protocol}; enter an https:// address`,
+			description: `The credential's base URL is ${url.protocol}//${url.host}; enter an https:// address. Plain http:// is accepted only for a test server on this machine (localhost or 127.0.0.1).`,
 		});
 	}
 	return raw.replace(/\/+$/, '');
