@@ -12,6 +12,7 @@ import {
 	resolveMailchimpAuth,
 	type MailchimpAuth,
 } from '../../nodes/shared/transport/mailchimp';
+import { NO_FAULTS } from '../emulators/common';
 import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 beforeEach(() => {
-	Object.assign(emulator.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '', seed: null });
+	Object.assign(emulator.faults, NO_FAULTS);
 	emulator.requests.length = 0;
 });
 
@@ -216,6 +217,53 @@ describe('throttling and faults', () => {
 		expect(classifyMailchimpError({ code: 'ECONNRESET' }).retryable).toBe(true);
 		expect(classifyMailchimpError({ timeout: 120000, code: 'ECONNABORTED' }).retryable).toBe(true);
 		expect(classifyMailchimpError({ status: 429, response: { headers: { 'retry-after': '2' } } }).retryAfterMs).toBe(2000);
+	});
+});
+
+describe('unexpected answers (HTTP 200 with the wrong shape)', () => {
+	const garbled = [
+		['an HTML page', { rateHtml200: 1 }, 'an HTML page instead of JSON'],
+		['{}', { rateEmpty200: 1 }, 'members is missing, not a list'],
+		['a malformed page', { rateMalformed200: 1 }, 'members is an object, not a list'],
+	] as const;
+
+	it.each(garbled)('a tag page that is %s is an error naming the endpoint, never "no members"', async (_name, fault, problem) => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const [tag] = await client.getTags(audienceId);
+		Object.assign(emulator.faults, { ...fault, routeFilter: 'segments/\\{segment_id\\}/members', seed: 1 });
+		const error = await errorOf(client.getTagMembers(audienceId, tag));
+		expect(error.message).toBe(
+			`Mailchimp gave an unexpected answer to GET /lists/${audienceId}/segments/${tag.id}/members: ${problem}`,
+		);
+		expect(error.description).toContain(`read the members of tag '${tag.name}'`);
+		expect(error.description).toContain('nothing was synced or removed');
+	});
+
+	it.each(garbled)('a member lookup answered with %s is an error, never "deleted"', async (_name, fault) => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const email = dataset.accounts[0].lists[0].members.find((m) => m.status === 'subscribed')!.email_address;
+		Object.assign(emulator.faults, { ...fault, routeFilter: 'members/\\{', seed: 1 });
+		const error = await errorOf(client.findMember(audienceId, email));
+		expect(error.message).toMatch(new RegExp(`^Mailchimp gave an unexpected answer to GET /lists/${audienceId}/members/`));
+	});
+
+	it('a member page whose total_items is not a count, and the other listings, are checked too', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		Object.assign(emulator.faults, { rateMalformed200: 1, seed: 1 });
+		expect((await errorOf(client.getMembers(audienceId))).message).toMatch(/GET \/lists\/\w+\/members: members is an object/);
+		expect((await errorOf(client.getTags(audienceId))).message).toMatch(/GET \/lists\/\w+\/segments: segments is an object/);
+		expect((await errorOf(client.getMergeFields(audienceId))).message).toMatch(/GET \/lists\/\w+\/merge-fields: merge_fields is an object/);
+		expect((await errorOf(client.getAudiences())).message).toMatch(/GET \/lists: lists is an object/);
+		expect((await errorOf(client.getAudience(audienceId))).message).toMatch(/GET \/lists\/\w+: id is number 0/);
+		Object.assign(emulator.faults, { rateMalformed200: 0, rateEmpty200: 1 });
+		expect((await errorOf(client.getMemberTags(audienceId, dataset.accounts[0].lists[0].members[0].email_address))).message).toMatch(
+			/GET \/lists\/\w+\/members\/[^/]+\/tags: tags is missing/,
+		);
+	});
+
+	it('a member that Mailchimp says does not exist (its problem+json 404) is null: deleted', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		await expect(client.findMember(audienceId, 'nobody-here@example.com')).resolves.toBeNull();
 	});
 });
 
