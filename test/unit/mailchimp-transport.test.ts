@@ -7,6 +7,7 @@ import type { INode } from 'n8n-workflow';
 
 import {
 	MailchimpClient,
+	accountKeyOf,
 	classifyMailchimpError,
 	dataCenterOfApiKey,
 	resolveMailchimpAuth,
@@ -181,6 +182,39 @@ describe('throttling and faults', () => {
 		} finally {
 			await big.close();
 		}
+	});
+
+	it("two nodes with different Concurrency settings share the account's 10 connections, never exceed them", async () => {
+		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 9000, tags: [{ name: 'A', share: 1 }], seed: 3 }) });
+		try {
+			big.faults.latencyMs = 40;
+			const [account] = credentialsOf(big.state.dump());
+			const auth = () => resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const six = new MailchimpClient(await auth(), node, { concurrency: 6, sleep: noWait });
+			const seven = new MailchimpClient(await auth(), { ...node, id: 'n2' }, { concurrency: 7, sleep: noWait });
+			const [tag] = await six.getTags(account.lists[0].id);
+			let peak = 0;
+			const probe = setInterval(() => (peak = Math.max(peak, big.state.account(account.accountId)!.inFlight)), 2);
+			const [a, b] = await Promise.all([six.getTagMembers(account.lists[0].id, tag), seven.getTagMembers(account.lists[0].id, tag)]);
+			clearInterval(probe);
+			expect(a.length).toBe(b.length);
+			// Nine pages each: both nodes had more work than the account allows at once.
+			expect(big.requests.filter((r) => r.outcome === 'too-many-connections')).toEqual([]);
+			expect(peak).toBeGreaterThan(7);
+			expect(peak).toBeLessThanOrEqual(10);
+		} finally {
+			await big.close();
+		}
+	});
+
+	it('knows the account by its address and a hash of the key, never the key', async () => {
+		const auth = await apiKeyAuth();
+		const key = accountKeyOf(auth);
+		expect(key).toContain(emulator.url);
+		expect(key).not.toContain(harbour.apiKey!);
+		expect(key).not.toContain(harbour.apiKey!.split('-')[0]);
+		expect(accountKeyOf(await apiKeyAuth())).toBe(key);
+		expect(accountKeyOf(await apiKeyAuth(fern.apiKey!))).not.toBe(key);
 	});
 
 	it('retries through 429s, 5xx, body-less 403s and dropped connections', async () => {

@@ -3,7 +3,7 @@
  *
  * The official client's module export is a process-wide singleton whose `setConfig` would leak one
  * account's token into another execution's requests, so every client here owns a fresh `ApiClient`.
- * What the official client lacks is added here, once: a concurrency cap per credential (Mailchimp
+ * What the official client lacks is added here, once: a concurrency cap per account (Mailchimp
  * allows 10 simultaneous connections per account), the shared retry policy, one paging helper, and
  * problem+json answers turned into errors that tell the user what to do.
  */
@@ -160,15 +160,24 @@ export async function resolveMailchimpAuth(
 	return { kind, secret, baseUrl: apiBase(apiBaseUrl || apiEndpoint) };
 }
 
-/** Slots per credential, shared by every execution in this process: the 10-connection limit is per account. */
-const limiters = new Map<string, pLimit.Limit>();
+/**
+ * Mailchimp's 10 simultaneous connections are per account, whatever each node's Concurrency says:
+ * one set of slots per account, shared by every node and execution in this process. The account is
+ * known by its API address (data center) and a hash of the key or token, never the secret itself.
+ * (Two different keys of one account cannot be told apart without asking Mailchimp; each gets its own.)
+ */
+const accountSlots = new Map<string, pLimit.Limit>();
 
-function limiterFor(auth: MailchimpAuth, concurrency: number): pLimit.Limit {
-	const key = `${fingerprint(auth.secret)} ${auth.baseUrl} ${concurrency}`;
-	let limit = limiters.get(key);
+export function accountKeyOf(auth: MailchimpAuth): string {
+	return `${auth.baseUrl} ${fingerprint(auth.secret)}`;
+}
+
+function accountLimiter(auth: MailchimpAuth): pLimit.Limit {
+	const key = accountKeyOf(auth);
+	let limit = accountSlots.get(key);
 	if (!limit) {
-		limit = pLimit(concurrency);
-		limiters.set(key, limit);
+		limit = pLimit(MAX_CONCURRENCY);
+		accountSlots.set(key, limit);
 	}
 	return limit;
 }
@@ -297,7 +306,9 @@ interface Page<T> {
 
 export class MailchimpClient {
 	private readonly api: ApiClient;
+	/** This node's own share (its Concurrency option), within the account's slots. */
 	private readonly limit: pLimit.Limit;
+	private readonly accountLimit: pLimit.Limit;
 	private readonly policy: RetryPolicy;
 	private readonly wait: (ms: number) => Promise<void>;
 
@@ -317,7 +328,8 @@ export class MailchimpClient {
 		this.api.setConfig(auth.kind === 'apiKey' ? { apiKey: auth.secret } : { accessToken: auth.secret });
 		this.api.basePath = auth.baseUrl;
 		this.api.timeout = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
-		this.limit = limiterFor(auth, concurrency);
+		this.limit = pLimit(concurrency);
+		this.accountLimit = accountLimiter(auth);
 		this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
 		this.wait = options.sleep ?? sleep;
 	}
@@ -335,7 +347,7 @@ export class MailchimpClient {
 		let data: unknown;
 		try {
 			const result = await withRetry(
-				() => this.limit(() => call(this.api)),
+				() => this.limit(() => this.accountLimit(() => call(this.api))),
 				classifyMailchimpError,
 				{
 					sleep: this.wait,
