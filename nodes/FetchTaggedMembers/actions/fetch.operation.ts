@@ -99,7 +99,7 @@ export const description: INodeProperties[] = [
 					default: '',
 					placeholder: 'e.g. customers-to-hub',
 					description:
-						"Whose ledger to compare with. Empty: this workflow's own (by its ID). Give a name to keep the ledger when the workflow is copied or replaced; two syncs must never share one.",
+						"Whose ledger to compare with. Empty: this node's own (by the workflow's ID and this node's ID). Give a name to keep the ledger when the workflow is copied or replaced; two syncs must never share one.",
 					displayOptions: { show: { '/output': ['changes'] } },
 				},
 				{
@@ -150,17 +150,27 @@ function settingsOf(ctx: IExecuteFunctions, i: number): Settings {
 	};
 }
 
-/** The ledger's name: the Sync Name option, or by default the workflow's ID. */
+/**
+ * The ledger's name: the Sync Name option, or by default the workflow's ID and this node's ID, so two
+ * Fetch nodes in one workflow (two audiences, say) each keep their own and never remove each other's members.
+ */
 function ledgerName(ctx: IExecuteFunctions, settings: Settings, i: number): string {
 	if (settings.syncName) return settings.syncName;
 	const workflowId = ctx.getWorkflow().id;
-	if (!workflowId) {
+	const nodeId = ctx.getNode().id;
+	if (!workflowId || !nodeId) {
 		throw new NodeOperationError(ctx.getNode(), 'This sync has no name for its ledger yet', {
 			itemIndex: i,
-			description: "Save the workflow (its ID names the sync's ledger), or give a Sync Name in the options.",
+			description: "Save the workflow (its ID and this node's name the sync's ledger), or give a Sync Name in the options.",
 		});
 	}
-	return workflowId;
+	return `${workflowId}/${nodeId}`;
+}
+
+/** The lease of the run (CONTRACT §1): Sync Lock's owner token on the input item, carried on every item emitted. */
+function leaseOf(item: INodeExecutionData): { lease?: string } {
+	const token = item.json.token;
+	return typeof token === 'string' && token !== '' ? { lease: token } : {};
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {
@@ -181,6 +191,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		const pairedItem = { item: i };
 		try {
 			const settings = settingsOf(this, i);
+			const lease = leaseOf(items[i]);
 			const client = await clientFor(settings.concurrency);
 			const tags = resolveTags(await client.getTags(settings.audienceId), settings.tags);
 			const { audienceId, match, statuses } = settings;
@@ -188,7 +199,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			if (settings.output === 'all') {
 				const { selected } = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
 				for (const member of selected) {
-					members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member) }), pairedItem });
+					members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member), ...lease }), pairedItem });
 				}
 				continue;
 			}
@@ -226,6 +237,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					contentHash,
 					hubContactId: previous?.hubContactId ?? null,
 					previousPhone: previous?.phone ?? null,
+					...lease,
 				};
 				members.push({ json: memberJson(member, sync), pairedItem });
 			}
@@ -239,6 +251,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					reason,
 					hubContactId: entry.hubContactId,
 					phone: entry.phone,
+					...lease,
 				};
 				removed.push({
 					json: { memberKey: entry.memberKey, email: member?.email ?? null, reason: REMOVAL_TEXT[reason], sync },
