@@ -102,6 +102,8 @@ describe('garbled Mailchimp answers in the real n8n: the run fails, nobody is re
 	const hubWrites = () => [...hub.counters].filter(([route]) => /^(POST|PATCH|PUT|DELETE) \/api\//.test(route));
 
 	it.each([
+		// Read the old way, this one took every synced member out of the list: each tag "empty", each lookup "gone".
+		['an HTML page on every member read', { rateHtml200: 1, routeFilter: '/members' }, `GET /lists/{audience}/segments/`, 'an HTML page instead of JSON'],
 		['an HTML page on the tag member pages', { rateHtml200: 1, routeFilter: TAG_PAGES }, `GET /lists/{audience}/segments/`, 'an HTML page instead of JSON'],
 		['{} on the tag member pages', { rateEmpty200: 1, routeFilter: TAG_PAGES }, `GET /lists/{audience}/segments/`, 'members is missing, not a list'],
 		['a malformed tag member page', { rateMalformed200: 1, routeFilter: TAG_PAGES }, `GET /lists/{audience}/segments/`, 'members is an object, not a list'],
