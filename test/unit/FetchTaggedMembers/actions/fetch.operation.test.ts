@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
-import { MailchimpHubSyncApi } from '../../../credentials/MailchimpHubSyncApi.credentials';
-import { FetchTaggedMembers } from '../../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
-import { closeAllSyncStores, openSyncStore, type LedgerEntry } from '../../../nodes/shared/store';
-import { NO_FAULTS } from '../../emulators/common';
-import { startMailchimpEmulator, type MailchimpDataset, type MailchimpEmulator } from '../../emulators/mailchimp';
-import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
+import { MailchimpHubSyncApi } from '../../../../credentials/MailchimpHubSyncApi.credentials';
+import { FetchTaggedMembers } from '../../../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
+import { closeAllSyncStores, openSyncStore, type LedgerEntry } from '../../../../nodes/shared/store';
+import { NO_FAULTS } from '../../../emulators/common';
+import { startMailchimpEmulator, type MailchimpDataset, type MailchimpEmulator } from '../../../emulators/mailchimp';
+import { fakeExecuteContext } from '../../helpers/fakeExecuteContext';
 
 const AUDIENCE = 'f1e2d3c4b5';
 const API_KEY = `${'0123456789abcdef'.repeat(2)}-us6`;

@@ -2,7 +2,7 @@
  * The one place Mailchimp answers are checked: each way an answer can be wrong is named, and a
  * correct answer passes through unchanged.
  */
-import { UnexpectedAnswer, bodyOf, memberAt, namedAt, pageOf } from '../../nodes/shared/transport/mailchimp-answers';
+import { UnexpectedAnswer, bodyOf, memberAt, namedAt, pageOf } from '../../../../nodes/shared/transport/mailchimp-answers';
 
 const member = { id: 'a1', email_address: 'a@example.com', status: 'subscribed', merge_fields: { PHONE: '' }, tags: [{ id: 1, name: 'VIP' }], tags_count: 1 };
 const members = memberAt(['id', 'email_address', 'status', 'merge_fields', 'tags', 'tags_count']);

@@ -12,10 +12,10 @@ import {
 	dataCenterOfApiKey,
 	resolveMailchimpAuth,
 	type MailchimpAuth,
-} from '../../nodes/shared/transport/mailchimp';
-import { NO_FAULTS } from '../emulators/common';
-import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
-import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+} from '../../../../nodes/shared/transport/mailchimp';
+import { NO_FAULTS } from '../../../emulators/common';
+import { credentialsOf, demoDataset, largeAudience } from '../../../emulators/datasets';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../../../emulators/mailchimp';
 
 const node: INode = {
 	id: 'n1',
