@@ -3,6 +3,9 @@
  * isolation, complete paging, the concurrency cap, retries, and errors that name the problem and
  * never the secret.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import type { INode } from 'n8n-workflow';
 
 import {
@@ -293,6 +296,23 @@ describe('unexpected answers (HTTP 200 with the wrong shape)', () => {
 		expect((await errorOf(client.getMemberTags(audienceId, dataset.accounts[0].lists[0].members[0].email_address))).message).toMatch(
 			/GET \/lists\/\w+\/members\/[^/]+\/tags: tags is missing/,
 		);
+	});
+
+	it('a bare 404 (a page from something in between, not Mailchimp\'s problem+json) is an error, never "deleted"', async () => {
+		const stranger = createServer((_req, res) => {
+			res.writeHead(404, { 'content-type': 'text/html' });
+			res.end('<html><body>Not Found</body></html>');
+		});
+		await new Promise<void>((resolve) => stranger.listen(0, '127.0.0.1', resolve));
+		try {
+			const { port } = stranger.address() as AddressInfo;
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: harbour.apiKey, apiBaseUrl: `http://127.0.0.1:${port}` }, node);
+			const client = new MailchimpClient(auth, node);
+			const error = await errorOf(client.findMember(audienceId, 'someone@example.com'));
+			expect(error.httpCode).toBe('404');
+		} finally {
+			await new Promise((resolve) => stranger.close(resolve));
+		}
 	});
 
 	it('a member that Mailchimp says does not exist (its problem+json 404) is null: deleted', async () => {
