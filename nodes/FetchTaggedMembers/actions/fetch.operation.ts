@@ -264,7 +264,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					? new NodeOperationError(this.getNode(), error.message, { itemIndex: i, description: error.description })
 					: error;
 			if (this.continueOnFail()) {
-				members.push({ json: { error: (failure as Error).message }, pairedItem });
+				// Nothing of this item's audience was read: the run cannot have synced it, so it must be
+				// recorded as failed (CONTRACT §4), whatever else succeeded.
+				members.push({ json: { error: (failure as Error).message, fatal: true }, pairedItem });
 				continue;
 			}
 			if ((failure as { context?: IDataObject }).context) {

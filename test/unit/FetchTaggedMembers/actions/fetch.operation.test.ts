@@ -86,12 +86,14 @@ function runFetch({
 	items = [{ json: {} }],
 	nodeId = 'node-a',
 	workflowId = 'wf-1',
+	continueOnFail = false,
 }: {
 	parameters?: Record<string, unknown>;
 	perItem?: Array<Record<string, unknown>>;
 	items?: INodeExecutionData[];
 	nodeId?: string;
 	workflowId?: string;
+	continueOnFail?: boolean;
 } = {}) {
 	const all = { ...baseParameters(), ...parameters };
 	const ctx = fakeExecuteContext({
@@ -99,6 +101,7 @@ function runFetch({
 		parameters: all,
 		items,
 		node: { id: nodeId, name: 'Fetch Tagged Members' },
+		continueOnFail,
 		overrides: { getWorkflow: () => ({ id: workflowId, name: 'Sync', active: false }) },
 	});
 	const read = ctx.getNodeParameter.bind(ctx) as (name: string, i: number, fallback?: unknown, opts?: object) => unknown;
@@ -211,6 +214,16 @@ describe('a garbled Mailchimp answer stops the node; it never removes', () => {
 		await writeLedger(members);
 		Object.assign(mailchimp.faults, { ...fault, routeFilter: 'segments/\\{segment_id\\}/members', seed: 4 });
 		await expect(runFetch()).rejects.toThrow(/^Mailchimp gave an unexpected answer to GET \/lists\/f1e2d3c4b5\/segments\/\d+\/members: /);
+	});
+
+	it('with "continue on fail", the failure is an item that makes the run fail (fatal), and nothing is removed', async () => {
+		const [members] = await runFetch();
+		await writeLedger(members);
+		Object.assign(mailchimp.faults, { rateHtml200: 1, routeFilter: 'segments/\\{segment_id\\}/members', seed: 4 });
+		const [out, removed] = await runFetch({ continueOnFail: true });
+		expect(removed).toEqual([]);
+		expect(out).toHaveLength(1);
+		expect(out[0].json).toMatchObject({ fatal: true, error: expect.stringMatching(/^Mailchimp gave an unexpected answer to GET /) });
 	});
 
 	it.each([
