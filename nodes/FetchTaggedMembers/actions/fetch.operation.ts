@@ -264,9 +264,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					? new NodeOperationError(this.getNode(), error.message, { itemIndex: i, description: error.description })
 					: error;
 			if (this.continueOnFail()) {
-				// Nothing of this item's audience was read: the run cannot have synced it, so it must be
-				// recorded as failed (CONTRACT §4), whatever else succeeded.
-				members.push({ json: { error: (failure as Error).message, fatal: true }, pairedItem });
+				// Only `error` (n8n moves an item to the error output when its json has nothing else).
+				members.push({ json: { error: (failure as Error).message }, pairedItem });
 				continue;
 			}
 			if ((failure as { context?: IDataObject }).context) {

@@ -216,14 +216,14 @@ describe('a garbled Mailchimp answer stops the node; it never removes', () => {
 		await expect(runFetch()).rejects.toThrow(/^Mailchimp gave an unexpected answer to GET \/lists\/f1e2d3c4b5\/segments\/\d+\/members: /);
 	});
 
-	it('with "continue on fail", the failure is an item that makes the run fail (fatal), and nothing is removed', async () => {
+	it('with "continue on fail", the failure is an error item (only `error`, so n8n routes it to the error output), and nothing is removed', async () => {
 		const [members] = await runFetch();
 		await writeLedger(members);
 		Object.assign(mailchimp.faults, { rateHtml200: 1, routeFilter: 'segments/\\{segment_id\\}/members', seed: 4 });
 		const [out, removed] = await runFetch({ continueOnFail: true });
 		expect(removed).toEqual([]);
 		expect(out).toHaveLength(1);
-		expect(out[0].json).toMatchObject({ fatal: true, error: expect.stringMatching(/^Mailchimp gave an unexpected answer to GET /) });
+		expect(out[0].json).toEqual({ error: expect.stringMatching(/^Mailchimp gave an unexpected answer to GET /) });
 	});
 
 	it.each([
