@@ -27,6 +27,15 @@ export interface FaultConfig {
 	/** Connection destroyed without an answer. */
 	dropRate: number;
 	/**
+	 * Shares of requests answered 200 with something a client must not trust, as a proxy, a captive
+	 * portal or a broken deployment can: an HTML page, `{}`, or the real answer with its shape broken
+	 * by the emulator (`malform`: a list that is not an array, a count that is not a number).
+	 * The request is not carried out.
+	 */
+	rateHtml200: number;
+	rateEmpty200: number;
+	rateMalformed200: number;
+	/**
 	 * Lost answers to requests the server DID carry out: the request is applied, then answered with a
 	 * 500 in the API's own error shape (`rateAppliedThen500`) or its connection is dropped before any
 	 * answer (`rateAppliedThenDrop`). Only successful answers are replaced; a request the API refused
@@ -53,6 +62,9 @@ export const NO_FAULTS: FaultConfig = {
 	rate5xx: 0,
 	rate403NoBody: 0,
 	dropRate: 0,
+	rateHtml200: 0,
+	rateEmpty200: 0,
+	rateMalformed200: 0,
 	rateAppliedThen500: 0,
 	rateAppliedThenDrop: 0,
 	routeFilter: '',
@@ -89,6 +101,8 @@ export interface EmulatorResponse {
 	headers?: Record<string, string>;
 	contentType?: string;
 }
+
+type GarbledKind = 'html' | 'empty' | 'malformed';
 
 type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
@@ -137,6 +151,8 @@ export interface EmulatorOptions {
 	methodNotAllowed: (req: EmulatorRequest) => EmulatorResponse;
 	/** Body of an injected 429 / 5xx, in the API's own error shape. */
 	faultBody: (status: number) => EmulatorResponse;
+	/** Breaks the shape of a real answer's body for `rateMalformed200`; without it the body becomes `[]`. */
+	malform?: (body: unknown) => unknown;
 	/** The 500 that replaces the answer to an applied request (`rateAppliedThen500`); default faultBody(500). */
 	appliedFaultBody?: () => EmulatorResponse;
 	/** Called for every request before routing (e.g. authentication, connection limits). */
@@ -244,16 +260,17 @@ export async function startEmulator(
 			const early = options.before?.(request);
 			if (early) return send(res, early);
 			try {
-				const after = await applyFaults(request, res);
+				const fault = await applyFaults(request, res);
 				if (res.writableEnded || res.destroyed) return;
 				if (hit === undefined) return send(res, options.notFound(request));
 				if (hit === 'method') return send(res, options.methodNotAllowed(request));
 				request.params = hit.params;
+				if (fault === 'html' || fault === 'empty' || fault === 'malformed') return send(res, await garble(fault, request, hit.route.handler));
 				const answer = await hit.route.handler(request);
-				if (after && answer.status >= 200 && answer.status < 300) {
-					// The write happened; only its answer is lost.
-					count(`fault applied ${after}`);
-					if (after === 'drop') return dropConnection(res);
+				if (fault && answer.status >= 200 && answer.status < 300) {
+					// The request was carried out; only its answer is lost.
+					count(`fault ${fault}`);
+					if (fault === 'applied drop') return dropConnection(res);
 					return send(res, options.appliedFaultBody?.() ?? options.faultBody(500));
 				}
 				send(res, answer);
@@ -276,43 +293,68 @@ export async function startEmulator(
 		return seeded.next();
 	}
 
+	const HTML_PAGE =
+		'<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>';
+
+	/** A 200 in place of the real answer. A malformed one is built from what a GET would have answered. */
+	async function garble(kind: GarbledKind, request: EmulatorRequest, handler: Handler): Promise<EmulatorResponse> {
+		if (kind === 'html') return { status: 200, body: HTML_PAGE, contentType: 'text/html; charset=utf-8' };
+		if (kind === 'empty') return { status: 200, body: {} };
+		const real = request.method === 'GET' ? await handler(request) : { status: 200, body: {} };
+		return { status: 200, body: options.malform ? options.malform(real.body) : [] };
+	}
+
 	function dropConnection(res: http.ServerResponse) {
 		res.socket?.destroy();
 		res.destroy();
 	}
 
 	/**
-	 * Answers an injected fault in place of the request, or says which fault replaces the answer once
-	 * the request has been carried out ('500' or 'drop'); one roll decides, so seeds replay exactly.
+	 * Answers (or drops) the request when a fault is rolled. A garbled 200, or a lost answer to a
+	 * request that is carried out first ('applied 500', 'applied drop'), is left to the caller, which
+	 * knows the route. One roll decides, so a seed replays exactly.
 	 */
-	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse): Promise<'500' | 'drop' | undefined> {
+	async function applyFaults(
+		request: EmulatorRequest,
+		res: http.ServerResponse,
+	): Promise<GarbledKind | 'applied 500' | 'applied drop' | undefined> {
 		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
 		if (delay > 0) await sleep(delay);
-		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return;
+		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return undefined;
 		const dice = roll();
 		let edge = faults.dropRate;
 		if (dice < edge) {
 			count('fault drop');
 			dropConnection(res);
-			return;
+			return undefined;
 		}
 		if (dice < (edge += faults.rate429)) {
 			count('fault 429');
 			send(res, options.faultBody(429));
-			return;
+			return undefined;
 		}
 		if (dice < (edge += faults.rate5xx)) {
 			count('fault 5xx');
 			send(res, options.faultBody(503));
-			return;
+			return undefined;
 		}
 		if (dice < (edge += faults.rate403NoBody)) {
 			count('fault 403');
 			send(res, { status: 403 });
-			return;
+			return undefined;
 		}
-		if (dice < (edge += faults.rateAppliedThen500 ?? 0)) return '500';
-		if (dice < (edge += faults.rateAppliedThenDrop ?? 0)) return 'drop';
+		for (const [kind, rate] of [
+			['html', faults.rateHtml200],
+			['empty', faults.rateEmpty200],
+			['malformed', faults.rateMalformed200],
+		] as const) {
+			if (dice < (edge += rate ?? 0)) {
+				count(`fault 200 ${kind}`);
+				return kind;
+			}
+		}
+		if (dice < (edge += faults.rateAppliedThen500 ?? 0)) return 'applied 500';
+		if (dice < (edge += faults.rateAppliedThenDrop ?? 0)) return 'applied drop';
 		return undefined;
 	}
 
