@@ -133,3 +133,34 @@ describe('the sync when a handset opts out mid-run', () => {
 		expect(account().subscriptionEvents.slice(before).filter((e) => e.channelId === second && e.to === 'SUBSCRIBED')).toEqual([]);
 	});
 });
+
+describe('the sync when the Hub answers garbage', () => {
+	it.each([
+		['an HTML page', { rateHtml200: 1 }],
+		['{}', { rateEmpty200: 1 }],
+	])('removes nothing when the contacts lookup of a removal answers %s, and removes once it answers properly', async (_what, fault) => {
+		const leaving = selectedMembers().at(-1)!;
+		const contact = contacts().find((c) => mailchimpIdOf(c) === leaving.contactId)!;
+		expect(contact.lists.map((l) => l.name)).toEqual(['MAILCHIMP']);
+		mailchimp.state.tagMember(audienceId, leaving.email, { remove: [TAG] });
+
+		Object.assign(hub.faults, { ...fault, routeFilter: '^GET /api/v1/contacts/contacts$' });
+		hub.counters.clear();
+		let failed: Awaited<ReturnType<N8nSuite['execute']>>;
+		try {
+			failed = await n8n.execute(workflowId);
+		} finally {
+			Object.assign(hub.faults, { rateHtml200: 0, rateEmpty200: 0, routeFilter: '' });
+		}
+		// Remove's error names the endpoint and what was wrong; the run is recorded failed.
+		const errors = failed.itemsOf('Remove From Hub', 1);
+		expect(errors.map((e) => String(e.error))).toEqual([expect.stringMatching(/GET \/api\/v1\/contacts\/contacts was not what the API documents/)]);
+		expect((failed.itemsOf('Release Sync Lock')[0] as { outcome: string }).outcome).toBe('failed');
+		expect([...hub.counters.keys()].filter((k) => /^(POST|PATCH|DELETE) \/api\//.test(k))).toEqual([]);
+		expect(account().contactData(account().contacts.get(contact.id)!).lists.map((l) => l.name)).toEqual(['MAILCHIMP']);
+
+		// With proper answers the removal the ledger still holds happens.
+		await n8n.execute(workflowId);
+		expect(account().contactData(account().contacts.get(contact.id)!).lists).toEqual([]);
+	});
+});
