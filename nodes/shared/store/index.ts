@@ -12,7 +12,7 @@ import { SqliteSyncStore } from './sqlite';
 import type { SyncStore } from './types';
 
 export * from './types';
-export { SyncStoreError, type SyncStoreErrorCode } from './errors';
+export { LeaseLostError, SyncStoreError, type SyncStoreErrorCode } from './errors';
 export { testPostgresConnection, type PostgresSslMode, type PostgresStoreOptions } from './postgres';
 
 export const SQLITE_FILE_NAME = 'mailchimp-hub-sync.sqlite';

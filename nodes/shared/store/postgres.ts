@@ -21,7 +21,7 @@ import {
 	refusalReason,
 	uniquePhones,
 } from './common';
-import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, SyncStoreError } from './errors';
+import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, POSTGRES_MIGRATIONS, schemaTooNewMessage } from './migrations';
 import type {
 	AcquireRequest,
@@ -30,6 +30,7 @@ import type {
 	ConsentRecord,
 	ConsentState,
 	ForceReleaseResult,
+	LeaseFence,
 	LeaseInfo,
 	LedgerEntry,
 	LockStatus,
@@ -281,8 +282,8 @@ export class PostgresSyncStore implements SyncStore {
 			// Two tries: the holder may release between our insert conflicting and our row lock.
 			for (let attempt = 0; attempt < 2; attempt++) {
 				const inserted = await db.query(
-					`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
-					 VALUES ($1, $2, $3, $4, now(), now() + $5 * interval '1 millisecond')
+					`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at, ttl_ms)
+					 VALUES ($1, $2, $3, $4, now(), now() + $5 * interval '1 millisecond', $5)
 					 ON CONFLICT (lock_name) DO NOTHING
 					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
 					[request.lockName, tokenHash, request.holder, runId, ttlMs],
@@ -305,7 +306,7 @@ export class PostgresSyncStore implements SyncStore {
 				await expireRun(db, current.run_id as string);
 				const taken = await db.query(
 					`UPDATE hub_sync_lease SET token_hash = $2, holder = $3, run_id = $4, acquired_at = now(),
-					   expires_at = now() + $5 * interval '1 millisecond'
+					   expires_at = now() + $5 * interval '1 millisecond', ttl_ms = $5
 					 WHERE lock_name = $1
 					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
 					[request.lockName, tokenHash, request.holder, runId, ttlMs],
@@ -318,16 +319,18 @@ export class PostgresSyncStore implements SyncStore {
 		});
 	}
 
-	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+	async renew(ownerToken: string, ttlMs?: number): Promise<RenewResult> {
 		assertToken(ownerToken);
-		assertTtl(ttlMs);
+		if (ttlMs !== undefined) assertTtl(ttlMs);
 		const tokenHash = hashToken(ownerToken);
 		return this.transaction(async (db): Promise<RenewResult> => {
+			// No TTL given: the lease's own. A given one becomes the lease's own from now on.
 			const renewed = await db.query(
-				`UPDATE hub_sync_lease SET expires_at = now() + $2 * interval '1 millisecond'
+				`UPDATE hub_sync_lease SET ttl_ms = coalesce($2::bigint, ttl_ms),
+				   expires_at = now() + coalesce($2::bigint, ttl_ms) * interval '1 millisecond'
 				 WHERE token_hash = $1 AND expires_at > now()
 				 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
-				[tokenHash, Math.round(ttlMs)],
+				[tokenHash, ttlMs === undefined ? null : Math.round(ttlMs)],
 			);
 			if (renewed.rowCount === 1) return { renewed: true, lease: toLease(renewed.rows[0] as Row) };
 			return { renewed: false, ...(await this.refusal(db, tokenHash)) };
@@ -410,6 +413,30 @@ export class PostgresSyncStore implements SyncStore {
 		return { reason: refusalReason(record, lease.rowCount === 1), run: record };
 	}
 
+	/**
+	 * Inside a write transaction: the fence's token must hold its lock's current, unexpired lease. The
+	 * row is locked FOR SHARE until commit, so an acquire that would take the lapsed lock over (it locks
+	 * the row FOR UPDATE) or a forced release waits until this write is committed: no fenced row is
+	 * ever written after another run got the lock.
+	 */
+	private async checkFence(db: PoolClient, fence: LeaseFence | undefined): Promise<void> {
+		if (!fence) return;
+		const tokenHash = hashToken(fence.ownerToken);
+		const held = await db.query('SELECT 1 FROM hub_sync_lease WHERE token_hash = $1 AND expires_at > now() FOR SHARE', [tokenHash]);
+		if (held.rowCount === 1) return;
+		const { reason, run } = await this.refusal(db, tokenHash);
+		let holder: LeaseInfo | null = null;
+		if (run) {
+			const current = await db.query(
+				`SELECT lock_name, holder, run_id, acquired_at, expires_at FROM hub_sync_lease
+				 WHERE lock_name = $1 AND token_hash <> $2 AND expires_at > now()`,
+				[run.lockName, tokenHash],
+			);
+			if (current.rowCount === 1) holder = toLease(current.rows[0] as Row);
+		}
+		throw new LeaseLostError(reason, run, holder);
+	}
+
 	// ---- ledger ----------------------------------------------------------------------------------
 
 	async readLedger(syncName: string): Promise<LedgerEntry[]> {
@@ -429,40 +456,61 @@ export class PostgresSyncStore implements SyncStore {
 		}));
 	}
 
-	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
+		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
 			// One statement per slice: arrays in, unnest into rows, so 100,000 rows take 20 round trips.
-			await this.query(
-				`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
-				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-				 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
-				   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
-				[
-					slice.map((e) => e.syncName),
-					slice.map((e) => e.audienceId),
-					slice.map((e) => e.memberKey),
-					slice.map((e) => e.contentHash),
-					slice.map((e) => e.hubContactId),
-					slice.map((e) => e.phone),
-					slice.map((e) => e.syncedAt.toISOString()),
-				],
+			await this.fenced(fence, (db) =>
+				db.query(
+					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+					 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+					   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
+					[
+						slice.map((e) => e.syncName),
+						slice.map((e) => e.audienceId),
+						slice.map((e) => e.memberKey),
+						slice.map((e) => e.contentHash),
+						slice.map((e) => e.hubContactId),
+						slice.map((e) => e.phone),
+						slice.map((e) => e.syncedAt.toISOString()),
+					],
+				),
 			);
 		}
 	}
 
-	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number> {
 		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
+		if (fence) assertToken(fence.ownerToken);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
-			const rows = await this.query(
-				'DELETE FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = ANY($3::text[]) RETURNING 1',
-				[syncName, audienceId, slice],
+			const result = await this.fenced(fence, (db) =>
+				db.query(
+					'DELETE FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = ANY($3::text[]) RETURNING 1',
+					[syncName, audienceId, slice],
+				),
 			);
-			deleted += rows.length;
+			deleted += result.rowCount ?? 0;
 		}
 		return deleted;
+	}
+
+	/** One write: unfenced, a single statement; fenced, the lease check and the write in one transaction. */
+	private async fenced<T>(fence: LeaseFence | undefined, write: (db: PoolClient | Pool) => Promise<T>): Promise<T> {
+		if (!fence) {
+			try {
+				return await write(this.connections);
+			} catch (error) {
+				throw fromPostgresError(error, this.location, this.options.user);
+			}
+		}
+		return this.transaction(async (db) => {
+			await this.checkFence(db, fence);
+			return write(db);
+		});
 	}
 
 	// ---- consent ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import {
 	refusalReason,
 	uniquePhones,
 } from './common';
-import { assertName, assertToken, assertTtl, fromSqliteError, SyncStoreError } from './errors';
+import { assertName, assertToken, assertTtl, fromSqliteError, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, schemaTooNewMessage, SQLITE_MIGRATIONS } from './migrations';
 import type {
 	AcquireRequest,
@@ -32,6 +32,7 @@ import type {
 	ConsentRecord,
 	ConsentState,
 	ForceReleaseResult,
+	LeaseFence,
 	LeaseInfo,
 	LeaseRefusal,
 	LedgerEntry,
@@ -71,6 +72,7 @@ interface LeaseRow {
 	run_id: string;
 	acquired_at: number;
 	expires_at: number;
+	ttl_ms: number;
 }
 
 const RUN_COLUMNS =
@@ -208,11 +210,12 @@ export class SqliteSyncStore implements SyncStore {
 			if (current) this.expireRun(current);
 			const expiresAt = now + Math.round(request.ttlMs);
 			this.statement(
-				`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
-				 VALUES (?, ?, ?, ?, ?, ?)
+				`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at, ttl_ms)
+				 VALUES (?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (lock_name) DO UPDATE SET token_hash = excluded.token_hash, holder = excluded.holder,
-				   run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
-			).run(request.lockName, tokenHash, request.holder, runId, now, expiresAt);
+				   run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
+				   ttl_ms = excluded.ttl_ms`,
+			).run(request.lockName, tokenHash, request.holder, runId, now, expiresAt, Math.round(request.ttlMs));
 			this.insertRun(runId, request.lockName, audienceId, triggerKind, request.holder, tokenHash, now, null, 'running');
 			return {
 				acquired: true,
@@ -228,16 +231,17 @@ export class SqliteSyncStore implements SyncStore {
 		});
 	}
 
-	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+	async renew(ownerToken: string, ttlMs?: number): Promise<RenewResult> {
 		assertToken(ownerToken);
-		assertTtl(ttlMs);
+		if (ttlMs !== undefined) assertTtl(ttlMs);
 		const tokenHash = hashToken(ownerToken);
 		return this.transaction((): RenewResult => {
 			const now = this.now();
 			const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
 			if (!lease || lease.expires_at <= now) return { renewed: false, ...this.refusal(tokenHash, lease) };
-			const expiresAt = now + Math.round(ttlMs);
-			this.statement('UPDATE hub_sync_lease SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash);
+			const ttl = ttlMs === undefined ? Number(lease.ttl_ms) : Math.round(ttlMs);
+			const expiresAt = now + ttl;
+			this.statement('UPDATE hub_sync_lease SET expires_at = ?, ttl_ms = ? WHERE token_hash = ?').run(expiresAt, ttl, tokenHash);
 			return { renewed: true, lease: toLease({ ...lease, expires_at: expiresAt }) };
 		});
 	}
@@ -337,6 +341,22 @@ export class SqliteSyncStore implements SyncStore {
 		).run(id, lockName, audienceId, triggerKind, holder, tokenHash, startedAt, finishedAt, outcome);
 	}
 
+	/**
+	 * Inside a write transaction: the fence's token must hold its lock's current, unexpired lease.
+	 * BEGIN IMMEDIATE holds the write lock, so no acquire can take the lock between this check and the
+	 * write that follows it.
+	 */
+	private checkFence(fence: LeaseFence | undefined): void {
+		if (!fence) return;
+		const tokenHash = hashToken(fence.ownerToken);
+		const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
+		if (lease && lease.expires_at > this.now()) return;
+		const { reason, run } = this.refusal(tokenHash, lease);
+		const current = run ? this.leaseRow(run.lockName) : undefined;
+		const holder = current && current.token_hash !== tokenHash && current.expires_at > this.now() ? toLease(current) : null;
+		throw new LeaseLostError(reason, run, holder);
+	}
+
 	/** Why a token got nowhere, told from its run record (the lease row may be gone). */
 	private refusal(tokenHash: string, lease: LeaseRow | undefined): { reason: LeaseRefusal; run: RunRecord | null } {
 		const row = this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE token_hash = ?`).get(tokenHash) as
@@ -367,10 +387,12 @@ export class SqliteSyncStore implements SyncStore {
 		);
 	}
 
-	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
+		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
 			this.transaction(() => {
+				this.checkFence(fence);
 				const upsert = this.statement(
 					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
 					 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -385,12 +407,14 @@ export class SqliteSyncStore implements SyncStore {
 		}
 	}
 
-	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number> {
 		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
+		if (fence) assertToken(fence.ownerToken);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
 			deleted += this.transaction(() => {
+				this.checkFence(fence);
 				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?');
 				let n = 0;
 				for (const key of slice) n += Number(remove.run(syncName, audienceId, key).changes);

@@ -98,6 +98,14 @@ export interface LockStatus {
 	runs: RunRecord[];
 }
 
+/**
+ * The run's lease, passed along with ledger writes: a run whose lease lapsed or was taken over must
+ * not write ledger rows that the next holder of the lock would then trust.
+ */
+export interface LeaseFence {
+	ownerToken: string;
+}
+
 /** What the sync last wrote to the Hub for one member; written only after the Hub accepted it. */
 export interface LedgerEntry {
 	/**
@@ -144,8 +152,12 @@ export interface SyncStore {
 	// Leases and runs
 	/** Atomic: of any number of simultaneous callers at most one gets the lease. Records a run either way. */
 	acquire(request: AcquireRequest): Promise<AcquireResult>;
-	/** Extends the caller's own unexpired lease to now + ttl. An expired lease is not revived. */
-	renew(ownerToken: string, ttlMs: number): Promise<RenewResult>;
+	/**
+	 * Extends the caller's own unexpired lease to now + ttl. Without `ttlMs` the lease's own time to live
+	 * (the one it was acquired or last renewed with); a given `ttlMs` becomes the lease's own from then on.
+	 * An expired lease is not revived.
+	 */
+	renew(ownerToken: string, ttlMs?: number): Promise<RenewResult>;
 	/** Ends the caller's own unexpired lease and records how the run went. Any other token, or an
 	 * expired lease, changes nothing. */
 	release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult>;
@@ -158,8 +170,13 @@ export interface SyncStore {
 	// Ledger (bulk, per sync)
 	/** Everything the sync wrote, for every audience it has read. */
 	readLedger(syncName: string): Promise<LedgerEntry[]>;
-	upsertLedger(entries: LedgerEntry[]): Promise<void>;
-	deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number>;
+	/**
+	 * With a fence, each write first checks, in its own transaction, that the token still holds its
+	 * lock's current, unexpired lease; if not it writes nothing and throws `LeaseLostError`.
+	 */
+	upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void>;
+	/** Fenced like `upsertLedger`. Returns how many entries were deleted. */
+	deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number>;
 
 	// Consent
 	getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null>;
