@@ -76,6 +76,18 @@ export const SQLITE_MIGRATIONS: Migration[] = [
 			UPDATE hub_sync_lease SET ttl_ms = max(expires_at - acquired_at, 1);
 		`,
 	},
+	{
+		version: 3,
+		description: 'opt-outs the sync saw',
+		sql: `
+			CREATE TABLE hub_sync_opt_out (
+				phone       TEXT PRIMARY KEY,
+				source      TEXT NOT NULL,
+				audience_id TEXT,
+				recorded_at INTEGER NOT NULL
+			) WITHOUT ROWID;
+		`,
+	},
 ];
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
@@ -138,6 +150,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
 			ALTER TABLE hub_sync_lease ADD COLUMN ttl_ms bigint;
 			UPDATE hub_sync_lease SET ttl_ms = greatest(1, (extract(epoch FROM expires_at - acquired_at) * 1000)::bigint);
 			ALTER TABLE hub_sync_lease ALTER COLUMN ttl_ms SET NOT NULL;
+		`,
+	},
+	{
+		version: 3,
+		description: 'opt-outs the sync saw',
+		sql: `
+			CREATE TABLE hub_sync_opt_out (
+				phone       text PRIMARY KEY,
+				source      text NOT NULL,
+				audience_id text,
+				recorded_at timestamptz NOT NULL
+			);
 		`,
 	},
 ];

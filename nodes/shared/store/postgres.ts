@@ -11,6 +11,7 @@ import { Client, Pool, type ClientConfig, type PoolClient } from 'pg';
 import {
 	chunks,
 	cleanCounts,
+	cleanOptOuts,
 	clampRunLimit,
 	clipSummary,
 	dedupeLedger,
@@ -19,6 +20,7 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toOptOut,
 	uniquePhones,
 } from './common';
 import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, LeaseLostError, SyncStoreError } from './errors';
@@ -34,12 +36,14 @@ import type {
 	LeaseInfo,
 	LedgerEntry,
 	LockStatus,
+	OptOutRecord,
 	ReleaseResult,
 	RenewResult,
 	RunOutcome,
 	RunRecord,
 	RunSummary,
 	StatusOptions,
+	StoredOptOut,
 	SyncStore,
 } from './types';
 
@@ -596,6 +600,37 @@ export class PostgresSyncStore implements SyncStore {
 			[audienceId, phone, state, answer, answeredAt?.toISOString() ?? null],
 		);
 		return toConsent(rows[0]);
+	}
+
+	// ---- opt-outs ---------------------------------------------------------------------------------
+
+	async recordOptOuts(records: OptOutRecord[]): Promise<void> {
+		const unique = cleanOptOuts(records);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			// DO NOTHING: the first record of a number (when and where it first opted out) is kept.
+			await this.query(
+				`INSERT INTO hub_sync_opt_out (phone, source, audience_id, recorded_at)
+				 SELECT phone, source, audience_id, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS r (phone, source, audience_id)
+				 ON CONFLICT (phone) DO NOTHING`,
+				[slice.map((r) => r.phone), slice.map((r) => r.source), slice.map((r) => r.audienceId ?? null)],
+			);
+		}
+	}
+
+	async readOptOuts(phones: string[]): Promise<Set<string>> {
+		const unique = uniquePhones(phones);
+		const found = new Set<string>();
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			const rows = await this.query('SELECT phone FROM hub_sync_opt_out WHERE phone = ANY($1::text[])', [slice]);
+			for (const row of rows) found.add(row.phone as string);
+		}
+		return found;
+	}
+
+	async getOptOut(phone: string): Promise<StoredOptOut | null> {
+		assertName('phone number', phone);
+		const rows = await this.query('SELECT * FROM hub_sync_opt_out WHERE phone = $1', [phone]);
+		return rows.length ? toOptOut(rows[0]) : null;
 	}
 
 	async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
 	chunks,
 	cleanCounts,
+	cleanOptOuts,
 	clampRunLimit,
 	clipSummary,
 	dedupeLedger,
@@ -21,6 +22,7 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toOptOut,
 	uniquePhones,
 } from './common';
 import { assertName, assertToken, assertTtl, fromSqliteError, LeaseLostError, SyncStoreError } from './errors';
@@ -37,12 +39,14 @@ import type {
 	LeaseRefusal,
 	LedgerEntry,
 	LockStatus,
+	OptOutRecord,
 	ReleaseResult,
 	RenewResult,
 	RunOutcome,
 	RunRecord,
 	RunSummary,
 	StatusOptions,
+	StoredOptOut,
 	SyncStore,
 } from './types';
 
@@ -523,6 +527,47 @@ export class SqliteSyncStore implements SyncStore {
 				this.statement('SELECT * FROM hub_sync_consent WHERE audience_id = ? AND phone = ?').get(audienceId, phone) as Row,
 			);
 		});
+	}
+
+	// ---- opt-outs ---------------------------------------------------------------------------------
+
+	async recordOptOuts(records: OptOutRecord[]): Promise<void> {
+		const unique = cleanOptOuts(records);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			this.transaction(() => {
+				const now = this.now();
+				// DO NOTHING: the first record of a number (when and where it first opted out) is kept.
+				const record = this.statement(
+					`INSERT INTO hub_sync_opt_out (phone, source, audience_id, recorded_at) VALUES (?, ?, ?, ?)
+					 ON CONFLICT (phone) DO NOTHING`,
+				);
+				for (const r of slice) record.run(r.phone, r.source, r.audienceId ?? null, now);
+			});
+			await yieldToEventLoop();
+		}
+	}
+
+	async readOptOuts(phones: string[]): Promise<Set<string>> {
+		const unique = uniquePhones(phones);
+		const found = new Set<string>();
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			this.read(() => {
+				const rows = this.statement(
+					'SELECT phone FROM hub_sync_opt_out WHERE phone IN (SELECT value FROM json_each(?))',
+				).all(JSON.stringify(slice)) as Row[];
+				for (const row of rows) found.add(row.phone as string);
+			});
+			await yieldToEventLoop();
+		}
+		return found;
+	}
+
+	async getOptOut(phone: string): Promise<StoredOptOut | null> {
+		assertName('phone number', phone);
+		const row = this.read(
+			() => this.statement('SELECT * FROM hub_sync_opt_out WHERE phone = ?').get(phone) as Row | undefined,
+		);
+		return row ? toOptOut({ ...row, recorded_at: new Date(Number(row.recorded_at)) }) : null;
 	}
 
 	async close(): Promise<void> {

@@ -142,6 +142,32 @@ export interface ConsentRecord {
 
 export type ConsentAnswerState = 'confirmed' | 'declined' | 'opted-out';
 
+/** Where the sync saw a number opt out. */
+export type OptOutSource = 'hub-unsubscribed' | 'hub-blacklist' | 'mailchimp-sms-unsubscribed' | 'reply-stop';
+
+export const OPT_OUT_SOURCES: readonly OptOutSource[] = [
+	'hub-unsubscribed',
+	'hub-blacklist',
+	'mailchimp-sms-unsubscribed',
+	'reply-stop',
+];
+
+export interface OptOutRecord {
+	/** E.164, e.g. +61491570156. */
+	phone: string;
+	source: OptOutSource;
+	/** The audience whose sync saw it, when there was one. */
+	audienceId?: string;
+}
+
+/** An opt-out as the store keeps it: the first time the sync saw the number opt out. */
+export interface StoredOptOut {
+	phone: string;
+	source: OptOutSource;
+	audienceId: string | null;
+	recordedAt: Date;
+}
+
 export type StoreKind = 'sqlite' | 'postgres';
 
 export interface SyncStore {
@@ -198,6 +224,17 @@ export interface SyncStore {
 		answer: string,
 		answeredAt?: Date,
 	): Promise<ConsentRecord>;
+
+	// Opt-outs
+	/**
+	 * Remembers numbers that opted out, so a sync never subscribes them again even if the Hub forgot.
+	 * Idempotent: a number keeps the source, audience and time it was first recorded with.
+	 */
+	recordOptOuts(records: OptOutRecord[]): Promise<void>;
+	/** The subset of `phones` that ever opted out. */
+	readOptOuts(phones: string[]): Promise<Set<string>>;
+	/** Where and when a number was first seen opting out, for messages; null if it never was. */
+	getOptOut(phone: string): Promise<StoredOptOut | null>;
 
 	/** Closes this store's connection; the next `openSyncStore` opens a fresh one. */
 	close(): Promise<void>;

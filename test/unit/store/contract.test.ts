@@ -521,6 +521,57 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 		});
 	});
 
+	describe('opt-outs', () => {
+		it('remembers numbers that opted out and answers which of the asked numbers did', async () => {
+			await store.recordOptOuts([
+				{ phone: '+61491570301', source: 'hub-unsubscribed', audienceId: 'aud-o' },
+				{ phone: '+61491570302', source: 'mailchimp-sms-unsubscribed' },
+			]);
+			const found = await store.readOptOuts(['+61491570301', '+61491570302', '+61491570303', '+61491570301']);
+			expect([...found].sort()).toEqual(['+61491570301', '+61491570302']);
+			expect(await store.readOptOuts([])).toEqual(new Set());
+			expect(await store.getOptOut('+61491570301')).toMatchObject({ source: 'hub-unsubscribed', audienceId: 'aud-o' });
+			expect(await store.getOptOut('+61491570302')).toMatchObject({ source: 'mailchimp-sms-unsubscribed', audienceId: null });
+			expect(await store.getOptOut('+61491570303')).toBeNull();
+		});
+
+		it('is idempotent and keeps the first source and time a number was seen with', async () => {
+			await store.recordOptOuts([{ phone: '+61491570311', source: 'reply-stop', audienceId: 'aud-1' }]);
+			const first = await store.getOptOut('+61491570311');
+			await sleep(20);
+			await store.recordOptOuts([
+				{ phone: '+61491570311', source: 'hub-blacklist', audienceId: 'aud-2' },
+				{ phone: '+61491570311', source: 'hub-unsubscribed' },
+			]);
+			expect(await store.getOptOut('+61491570311')).toEqual(first);
+			expect(first).toMatchObject({ phone: '+61491570311', source: 'reply-stop', audienceId: 'aud-1' });
+			expect(first!.recordedAt).toBeInstanceOf(Date);
+		});
+
+		it('rejects a number not in E.164, an unknown source or an empty audience, writing none of the batch', async () => {
+			const ok = { phone: '+61491570321', source: 'hub-blacklist' as const };
+			for (const bad of [
+				{ phone: '0491570322', source: 'hub-blacklist' },
+				{ phone: '+61 491 570 322', source: 'hub-blacklist' },
+				{ phone: '', source: 'hub-blacklist' },
+				{ phone: '+61491570322', source: 'unsubscribed' },
+				{ phone: '+61491570322', source: 'hub-blacklist', audienceId: ' ' },
+			]) {
+				await expect(store.recordOptOuts([ok, bad as never])).rejects.toMatchObject({ code: 'invalid-input' });
+			}
+			expect(await store.readOptOuts(['+61491570321', '+61491570322'])).toEqual(new Set());
+		});
+
+		it('records and reads 100,000 numbers in bulk', async () => {
+			const phones = Array.from({ length: 100_000 }, (_, i) => `+6149${String(i).padStart(7, '0')}`);
+			await store.recordOptOuts(phones.filter((_, i) => i % 2 === 0).map((phone) => ({ phone, source: 'hub-unsubscribed' as const })));
+			const found = await store.readOptOuts(phones);
+			expect(found.size).toBe(50_000);
+			expect(found.has(phones[0])).toBe(true);
+			expect(found.has(phones[1])).toBe(false);
+		}, 120_000);
+	});
+
 	describe('consent', () => {
 		it('claims a number once, ever: a credit is never spent twice', async () => {
 			expect(await store.claimConsentAsk('aud-c', '+61491570001')).toBe(true);
