@@ -15,6 +15,7 @@ export type SyncStoreErrorCode =
 	| 'busy'
 	| 'schema-too-new'
 	| 'lease-lost'
+	| 'not-ours'
 	| 'failed';
 
 export class SyncStoreError extends Error {

@@ -6,7 +6,7 @@
  * write lock serialises other processes (they wait up to the busy timeout). Transactions are kept to
  * a handful of statements; bulk ledger writes go in slices with a yield in between.
  */
-import { mkdirSync } from 'fs';
+import { closeSync, mkdirSync, openSync } from 'fs';
 import { dirname } from 'path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
@@ -27,6 +27,7 @@ import {
 } from './common';
 import { assertName, assertToken, assertTtl, fromSqliteError, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, schemaTooNewMessage, SQLITE_MIGRATIONS } from './migrations';
+import { SQLITE_FILE_NAME, STORE_APPLICATION_ID } from './place';
 import type {
 	AcquireRequest,
 	AcquireResult,
@@ -102,11 +103,15 @@ export class SqliteSyncStore implements SyncStore {
 		return Date.now();
 	}
 
-	/** Opens (creating if needed) the file, switches it to WAL and brings the schema up to date. */
+	/**
+	 * Opens (creating if needed, readable by the n8n user only) the file, makes sure it is ours, switches
+	 * it to WAL and brings the schema up to date.
+	 */
 	static open(options: SqliteStoreOptions, onClose?: () => void): SqliteSyncStore {
 		const { path } = options;
 		try {
-			mkdirSync(dirname(path), { recursive: true });
+			// Folders and file are private to the n8n user: the store holds phone numbers and consent.
+			mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
 		} catch (error) {
 			const why = FOLDER_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 			throw new SyncStoreError(
@@ -115,13 +120,16 @@ export class SqliteSyncStore implements SyncStore {
 				error,
 			);
 		}
+		createPrivately(path);
 		let db: DatabaseSync | undefined;
 		try {
 			db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+			const store = new SqliteSyncStore(db, path, onClose);
+			// Before anything writes to it (switching to WAL does): a database that is not ours is left alone.
+			store.assertOurs();
 			// WAL lets readers work while one writer commits; NORMAL sync is durable across process crashes.
 			db.exec('PRAGMA journal_mode = WAL');
 			db.exec('PRAGMA synchronous = NORMAL');
-			const store = new SqliteSyncStore(db, path, onClose);
 			store.migrate();
 			return store;
 		} catch (error) {
@@ -134,17 +142,48 @@ export class SqliteSyncStore implements SyncStore {
 		}
 	}
 
+	/**
+	 * Ours: marked with our application_id, or unmarked with no tables but ours (empty, or a store
+	 * created before stores were marked). Anything else is another program's database.
+	 */
+	private assertOurs(): void {
+		const id = this.applicationId();
+		if (id === STORE_APPLICATION_ID) return;
+		const foreign = (
+			this.database
+				.prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name`)
+				.all() as Row[]
+		)
+			.map((row) => row.name as string)
+			.filter((name) => !name.startsWith('hub_sync_'));
+		if (id === 0 && foreign.length === 0) return;
+		const tables = foreign.length ? `; its tables include ${foreign.slice(0, 5).join(', ')}` : '';
+		throw new SyncStoreError(
+			'not-ours',
+			`The file ${this.location} is a SQLite database of another program (application_id ${id}${tables}); ` +
+				`the sync store never writes into another program's database, so it was left untouched. ` +
+				`Choose another store file, or leave the Store File empty for ${SQLITE_FILE_NAME} in the n8n folder.`,
+		);
+	}
+
+	private applicationId(): number {
+		return Number((this.database.prepare('PRAGMA application_id').get() as Row).application_id);
+	}
+
 	private migrate(): void {
 		const known = latestVersion(SQLITE_MIGRATIONS);
-		// A quick read first: once migrated, nobody needs the write lock just to open the store.
-		if (this.userVersion() === known) return;
+		// A quick read first: once migrated and marked, nobody needs the write lock just to open the store.
+		if (this.userVersion() === known && this.applicationId() === STORE_APPLICATION_ID) return;
 		this.transaction(() => {
+			// Again under the write lock: another process may have written in between.
+			this.assertOurs();
 			const current = this.userVersion();
 			if (current > known) throw new SyncStoreError('schema-too-new', schemaTooNewMessage(this.location, current, known));
 			for (const migration of SQLITE_MIGRATIONS) {
 				if (migration.version > current) this.database.exec(migration.sql);
 			}
 			this.database.exec(`PRAGMA user_version = ${known}`);
+			this.database.exec(`PRAGMA application_id = ${STORE_APPLICATION_ID}`);
 		});
 	}
 
@@ -621,6 +660,18 @@ function toConsent(row: Row): ConsentRecord {
 		answeredAt: date(row.answered_at),
 		answer: (row.answer as string | null) ?? null,
 	};
+}
+
+/**
+ * Creates a missing store file readable and writable by the n8n user only; SQLite gives its WAL and
+ * shared-memory files the same mode. An existing file keeps the mode its owner gave it.
+ */
+function createPrivately(path: string): void {
+	try {
+		closeSync(openSync(path, 'wx', 0o600));
+	} catch {
+		// It exists already, or cannot be created: SQLite's open then names the problem.
+	}
 }
 
 function yieldToEventLoop(): Promise<void> {
