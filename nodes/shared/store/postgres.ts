@@ -70,7 +70,11 @@ type Row = Record<string, unknown>;
 const RUN_COLUMNS =
 	'id, lock_name, audience_id, trigger_kind, holder, started_at, finished_at, outcome, counts, error_summary, forced_release';
 const LEDGER_SLICE = 5_000;
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * Only names PostgreSQL keeps as written: unquoted identifiers are folded to lower case, so "MySchema"
+ * would be created as myschema and then not be found by its own name on the next start.
+ */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The server address for messages and cache keys; never includes the password. */
 export function postgresLocation(options: PostgresStoreOptions): string {
@@ -95,8 +99,16 @@ export function validatePostgresOptions(options: PostgresStoreOptions): void {
 	if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
 		throw invalidInput(`The PostgreSQL port must be a number from 1 to 65535; got ${options.port}`);
 	}
-	if (options.schema && !SCHEMA_NAME.test(options.schema)) {
-		throw invalidInput(`The schema name "${options.schema}" is not a plain identifier (letters, digits, underscore)`);
+	if (options.schema !== undefined && options.schema !== '') {
+		const schema = options.schema;
+		const suggestion = schema.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').replace(/^pg_/, 'sync_').slice(0, 63);
+		if (!SCHEMA_NAME.test(schema) || schema.startsWith('pg_')) {
+			throw invalidInput(
+				`The schema name "${schema}" cannot be used: it must be lower-case letters, digits and underscores, start with a ` +
+					`letter or underscore, be at most 63 characters and not start with pg_ (PostgreSQL keeps those for itself, and ` +
+					`folds other capitals to lower case). Use e.g. "${suggestion}" in the Sync Store (Postgres) credential.`,
+			);
+		}
 	}
 }
 

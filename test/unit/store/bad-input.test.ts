@@ -265,6 +265,40 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 			code: 'invalid-input',
 		});
 	});
+
+	it('accepts only schema names PostgreSQL keeps as written, saying which name to use, and reopens those after a restart', async () => {
+		const cases: Array<[string, string]> = [
+			['MySchema', 'myschema'],
+			['sync-store', 'sync_store'],
+			['pg_sync', 'sync_sync'],
+			['1st', '_1st'],
+			['Sync Store', 'sync_store'],
+		];
+		for (const [schema, suggestion] of cases) {
+			await expect(openSyncStore({ ...pg, schema })).rejects.toMatchObject({
+				code: 'invalid-input',
+				message: expect.stringContaining(`The schema name "${schema}" cannot be used: it must be lower-case letters`),
+			});
+			await expect(openSyncStore({ ...pg, schema })).rejects.toMatchObject({
+				message: expect.stringContaining(`Use e.g. "${suggestion}"`),
+			});
+		}
+		await expect(openSyncStore({ ...pg, schema: 'a'.repeat(64) })).rejects.toMatchObject({ code: 'invalid-input' });
+
+		const schema = `${pg.schema}_lower_2`;
+		const admin = new Client({ ...postgresServer(), ssl: false });
+		await admin.connect();
+		try {
+			for (let start = 0; start < 2; start++) {
+				const store = await openSyncStore({ ...pg, schema });
+				expect((await store.status('restart')).lockName).toBe('restart');
+				await store.close();
+			}
+		} finally {
+			await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+			await admin.end();
+		}
+	});
 });
 
 // A TTL of 0 or below and a missing token are part of the contract suite (contract.test.ts), on both backends.
