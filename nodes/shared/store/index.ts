@@ -52,7 +52,7 @@ async function openUncached(config: StoreConfig, forget: () => void): Promise<Sy
 	if (config.kind === 'postgres') return PostgresSyncStore.open(config, forget);
 	const path = resolveSqlitePath(config.path);
 	checkStorePlace(path);
-	const store = SqliteSyncStore.open({ path, busyTimeoutMs: config.busyTimeoutMs }, () => {
+	const store = await SqliteSyncStore.open({ path, busyTimeoutMs: config.busyTimeoutMs }, () => {
 		forget();
 		openSqlite.delete(store);
 	});

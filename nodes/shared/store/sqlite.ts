@@ -3,11 +3,13 @@
  *
  * `node:sqlite` is synchronous, which suits a lock: each operation runs start to finish inside one
  * `BEGIN IMMEDIATE` transaction without yielding, so calls from one process never interleave, and the
- * write lock serialises other processes (they wait up to the busy timeout). Transactions are kept to
+ * write lock serialises other processes (they wait up to the busy timeout, between attempts and without
+ * blocking the event loop: see `patiently`). Transactions are kept to
  * a handful of statements; bulk ledger writes go in slices with a yield in between.
  */
 import { closeSync, mkdirSync, openSync } from 'fs';
 import { dirname } from 'path';
+import { performance } from 'perf_hooks';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 import {
@@ -58,6 +60,8 @@ export interface SqliteStoreOptions {
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/** The longest SQLite may sleep inside one call (blocking the event loop) waiting for a lock. */
+const BLOCKING_BUSY_MS = 20;
 const LEDGER_SLICE = 5_000;
 
 type Row = Record<string, unknown>;
@@ -92,6 +96,8 @@ export class SqliteSyncStore implements SyncStore {
 	private constructor(
 		db: DatabaseSync,
 		path: string,
+		/** How long in all to wait for another process's lock before giving up. */
+		private readonly busyTimeoutMs: number,
 		private readonly onClose?: () => void,
 	) {
 		this.db = db;
@@ -107,7 +113,7 @@ export class SqliteSyncStore implements SyncStore {
 	 * Opens (creating if needed, readable by the n8n user only) the file, makes sure it is ours, switches
 	 * it to WAL and brings the schema up to date.
 	 */
-	static open(options: SqliteStoreOptions, onClose?: () => void): SqliteSyncStore {
+	static async open(options: SqliteStoreOptions, onClose?: () => void): Promise<SqliteSyncStore> {
 		const { path } = options;
 		try {
 			// Folders and file are private to the n8n user: the store holds phone numbers and consent.
@@ -123,14 +129,14 @@ export class SqliteSyncStore implements SyncStore {
 		createPrivately(path);
 		let db: DatabaseSync | undefined;
 		try {
-			db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
-			const store = new SqliteSyncStore(db, path, onClose);
+			db = new DatabaseSync(path, { timeout: BLOCKING_BUSY_MS });
+			const store = new SqliteSyncStore(db, path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, onClose);
 			// Before anything writes to it (switching to WAL does): a database that is not ours is left alone.
-			store.assertOurs();
+			await store.patiently(() => store.assertOurs());
 			// WAL lets readers work while one writer commits; NORMAL sync is durable across process crashes.
-			db.exec('PRAGMA journal_mode = WAL');
+			await store.patiently(() => db!.exec('PRAGMA journal_mode = WAL'));
 			db.exec('PRAGMA synchronous = NORMAL');
-			store.migrate();
+			await store.migrate();
 			return store;
 		} catch (error) {
 			try {
@@ -170,11 +176,11 @@ export class SqliteSyncStore implements SyncStore {
 		return Number((this.database.prepare('PRAGMA application_id').get() as Row).application_id);
 	}
 
-	private migrate(): void {
+	private async migrate(): Promise<void> {
 		const known = latestVersion(SQLITE_MIGRATIONS);
 		// A quick read first: once migrated and marked, nobody needs the write lock just to open the store.
-		if (this.userVersion() === known && this.applicationId() === STORE_APPLICATION_ID) return;
-		this.transaction(() => {
+		if (await this.read(() => this.userVersion() === known && this.applicationId() === STORE_APPLICATION_ID)) return;
+		await this.transaction(() => {
 			// Again under the write lock: another process may have written in between.
 			this.assertOurs();
 			const current = this.userVersion();
@@ -205,29 +211,56 @@ export class SqliteSyncStore implements SyncStore {
 		return statement;
 	}
 
-	/** Runs `work` in one immediate (write-locking) transaction; any SQLite failure becomes a clear error. */
-	private transaction<T>(work: () => T): T {
-		const db = this.database;
-		try {
-			db.exec('BEGIN IMMEDIATE');
-		} catch (error) {
-			throw fromSqliteError(error, this.location);
-		}
-		try {
-			const result = work();
-			db.exec('COMMIT');
-			return result;
-		} catch (error) {
-			if (db.isTransaction) db.exec('ROLLBACK');
-			throw fromSqliteError(error, this.location);
-		}
+	/**
+	 * Runs `work` in one immediate (write-locking) transaction; any SQLite failure becomes a clear error.
+	 * While another process holds the lock it waits without blocking the event loop (see `patiently`).
+	 */
+	private transaction<T>(work: () => T): Promise<T> {
+		return this.patiently(() => {
+			const db = this.database;
+			try {
+				db.exec('BEGIN IMMEDIATE');
+			} catch (error) {
+				throw fromSqliteError(error, this.location);
+			}
+			try {
+				const result = work();
+				db.exec('COMMIT');
+				return result;
+			} catch (error) {
+				if (db.isTransaction) db.exec('ROLLBACK');
+				throw fromSqliteError(error, this.location);
+			}
+		});
 	}
 
-	private read<T>(work: () => T): T {
-		try {
-			return work();
-		} catch (error) {
-			throw fromSqliteError(error, this.location);
+	private read<T>(work: () => T): Promise<T> {
+		return this.patiently(() => {
+			try {
+				return work();
+			} catch (error) {
+				throw fromSqliteError(error, this.location);
+			}
+		});
+	}
+
+	/**
+	 * node:sqlite waits for a lock by sleeping inside the call, which stops n8n's whole event loop. So
+	 * SQLite itself waits only a moment (BLOCKING_BUSY_MS); then we retry after asynchronous pauses
+	 * (growing, with jitter) until the busy timeout has passed in all. `attempt` must leave nothing
+	 * behind when it fails (a transaction is rolled back), so it can simply run again.
+	 */
+	private async patiently<T>(attempt: () => T): Promise<T> {
+		const deadline = performance.now() + this.busyTimeoutMs;
+		for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+			try {
+				return attempt();
+			} catch (error) {
+				const busy = (error instanceof SyncStoreError ? error.code : fromSqliteError(error, this.location).code) === 'busy';
+				const left = deadline - performance.now();
+				if (!busy || left <= 0) throw fromSqliteError(error, this.location);
+				await sleep(Math.min(pause * (0.5 + Math.random()), left));
+			}
 		}
 	}
 
@@ -323,10 +356,10 @@ export class SqliteSyncStore implements SyncStore {
 	async status(lockName: string, runLimit?: number, options: StatusOptions = {}): Promise<LockStatus> {
 		assertName('lock name', lockName);
 		const limit = clampRunLimit(runLimit);
-		let lease = this.read(() => this.leaseRow(lockName));
+		let lease = await this.read(() => this.leaseRow(lockName));
 		if (lease && lease.expires_at <= this.now()) {
 			// Sweep the lapsed lease so its run shows as expired rather than forever running.
-			lease = this.transaction(() => {
+			lease = await this.transaction(() => {
 				const again = this.leaseRow(lockName);
 				if (again && again.expires_at <= this.now()) {
 					this.expireRun(again);
@@ -336,7 +369,7 @@ export class SqliteSyncStore implements SyncStore {
 				return again;
 			});
 		}
-		const runs = this.read(() =>
+		const runs = await this.read(() =>
 			(
 				this.statement(
 					`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = ? AND (? OR outcome <> 'busy') ORDER BY seq DESC LIMIT ?`,
@@ -434,7 +467,7 @@ export class SqliteSyncStore implements SyncStore {
 		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
-			this.transaction(() => {
+			await this.transaction(() => {
 				this.checkFence(fence);
 				const upsert = this.statement(
 					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
@@ -456,7 +489,7 @@ export class SqliteSyncStore implements SyncStore {
 		if (fence) assertToken(fence.ownerToken);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
-			deleted += this.transaction(() => {
+			deleted += await this.transaction(() => {
 				this.checkFence(fence);
 				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?');
 				let n = 0;
@@ -521,7 +554,7 @@ export class SqliteSyncStore implements SyncStore {
 		assertName('audience id', audienceId);
 		assertName('phone number', phone);
 		assertName('message id', messageId);
-		this.transaction(() => {
+		await this.transaction(() => {
 			const now = this.now();
 			const changed = this.statement(
 				`UPDATE hub_sync_consent SET state = 'asked', message_id = ?, asked_at = ?, updated_at = ?
@@ -573,7 +606,7 @@ export class SqliteSyncStore implements SyncStore {
 	async recordOptOuts(records: OptOutRecord[]): Promise<void> {
 		const unique = cleanOptOuts(records);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
-			this.transaction(() => {
+			await this.transaction(() => {
 				const now = this.now();
 				// DO NOTHING: the first record of a number (when and where it first opted out) is kept.
 				const record = this.statement(
@@ -590,7 +623,7 @@ export class SqliteSyncStore implements SyncStore {
 		const unique = uniquePhones(phones);
 		const found = new Set<string>();
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
-			this.read(() => {
+			await this.read(() => {
 				const rows = this.statement(
 					'SELECT phone FROM hub_sync_opt_out WHERE phone IN (SELECT value FROM json_each(?))',
 				).all(JSON.stringify(slice)) as Row[];
@@ -603,7 +636,7 @@ export class SqliteSyncStore implements SyncStore {
 
 	async getOptOut(phone: string): Promise<StoredOptOut | null> {
 		assertName('phone number', phone);
-		const row = this.read(
+		const row = await this.read(
 			() => this.statement('SELECT * FROM hub_sync_opt_out WHERE phone = ?').get(phone) as Row | undefined,
 		);
 		return row ? toOptOut({ ...row, recorded_at: new Date(Number(row.recorded_at)) }) : null;
@@ -672,6 +705,10 @@ function createPrivately(path: string): void {
 	} catch {
 		// It exists already, or cannot be created: SQLite's open then names the problem.
 	}
+}
+
+function sleep(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function yieldToEventLoop(): Promise<void> {
