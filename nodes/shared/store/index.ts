@@ -4,7 +4,7 @@
  * so every execution in this process shares one SQLite connection or one PostgreSQL pool.
  */
 import { invalidInput } from './errors';
-import { checkStorePlace, resolveSqlitePath } from './place';
+import { assertSqliteAllowed, checkStorePlace, resolveSqlitePath } from './place';
 import { PostgresSyncStore, postgresCacheKey, type PostgresStoreOptions } from './postgres';
 import { SqliteSyncStore } from './sqlite';
 import type { SyncStore } from './types';
@@ -34,6 +34,7 @@ export function openSyncStore(config: StoreConfig): Promise<SyncStore> {
 		if (config.kind !== 'sqlite' && config.kind !== 'postgres') {
 			throw invalidInput(`Unknown sync store "${(config as { kind: unknown }).kind}"; choose sqlite or postgres`);
 		}
+		if (config.kind === 'sqlite') assertSqliteAllowed();
 		key = cacheKey(config);
 	} catch (error) {
 		return Promise.reject(error);

@@ -97,3 +97,19 @@ export function checkStorePlace(path: string, env: NodeJS.ProcessEnv = process.e
 	}
 	return real;
 }
+
+/**
+ * The embedded store keeps its lock in one host's file; n8n's queue mode spreads runs over workers.
+ * Queue mode is EXECUTIONS_MODE=queue, or this process being `n8n worker` (which switches to queue
+ * mode whatever the environment says).
+ */
+export function assertSqliteAllowed(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): void {
+	const isWorker = basename(argv[1] ?? '') === 'n8n' && argv[2] === 'worker';
+	if ((env.EXECUTIONS_MODE ?? '').trim().toLowerCase() === 'queue' || isWorker) {
+		throw invalidInput(
+			'The embedded SQLite store cannot be used when n8n runs in queue mode (EXECUTIONS_MODE=queue): each worker would ' +
+				'keep its own file, so its own lock and ledger, and two workers could sync the same audience at once. ' +
+				'Choose PostgreSQL as the Store and select a Sync Store (Postgres) credential in every node of this sync.',
+		);
+	}
+}

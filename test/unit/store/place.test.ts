@@ -10,7 +10,7 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { closeAllSyncStores, openSyncStore, resolveSqlitePath } from '../../../nodes/shared/store';
 import { openStoreForNode } from '../../../nodes/shared/store/node';
-import { STORE_APPLICATION_ID } from '../../../nodes/shared/store/place';
+import { assertSqliteAllowed, STORE_APPLICATION_ID } from '../../../nodes/shared/store/place';
 
 const HOUR = 3_600_000;
 
@@ -162,5 +162,38 @@ describe('embedded SQLite store: its place', () => {
 			expect(store.location).toBe(join(n8nFolder, 'mailchimp-hub-sync.sqlite'));
 			expect(asked).toEqual([]);
 		});
+	});
+});
+
+describe('embedded SQLite store in queue mode', () => {
+	const saved = process.env.EXECUTIONS_MODE;
+
+	afterEach(async () => {
+		if (saved === undefined) delete process.env.EXECUTIONS_MODE;
+		else process.env.EXECUTIONS_MODE = saved;
+		await closeAllSyncStores();
+	});
+
+	it('is refused with an error that says to choose PostgreSQL, also for a store opened before', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'hub-sync-queue-'));
+		try {
+			const path = join(dir, 'store.sqlite');
+			await openSyncStore({ kind: 'sqlite', path });
+			process.env.EXECUTIONS_MODE = 'queue';
+			await expect(openSyncStore({ kind: 'sqlite', path })).rejects.toMatchObject({
+				code: 'invalid-input',
+				message: expect.stringMatching(/cannot be used when n8n runs in queue mode.*own lock and ledger.*Choose PostgreSQL/s),
+			});
+			process.env.EXECUTIONS_MODE = 'regular';
+			await expect(openSyncStore({ kind: 'sqlite', path })).resolves.toBeDefined();
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it('knows an n8n worker process is in queue mode whatever the environment says', () => {
+		expect(() => assertSqliteAllowed({}, ['/usr/bin/node', '/usr/lib/node_modules/n8n/bin/n8n', 'worker'])).toThrow(/queue mode/);
+		expect(() => assertSqliteAllowed({}, ['/usr/bin/node', '/usr/lib/node_modules/n8n/bin/n8n', 'start'])).not.toThrow();
+		expect(() => assertSqliteAllowed({ EXECUTIONS_MODE: 'Queue ' }, [])).toThrow(/queue mode/);
 	});
 });
