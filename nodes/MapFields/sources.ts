@@ -85,6 +85,21 @@ export function readSource(member: TaggedMember, source: string): SourceValue {
 	return { value: readOne(member, keys[keys.length - 1]), key: keys[keys.length - 1] };
 }
 
+/** Every key of a source with its value, in the chain's order (for the phone: the first valid mobile wins). */
+export function readSources(member: TaggedMember, source: string): Array<Required<SourceValue>> {
+	if (source === NOT_MAPPED) return [];
+	return source.split(FALLBACK).map((key) => ({ value: readOne(member, key), key }));
+}
+
+/** "the SMS phone number", "the PHONE field", "the ADDRESS country": a source key in a sentence. */
+export function sourceName(key: string): string {
+	if (key === 'smsPhone') return 'the SMS phone number';
+	if (key === 'email') return 'the email address';
+	if (key === 'fullName') return 'the full name';
+	const [tag, part] = key.replace(/^merge:/, '').split('.');
+	return part ? `the ${tag} ${part}` : `the ${tag} field`;
+}
+
 /** The merge field a source key reads (`merge:ADDRESS.city` → ADDRESS), for its type and format. */
 export function mergeFieldOf(key: string | undefined, mergeFields: MergeField[]): MergeField | undefined {
 	const match = key ? /^merge:([^.]+)/.exec(key) : null;
