@@ -15,7 +15,7 @@ const REPO = path.resolve(__dirname, '..', '..');
 /** The source module behind a `dist/...js` entry of package.json's `n8n` section. */
 function load<T>(distPath: string): T {
 	const source = path.join(REPO, distPath.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
-	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	// eslint-disable-next-line @typescript-eslint/no-var-requires
 	const exports = require(source) as Record<string, new () => T>;
 	const classes = Object.values(exports).filter((value) => typeof value === 'function');
 	expect(classes).toHaveLength(1);
