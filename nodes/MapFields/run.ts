@@ -18,6 +18,7 @@ import type { MailchimpClient, MergeField } from '../shared/transport/mailchimp'
 import {
 	invalidReason,
 	mapMember,
+	type InvalidReason,
 	mappingFromDefaults,
 	type FieldProblem,
 	type HubCustomField,
@@ -70,15 +71,26 @@ function memberKeyOf(json: IDataObject): string | undefined {
 	return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
-function invalid(json: IDataObject, problems: FieldProblem[], index: number): INodeExecutionData {
+/**
+ * A member that cannot become a contact. `sync` goes on with what Fetch put there (the ledger's
+ * contact and phone, the lease) and says why, so that Remove From Hub can take the contact the
+ * ledger knows out of the list, and unsubscribe it when the member unsubscribed from SMS.
+ */
+function invalid(json: IDataObject, problems: FieldProblem[], reason: InvalidReason, index: number): INodeExecutionData {
 	const { sync, ...member } = json;
 	return {
 		json: {
 			reason: invalidReason(problems),
 			problems: problems as unknown as IDataObject[],
 			member,
-			// Counted by Sync Lock Release like Upsert's results (Count Items By: sync.result).
-			sync: sync ? { ...(sync as IDataObject), result: 'invalid' } : null,
+			sync: {
+				...((sync as IDataObject | undefined) ?? {}),
+				change: 'invalid',
+				invalidReason: reason,
+				// Counted by Sync Lock Release like Upsert's results (Count Items By: sync.result).
+				result: 'invalid',
+				...(json.smsSubscriptionStatus === 'unsubscribed' ? { smsUnsubscribed: true } : {}),
+			},
 		},
 		pairedItem: { item: index },
 	};
@@ -91,6 +103,12 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 	if (items.length === 0) return [valid, rejected];
 
 	const stored = readStoredMapping(ctx);
+	if (stored.fixed && !stored.fixed.phone && !stored.expressionFields.includes('phone')) {
+		// Every member would be Invalid, and Invalid members leave the Hub list: stop instead.
+		throw new NodeOperationError(ctx.getNode(), 'No Mailchimp field is mapped to the phone', {
+			description: "Every contact needs a phone. Pick the field with the members' mobile numbers, usually SMS Phone Number, Else Phone Number.",
+		});
+	}
 	const options = ctx.getNodeParameter('options', 0, {}) as MapFieldsOptions;
 	const audienceParameter = String(ctx.getNodeParameter('audience', 0, '', { extractValue: true }) ?? '').trim();
 
@@ -117,7 +135,12 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 		if (!memberKey || typeof json.memberId !== 'string') {
 			const upstream = typeof json.error === 'string' ? ` (the previous node reported: ${json.error})` : '';
 			rejected.push(
-				invalid(json, [{ field: 'member', reason: `This item is not a Mailchimp member${upstream}; connect Map Fields after Fetch Tagged Members` }], i),
+				invalid(
+					json,
+					[{ field: 'member', reason: `This item is not a Mailchimp member${upstream}; connect Map Fields after Fetch Tagged Members` }],
+					'other',
+					i,
+				),
 			);
 			continue;
 		}
@@ -149,7 +172,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 			}
 		}
 		if (problems.length > 0) {
-			rejected.push(invalid(json, problems, i));
+			rejected.push(invalid(json, problems, 'other', i));
 			continue;
 		}
 
@@ -161,7 +184,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 			yearForBirthdays: options.yearForBirthdays ?? 0,
 		});
 		if (!result.ok) {
-			rejected.push(invalid(json, result.problems, i));
+			rejected.push(invalid(json, result.problems, result.invalidReason, i));
 			continue;
 		}
 		valid.push({
