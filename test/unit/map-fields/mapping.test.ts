@@ -12,14 +12,14 @@ import {
 	type HubCustomField,
 	type Mapping,
 	type MappingContext,
-} from '../../../nodes/MapFields/mapping';
+} from '../../../nodes/MapFields/helpers/mapping';
 import {
 	defaultMapping,
 	isSourceKey,
 	mailchimpFieldOptions,
 	memberAddressCountry,
 	readSource,
-} from '../../../nodes/MapFields/sources';
+} from '../../../nodes/MapFields/helpers/sources';
 import type { MergeField } from '../../../nodes/shared/transport/mailchimp';
 
 const MERGE_FIELDS: MergeField[] = [

@@ -15,7 +15,7 @@ import { MailchimpHubSyncApi } from '../../../credentials/MailchimpHubSyncApi.cr
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { FetchTaggedMembers } from '../../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
 import { MapFields } from '../../../nodes/MapFields/MapFields.node';
-import { customFieldKey } from '../../../nodes/MapFields/mapping';
+import { customFieldKey } from '../../../nodes/MapFields/helpers/mapping';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../../emulators/mailchimp';
 import { fakeExecuteContext, type FakeCredential } from '../helpers/fakeExecuteContext';

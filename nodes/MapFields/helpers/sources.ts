@@ -7,8 +7,8 @@
  */
 import type { INodePropertyOptions } from 'n8n-workflow';
 
-import type { TaggedMember } from '../FetchTaggedMembers/members';
-import type { MergeField } from '../shared/transport/mailchimp';
+import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { MergeField } from '../../shared/transport/mailchimp';
 import { isAddress, textOf } from './values';
 
 export const NOT_MAPPED = 'none';

@@ -4,10 +4,10 @@
  */
 import type { ResourceMapperField } from 'n8n-workflow';
 
-import type { TaggedMember } from '../FetchTaggedMembers/members';
-import { normalisePhone } from '../shared/phone';
-import type { HubCustomField as HubCustomFieldData } from '../shared/transport/hub';
-import type { MergeField } from '../shared/transport/mailchimp';
+import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import { normalisePhone } from '../../shared/phone';
+import type { HubCustomField as HubCustomFieldData } from '../../shared/transport/hub';
+import type { MergeField } from '../../shared/transport/mailchimp';
 import {
 	HUB_STANDARD_FIELDS,
 	defaultMapping,
@@ -30,7 +30,7 @@ import {
 	fitUrl,
 	type Fitted,
 } from './values';
-import type { HubContactFields } from '../shared/contact';
+import type { HubContactFields } from '../../shared/contact';
 
 /**
  * The Hub's lengths for its standard contact fields. The Sinch Engage spec publishes none (only
@@ -98,7 +98,7 @@ export interface MappingContext {
 	today?: Date;
 }
 
-export type { HubContactFields } from '../shared/contact';
+export type { HubContactFields } from '../../shared/contact';
 
 export interface FieldProblem {
 	field: string;
