@@ -160,7 +160,8 @@ export function normalisePhone(raw: unknown, context: PhoneContext = {}): PhoneR
  * domain (`phone-context=example.com`) has no country to read it with, so it is refused.
  */
 function numberOfTelUri(uri: string): string | undefined {
-	const [number, ...parameters] = uri.slice('tel:'.length).split(';');
+	const [written, ...parameters] = uri.slice('tel:'.length).split(';');
+	const number = written.trim();
 	let prefix = '';
 	let extension = '';
 	for (const parameter of parameters) {
@@ -171,7 +172,7 @@ function numberOfTelUri(uri: string): string | undefined {
 		} else if (/^ext$/i.test(name) && value) extension = `;ext=${value}`;
 		// Other parameters (isub, a number's dialling hints) do not change the number an SMS goes to.
 	}
-	return number.trim() ? `${prefix}${number}${extension}` : undefined;
+	return number ? `${prefix}${number}${extension}` : undefined;
 }
 
 /**
@@ -208,7 +209,7 @@ function readAs(text: string, quoted: string, country: CountryCode | undefined, 
 	} catch (error) {
 		const code = error instanceof ParseError ? error.message : '';
 		if (code === 'INVALID_COUNTRY') {
-			return /^[+＋]/.test(text)
+			return text.startsWith('+')
 				? reject('unknown_calling_code', `${quoted} starts with a country code that does not exist`)
 				: reject(
 						'no_country',

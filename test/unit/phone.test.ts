@@ -94,6 +94,10 @@ describe('tel: URIs (RFC 3966)', () => {
 		expect(reason(result)).toBe(`"${raw}" is not a phone number`);
 	});
 
+	it('reads a URI with a space after the scheme', () => {
+		expect(e164(normalisePhone('tel: 0491570156;phone-context=+61', {}))).toBe('+61491570156');
+	});
+
 	it('reads the same phone-context URI every time (the library alone refuses every second one)', () => {
 		const results = [1, 2, 3, 4].map(() => e164(normalisePhone('tel:0491570156;phone-context=+61', { defaultCountry: 'US' })));
 		expect(results).toEqual(Array(4).fill('+61491570156'));
@@ -116,6 +120,8 @@ describe('digits and signs from other scripts', () => {
 		['०४९१ ५७० १५६', 'AU', '+61491570156'],
 		['০৪৯১ ৫৭০ ১৫৬', 'AU', '+61491570156'],
 		['+๖๑ ๔๙๑ ๕๗๐ ๑๕๖', undefined, '+61491570156'],
+		// Mathematical sans-serif digits: the third of five runs of ten that sit side by side.
+		['\u{1D7E2}\u{1D7E6}\u{1D7EB}\u{1D7E3} \u{1D7E7}\u{1D7E9}\u{1D7E2} \u{1D7E3}\u{1D7E7}\u{1D7E8}', 'AU', '+61491570156'],
 		['tel:＋６１－４９１－５７０－１５６', undefined, '+61491570156'],
 	])('%s (default %s) → %s', (raw, country, expected) => {
 		expect(e164(normalisePhone(raw, { defaultCountry: country }))).toBe(expected);
