@@ -156,11 +156,16 @@ async function hasSelectedTags(
 	selectedTags: string[],
 	match: TagMatch,
 ): Promise<boolean> {
+	// The transport checked that `tags` and `tags_count` came with the member (they were asked for):
+	// a member whose tags are unknown must never count as having left them.
+	if (!Array.isArray(member.tags) || typeof member.tags_count !== 'number') {
+		throw new Error(`Mailchimp's answer for member ${member.id} has no tag list, so it cannot be told whether it left the tags`);
+	}
 	// The member object embeds at most 50 tags; beyond that the full list has its own endpoint.
 	const names =
-		(member.tags_count ?? 0) > (member.tags?.length ?? 0)
+		member.tags_count > member.tags.length
 			? (await client.getMemberTags(audienceId, member.id)).map((t) => t.name)
-			: (member.tags ?? []).map((t) => t.name);
+			: member.tags.map((t) => t.name);
 	const has = new Set(names.map((n) => n.toLowerCase()));
 	const hits = selectedTags.filter((t) => has.has(t.toLowerCase())).length;
 	return match === 'all' ? hits === selectedTags.length : hits > 0;

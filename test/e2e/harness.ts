@@ -547,9 +547,16 @@ export class N8nSuite {
 	 * Starts `n8n start` on a free loopback port and sets up its owner, so a test can use the REST API the
 	 * editor uses (for instance the credential test behind the editor's "Retry" / save button).
 	 */
-	async startServer(options: { timeoutMs?: number } = {}): Promise<N8nServer> {
+	async startServer(options: { timeoutMs?: number; ui?: boolean; env?: Record<string, string> } = {}): Promise<N8nServer> {
 		const port = await freePort();
-		const env = this.env({ N8N_PORT: String(port), N8N_RUNNERS_BROKER_PORT: String(await freePort()), N8N_SECURE_COOKIE: 'false' });
+		const env = this.env({
+			N8N_PORT: String(port),
+			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+			N8N_SECURE_COOKIE: 'false',
+			// The editor (served only when asked for: the REST tests need no front end).
+			...(options.ui ? { N8N_DISABLE_UI: 'false', N8N_EDITOR_BASE_URL: `http://127.0.0.1:${port}` } : {}),
+			...options.env,
+		});
 		let output = '';
 		let exited = false;
 		const started = Date.now();
@@ -699,6 +706,8 @@ export class N8nServer {
 	private cookie = '';
 	// n8n binds the session cookie to the browser that signed in; a fixed id plays that browser.
 	private readonly browserId = randomBytes(16).toString('hex');
+	/** The owner's sign-in, for a real browser to sign in with as a user does. */
+	readonly owner = { email: 'owner@example.com', password: `Owner-${randomBytes(6).toString('hex')}1` };
 
 	constructor(
 		readonly url: string,
@@ -706,12 +715,7 @@ export class N8nServer {
 	) {}
 
 	async setUpOwner(): Promise<void> {
-		const { status, body } = await this.rest('POST', '/rest/owner/setup', {
-			email: 'owner@example.com',
-			firstName: 'Test',
-			lastName: 'Owner',
-			password: `Owner-${randomBytes(6).toString('hex')}1`,
-		});
+		const { status, body } = await this.rest('POST', '/rest/owner/setup', { ...this.owner, firstName: 'Test', lastName: 'Owner' });
 		if (status !== 200) throw new Error(`n8n owner setup answered ${status}: ${JSON.stringify(body)}`);
 	}
 

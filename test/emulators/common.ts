@@ -26,6 +26,15 @@ export interface FaultConfig {
 	rate403NoBody: number;
 	/** Connection destroyed without an answer. */
 	dropRate: number;
+	/**
+	 * Shares of requests answered 200 with something a client must not trust, as a proxy, a captive
+	 * portal or a broken deployment can: an HTML page, `{}`, or the real answer with its shape broken
+	 * by the emulator (`malform`: a list that is not an array, a count that is not a number).
+	 * The request is not carried out.
+	 */
+	rateHtml200: number;
+	rateEmpty200: number;
+	rateMalformed200: number;
 	/** Only requests whose route matches this regular expression get faults; empty = all. */
 	routeFilter: string;
 	/**
@@ -42,6 +51,9 @@ export const NO_FAULTS: FaultConfig = {
 	rate5xx: 0,
 	rate403NoBody: 0,
 	dropRate: 0,
+	rateHtml200: 0,
+	rateEmpty200: 0,
+	rateMalformed200: 0,
 	routeFilter: '',
 	seed: null,
 };
@@ -76,6 +88,8 @@ export interface EmulatorResponse {
 	headers?: Record<string, string>;
 	contentType?: string;
 }
+
+type GarbledKind = 'html' | 'empty' | 'malformed';
 
 type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
@@ -124,6 +138,8 @@ export interface EmulatorOptions {
 	methodNotAllowed: (req: EmulatorRequest) => EmulatorResponse;
 	/** Body of an injected 429 / 5xx, in the API's own error shape. */
 	faultBody: (status: number) => EmulatorResponse;
+	/** Breaks the shape of a real answer's body for `rateMalformed200`; without it the body becomes `[]`. */
+	malform?: (body: unknown) => unknown;
 	/** Called for every request before routing (e.g. authentication, connection limits). */
 	before?: (req: EmulatorRequest) => EmulatorResponse | undefined;
 	/** Called when a request ends, whatever the outcome. */
@@ -229,11 +245,12 @@ export async function startEmulator(
 			const early = options.before?.(request);
 			if (early) return send(res, early);
 			try {
-				await applyFaults(request, res);
+				const garbled = await applyFaults(request, res);
 				if (res.writableEnded || res.destroyed) return;
 				if (hit === undefined) return send(res, options.notFound(request));
 				if (hit === 'method') return send(res, options.methodNotAllowed(request));
 				request.params = hit.params;
+				if (garbled) return send(res, await garble(garbled, request, hit.route.handler));
 				send(res, await hit.route.handler(request));
 			} finally {
 				options.after?.(request);
@@ -254,30 +271,56 @@ export async function startEmulator(
 		return seeded.next();
 	}
 
-	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse) {
+	const HTML_PAGE =
+		'<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>';
+
+	/** A 200 in place of the real answer. A malformed one is built from what a GET would have answered. */
+	async function garble(kind: GarbledKind, request: EmulatorRequest, handler: Handler): Promise<EmulatorResponse> {
+		if (kind === 'html') return { status: 200, body: HTML_PAGE, contentType: 'text/html; charset=utf-8' };
+		if (kind === 'empty') return { status: 200, body: {} };
+		const real = request.method === 'GET' ? await handler(request) : { status: 200, body: {} };
+		return { status: 200, body: options.malform ? options.malform(real.body) : [] };
+	}
+
+	/** Answers (or drops) the request when a fault is rolled; a garbled 200 is left to the caller, which knows the route. */
+	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse): Promise<GarbledKind | undefined> {
 		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
 		if (delay > 0) await sleep(delay);
-		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return;
+		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return undefined;
 		const dice = roll();
 		let edge = faults.dropRate;
 		if (dice < edge) {
 			count('fault drop');
 			res.socket?.destroy();
 			res.destroy();
-			return;
+			return undefined;
 		}
 		if (dice < (edge += faults.rate429)) {
 			count('fault 429');
-			return send(res, options.faultBody(429));
+			send(res, options.faultBody(429));
+			return undefined;
 		}
 		if (dice < (edge += faults.rate5xx)) {
 			count('fault 5xx');
-			return send(res, options.faultBody(503));
+			send(res, options.faultBody(503));
+			return undefined;
 		}
 		if (dice < (edge += faults.rate403NoBody)) {
 			count('fault 403');
-			return send(res, { status: 403 });
+			send(res, { status: 403 });
+			return undefined;
 		}
+		for (const [kind, rate] of [
+			['html', faults.rateHtml200],
+			['empty', faults.rateEmpty200],
+			['malformed', faults.rateMalformed200],
+		] as const) {
+			if (dice < (edge += rate ?? 0)) {
+				count(`fault 200 ${kind}`);
+				return kind;
+			}
+		}
+		return undefined;
 	}
 
 	await new Promise<void>((resolve, reject) => {

@@ -550,6 +550,42 @@ describe('Mailchimp emulator: connection limit and faults', () => {
 		expect(em.state.account(harbour.accountId)!.inFlight).toBe(0);
 	});
 
+	it('answers garbled 200s (an HTML page, {}, a malformed page or member) only on the routes asked for', async () => {
+		const listId = harbour.lists[0].id;
+		const auth = { authorization: `apikey ${harbour.apiKey}` };
+		const get = (path: string) => http(em, 'GET', path, { headers: auth });
+		const rawGet = async (path: string) => {
+			const res = await fetch(em.url + path, { headers: auth });
+			return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+		};
+		const setFaults = (faults: Record<string, unknown>) => http(em, 'PUT', '/_control/faults', { body: faults });
+		const membersPath = `/3.0/lists/${listId}/members?count=5`;
+
+		await setFaults({ rateHtml200: 1, routeFilter: '/members$' });
+		const html = await rawGet(membersPath);
+		expect(html).toMatchObject({ status: 200, type: expect.stringContaining('text/html') });
+		expect(html.text).toMatch(/^<!DOCTYPE html>/);
+		// Only the routes asked for: the audience itself answers normally.
+		expect((await get(`/3.0/lists/${listId}`)).json.id).toBe(listId);
+
+		await setFaults({ rateEmpty200: 1 });
+		expect(await get(membersPath)).toMatchObject({ status: 200, json: {} });
+
+		await setFaults({ rateMalformed200: 1 });
+		const page = (await get(membersPath)).json;
+		expect(Array.isArray(page.members)).toBe(false);
+		expect(Object.keys(page.members)).toHaveLength(5);
+		expect(typeof page.total_items).toBe('string');
+		const hash = subscriberHash(listOf(dataset, listId).members[0].email_address);
+		const member = (await get(`/3.0/lists/${listId}/members/${hash}`)).json;
+		expect(member).toMatchObject({ id: 0, status: null, email_address: listOf(dataset, listId).members[0].email_address });
+
+		await setFaults({});
+		expect(Array.isArray((await get(membersPath)).json.members)).toBe(true);
+		const counters = (await http(em, 'GET', '/_control/counters')).json;
+		expect(counters).toMatchObject({ 'fault 200 html': 1, 'fault 200 empty': 1, 'fault 200 malformed': 2 });
+	});
+
 	it('gives the same fault pattern for the same seed, so a test cannot pass by luck', async () => {
 		const a = clientFor(em, { apiKey: harbour.apiKey });
 		const pattern = async () => {

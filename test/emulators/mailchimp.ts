@@ -9,6 +9,8 @@
  *
  * API:   `${url}/3.0/...` — auth: Basic `anystring:<key>`, `apikey <key>`, `Bearer <token>`, `OAuth <token>`.
  * OAuth: `${url}/oauth2/authorize`, `/oauth2/token`, `/oauth2/metadata`.
+ * Faults (common.ts) include garbled 200s: an HTML page, `{}`, or the real answer malformed (its lists
+ * objects, `total_items` a string; a single member without string `id` and `status`).
  * Control (no auth, no faults), besides common.ts's counters and faults:
  *   GET  /_control/state                         → the current state as a MailchimpDataset
  *   PUT  /_control/state                         ← a MailchimpDataset: replaces everything
@@ -750,11 +752,28 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 			status === 429
 				? problem(429, 'Too Many Requests', `You have exceeded the limit of ${settings.maxConnections} simultaneous connections.`)
 				: problem(status, 'Service Unavailable', 'The service is temporarily unavailable; try again later.'),
+		malform: malformAnswer,
 		before,
 		after,
 	});
 	origin = running.url;
 	return { ...running, apiUrl: `${running.url}/3.0`, state, requests, settings, issueAuthorizationCode };
+}
+
+/**
+ * The `rateMalformed200` fault: the real answer with the shape a client relies on broken. A page's
+ * lists (`members`, `segments`, `lists`, `merge_fields`, `tags`) become objects keyed by position and
+ * `total_items` a string; a single resource loses the string type of its `id` and `status`.
+ */
+function malformAnswer(body: unknown): unknown {
+	if (!body || typeof body !== 'object' || Array.isArray(body)) return {};
+	const broken: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+	if (!('total_items' in broken)) return { ...broken, id: 0, status: null };
+	for (const [key, value] of Object.entries(broken)) {
+		if (Array.isArray(value)) broken[key] = Object.fromEntries(value.map((item, i) => [String(i), item]));
+	}
+	broken.total_items = String(broken.total_items);
+	return broken;
 }
 
 interface MemberFilter {

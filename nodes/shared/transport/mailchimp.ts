@@ -3,7 +3,7 @@
  *
  * The official client's module export is a process-wide singleton whose `setConfig` would leak one
  * account's token into another execution's requests, so every client here owns a fresh `ApiClient`.
- * What the official client lacks is added here, once: a concurrency cap per credential (Mailchimp
+ * What the official client lacks is added here, once: a concurrency cap per account (Mailchimp
  * allows 10 simultaneous connections per account), the shared retry policy, one paging helper, and
  * problem+json answers turned into errors that tell the user what to do.
  */
@@ -20,6 +20,7 @@ import {
 	type RetryPolicy,
 	type RetryVerdict,
 } from '../retry';
+import { UnexpectedAnswer, bodyOf, memberAt, namedAt, pageOf } from './mailchimp-answers';
 
 export const DEFAULT_CONCURRENCY = 5;
 /** Mailchimp answers 429 beyond 10 simultaneous connections per account. */
@@ -159,15 +160,24 @@ export async function resolveMailchimpAuth(
 	return { kind, secret, baseUrl: apiBase(apiBaseUrl || apiEndpoint) };
 }
 
-/** Slots per credential, shared by every execution in this process: the 10-connection limit is per account. */
-const limiters = new Map<string, pLimit.Limit>();
+/**
+ * Mailchimp's 10 simultaneous connections are per account, whatever each node's Concurrency says:
+ * one set of slots per account, shared by every node and execution in this process. The account is
+ * known by its API address (data center) and a hash of the key or token, never the secret itself.
+ * (Two different keys of one account cannot be told apart without asking Mailchimp; each gets its own.)
+ */
+const accountSlots = new Map<string, pLimit.Limit>();
 
-function limiterFor(auth: MailchimpAuth, concurrency: number): pLimit.Limit {
-	const key = `${fingerprint(auth.secret)} ${auth.baseUrl} ${concurrency}`;
-	let limit = limiters.get(key);
+export function accountKeyOf(auth: MailchimpAuth): string {
+	return `${auth.baseUrl} ${fingerprint(auth.secret)}`;
+}
+
+function accountLimiter(auth: MailchimpAuth): pLimit.Limit {
+	const key = accountKeyOf(auth);
+	let limit = accountSlots.get(key);
 	if (!limit) {
-		limit = pLimit(concurrency);
-		limiters.set(key, limit);
+		limit = pLimit(MAX_CONCURRENCY);
+		accountSlots.set(key, limit);
 	}
 	return limit;
 }
@@ -212,11 +222,21 @@ export function classifyMailchimpError(error: unknown): RetryVerdict {
 export interface CallPurpose {
 	/** e.g. "read the members of tag 'VIP'" */
 	action: string;
+	/** The endpoint, for an unexpected answer, e.g. "GET /lists/abc/segments/12/members". */
+	endpoint: string;
 	/** The message for a 404, e.g. "Mailchimp has no audience with ID 'abc'". */
 	notFound?: string;
 	/** What to do after a 404. */
 	notFoundHint?: string;
+	/** A 404 in Mailchimp's own problem+json shape means the member was deleted: `MemberNotFound`. */
+	deletedOn404?: boolean;
 }
+
+/**
+ * Mailchimp's own answer that a member does not exist. Only a problem+json 404 counts: a bare 404
+ * (a proxy's page, a wrong base URL) proves nothing about the member and stays an error.
+ */
+class MemberNotFound extends Error {}
 
 export interface MailchimpClientOptions {
 	concurrency?: number;
@@ -286,7 +306,9 @@ interface Page<T> {
 
 export class MailchimpClient {
 	private readonly api: ApiClient;
+	/** This node's own share (its Concurrency option), within the account's slots. */
 	private readonly limit: pLimit.Limit;
+	private readonly accountLimit: pLimit.Limit;
 	private readonly policy: RetryPolicy;
 	private readonly wait: (ms: number) => Promise<void>;
 
@@ -306,19 +328,26 @@ export class MailchimpClient {
 		this.api.setConfig(auth.kind === 'apiKey' ? { apiKey: auth.secret } : { accessToken: auth.secret });
 		this.api.basePath = auth.baseUrl;
 		this.api.timeout = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
-		this.limit = limiterFor(auth, concurrency);
+		this.limit = pLimit(concurrency);
+		this.accountLimit = accountLimiter(auth);
 		this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
 		this.wait = options.sleep ?? sleep;
 	}
 
-	/** Every request goes through here: one slot per attempt (not held while backing off), the retry policy, clear errors. */
+	/**
+	 * Every request goes through here: one slot per attempt (not held while backing off), the retry
+	 * policy, clear errors, and `check`, which turns the answer into what the caller relies on or
+	 * throws `UnexpectedAnswer` (mailchimp-answers.ts: the one place answers are checked).
+	 */
 	private async request<T>(
 		purpose: CallPurpose,
 		call: (api: ApiClient) => Promise<{ data: unknown }>,
+		check: (data: unknown) => T,
 	): Promise<T> {
+		let data: unknown;
 		try {
 			const result = await withRetry(
-				() => this.limit(() => call(this.api)),
+				() => this.limit(() => this.accountLimit(() => call(this.api))),
 				classifyMailchimpError,
 				{
 					sleep: this.wait,
@@ -327,9 +356,20 @@ export class MailchimpClient {
 				},
 				this.policy,
 			);
-			return result.data as T;
+			data = result.data;
 		} catch (error) {
+			const cause = error as ClientError;
+			if (purpose.deletedOn404 && cause.status === 404 && problemOf(cause)?.status === 404) throw new MemberNotFound();
 			throw this.toNodeError(error, purpose);
+		}
+		try {
+			return check(data);
+		} catch (error) {
+			if (!(error instanceof UnexpectedAnswer)) throw error;
+			throw new NodeApiError(this.node, { endpoint: purpose.endpoint, problem: error.message } as JsonObject, {
+				message: `Mailchimp gave an unexpected answer to ${purpose.endpoint}: ${error.message}`,
+				description: `This happened while trying to ${purpose.action}; the run stopped there, so nothing was synced or removed on the strength of it. Such answers usually come from a proxy, a firewall or an outage page between n8n and Mailchimp. Try again later; if it persists, check the credential's API base URL and the network.`,
+			});
 		}
 	}
 
@@ -415,46 +455,51 @@ export class MailchimpClient {
 	}
 
 	async ping(): Promise<void> {
-		await this.request({ action: 'check the credential' }, (api) => api.ping.getWithHttpInfo());
+		await this.request({ action: 'check the credential', endpoint: 'GET /ping' }, (api) => api.ping.getWithHttpInfo(), bodyOf);
 	}
 
 	async getAudiences(): Promise<Audience[]> {
-		type Lists = { lists: Array<{ id: string; name: string; stats?: { member_count?: number } }>; total_items: number };
-		const lists = await this.readAll(async (offset, count) => {
-			const page = await this.request<Lists>({ action: 'list the audiences' }, (api) =>
-				api.lists.getAllListsWithHttpInfo({
-					count,
-					offset,
-					fields: ['lists.id', 'lists.name', 'lists.stats.member_count', 'total_items'],
-				}),
-			);
-			return { items: page.lists ?? [], total: page.total_items };
-		});
+		type List = { id: string; name: string; stats?: { member_count?: number } };
+		const lists = await this.readAll((offset, count) =>
+			this.request(
+				{ action: 'list the audiences', endpoint: 'GET /lists' },
+				(api) =>
+					api.lists.getAllListsWithHttpInfo({
+						count,
+						offset,
+						fields: ['lists.id', 'lists.name', 'lists.stats.member_count', 'total_items'],
+					}),
+				(data) => pageOf(data, 'lists', namedAt('id')<List>),
+			),
+		);
 		return lists.map((l) => ({ id: l.id, name: l.name, memberCount: l.stats?.member_count }));
 	}
 
 	async getAudience(audienceId: string): Promise<Audience> {
-		const list = await this.request<{ id: string; name: string; stats?: { member_count?: number } }>(
-			this.audiencePurpose(audienceId, 'read the audience'),
+		const list = await this.request(
+			this.audiencePurpose(audienceId, 'read the audience', ''),
 			(api) => api.lists.getListWithHttpInfo(audienceId, { fields: ['id', 'name', 'stats.member_count'] }),
+			(data) => namedAt('id')<{ id: string; name: string; stats?: { member_count?: number } }>(bodyOf(data)),
 		);
 		return { id: list.id, name: list.name, memberCount: list.stats?.member_count };
 	}
 
 	/** Tags are static segments. All of them: not the default first 10. */
 	async getTags(audienceId: string): Promise<Tag[]> {
-		type Segments = { segments: Array<{ id: number; name: string; member_count?: number }>; total_items: number };
-		const segments = await this.readAll(async (offset, count) => {
-			const page = await this.request<Segments>(this.audiencePurpose(audienceId, 'list the tags of the audience'), (api) =>
-				api.lists.listSegmentsWithHttpInfo(audienceId, {
-					type: 'static',
-					count,
-					offset,
-					fields: ['segments.id', 'segments.name', 'segments.member_count', 'total_items'],
-				}),
-			);
-			return { items: page.segments ?? [], total: page.total_items };
-		});
+		type Segment = { id: number; name: string; member_count?: number };
+		const segments = await this.readAll((offset, count) =>
+			this.request(
+				this.audiencePurpose(audienceId, 'list the tags of the audience', '/segments'),
+				(api) =>
+					api.lists.listSegmentsWithHttpInfo(audienceId, {
+						type: 'static',
+						count,
+						offset,
+						fields: ['segments.id', 'segments.name', 'segments.member_count', 'total_items'],
+					}),
+				(data) => pageOf(data, 'segments', namedAt('id', { numericId: true })<Segment>),
+			),
+		);
 		return segments.map((s) => ({ id: String(s.id), name: s.name, memberCount: s.member_count }));
 	}
 
@@ -468,25 +513,28 @@ export class MailchimpClient {
 		include: { unsubscribed?: boolean; cleaned?: boolean; transactional?: boolean } = {},
 		fields: string[] = MEMBER_FIELDS,
 	): Promise<MailchimpMember[]> {
-		type Members = { members: MailchimpMember[]; total_items: number };
 		const purpose: CallPurpose = {
 			action: `read the members of tag '${tag.name}'`,
+			endpoint: `GET /lists/${audienceId}/segments/${tag.id}/members`,
 			notFound: `Mailchimp has no tag '${tag.name}' (ID ${tag.id}) in audience '${audienceId}'`,
 			notFoundHint: 'The tag may have been deleted or renamed; pick the tags again.',
 		};
-		return this.readAll(async (offset, count) => {
-			const page = await this.request<Members>(purpose, (api) =>
-				api.lists.getSegmentMembersListWithHttpInfo(audienceId, tag.id, {
-					count,
-					offset,
-					fields: [...fields.map((f) => `members.${f}`), 'total_items'],
-					include_unsubscribed: include.unsubscribed || undefined,
-					include_cleaned: include.cleaned || undefined,
-					include_transactional: include.transactional || undefined,
-				}),
-			);
-			return { items: page.members ?? [], total: page.total_items };
-		});
+		const member = memberAt(fields)<MailchimpMember>;
+		return this.readAll((offset, count) =>
+			this.request(
+				purpose,
+				(api) =>
+					api.lists.getSegmentMembersListWithHttpInfo(audienceId, tag.id, {
+						count,
+						offset,
+						fields: [...fields.map((f) => `members.${f}`), 'total_items'],
+						include_unsubscribed: include.unsubscribed || undefined,
+						include_cleaned: include.cleaned || undefined,
+						include_transactional: include.transactional || undefined,
+					}),
+				(data) => pageOf(data, 'members', member),
+			),
+		);
 	}
 
 	/** Members changed inside a window, oldest first: the only change cursor Mailchimp has. */
@@ -501,40 +549,42 @@ export class MailchimpClient {
 		} = {},
 		fields: string[] = [...MEMBER_FIELDS, 'tags', 'tags_count'],
 	): Promise<MailchimpMember[]> {
-		type Members = { members: MailchimpMember[]; total_items: number };
+		const member = memberAt(fields)<MailchimpMember>;
 		return this.readAll(
-			async (offset, count) => {
-				const page = await this.request<Members>(this.audiencePurpose(audienceId, 'read the members of the audience'), (api) =>
-					api.lists.getListMembersInfoWithHttpInfo(audienceId, {
-						count,
-						offset,
-						fields: [...fields.map((f) => `members.${f}`), 'total_items'],
-						status: query.status,
-						since_last_changed: query.sinceLastChanged,
-						before_last_changed: query.beforeLastChanged,
-						sort_field: query.sortField,
-						sort_dir: query.sortDir,
-					}),
-				);
-				return { items: page.members ?? [], total: page.total_items };
-			},
+			(offset, count) =>
+				this.request(
+					this.audiencePurpose(audienceId, 'read the members of the audience', '/members'),
+					(api) =>
+						api.lists.getListMembersInfoWithHttpInfo(audienceId, {
+							count,
+							offset,
+							fields: [...fields.map((f) => `members.${f}`), 'total_items'],
+							status: query.status,
+							since_last_changed: query.sinceLastChanged,
+							before_last_changed: query.beforeLastChanged,
+							sort_field: query.sortField,
+							sort_dir: query.sortDir,
+						}),
+					(data) => pageOf(data, 'members', member),
+				),
 			// A sorted window is read in order so a failure never leaves a gap behind a later page.
 			{ concurrent: query.sortField === undefined },
 		);
 	}
 
 	async getMergeFields(audienceId: string): Promise<MergeField[]> {
-		type Fields = { merge_fields: MergeField[]; total_items: number };
-		return this.readAll(async (offset, count) => {
-			const page = await this.request<Fields>(this.audiencePurpose(audienceId, 'read the fields of the audience'), (api) =>
-				api.lists.getListMergeFieldsWithHttpInfo(audienceId, {
-					count,
-					offset,
-					fields: ['merge_fields.tag', 'merge_fields.name', 'merge_fields.type', 'merge_fields.options', 'total_items'],
-				}),
-			);
-			return { items: page.merge_fields ?? [], total: page.total_items };
-		});
+		return this.readAll((offset, count) =>
+			this.request(
+				this.audiencePurpose(audienceId, 'read the fields of the audience', '/merge-fields'),
+				(api) =>
+					api.lists.getListMergeFieldsWithHttpInfo(audienceId, {
+						count,
+						offset,
+						fields: ['merge_fields.tag', 'merge_fields.name', 'merge_fields.type', 'merge_fields.options', 'total_items'],
+					}),
+				(data) => pageOf(data, 'merge_fields', namedAt('tag', { more: ['type'] })<MergeField>),
+			),
+		);
 	}
 
 	/**
@@ -547,34 +597,37 @@ export class MailchimpClient {
 		fields: string[] = [...MEMBER_FIELDS, 'tags', 'tags_count'],
 	): Promise<MailchimpMember | null> {
 		try {
-			return await this.request<MailchimpMember>({ action: `read member ${key}` }, (api) =>
-				api.lists.getListMemberWithHttpInfo(audienceId, key, { fields }),
+			return await this.request(
+				{ action: `read member ${key}`, endpoint: `GET /lists/${audienceId}/members/${key}`, deletedOn404: true },
+				(api) => api.lists.getListMemberWithHttpInfo(audienceId, key, { fields }),
+				(data) => memberAt(fields)<MailchimpMember>(bodyOf(data)),
 			);
 		} catch (error) {
-			if ((error as NodeApiError).httpCode === '404') return null;
+			if (error instanceof MemberNotFound) return null;
 			throw error;
 		}
 	}
 
 	/** A member's complete tag list; the member object embeds at most 50. */
 	async getMemberTags(audienceId: string, subscriberHash: string): Promise<Tag[]> {
-		type Tags = { tags: Array<{ id: number; name: string }>; total_items: number };
-		const tags = await this.readAll(async (offset, count) => {
-			const page = await this.request<Tags>(
+		const tags = await this.readAll((offset, count) =>
+			this.request(
 				{
 					action: `read the tags of member ${subscriberHash}`,
+					endpoint: `GET /lists/${audienceId}/members/${subscriberHash}/tags`,
 					notFound: `Mailchimp has no member ${subscriberHash} in audience '${audienceId}'`,
 				},
 				(api) => api.lists.getListMemberTagsWithHttpInfo(audienceId, subscriberHash, { count, offset }),
-			);
-			return { items: page.tags ?? [], total: page.total_items };
-		});
+				(data) => pageOf(data, 'tags', namedAt('id', { numericId: true })<{ id: number; name: string }>),
+			),
+		);
 		return tags.map((t) => ({ id: String(t.id), name: t.name }));
 	}
 
-	private audiencePurpose(audienceId: string, action: string): CallPurpose {
+	private audiencePurpose(audienceId: string, action: string, below: string): CallPurpose {
 		return {
 			action,
+			endpoint: `GET /lists/${audienceId}${below}`,
 			notFound: `Mailchimp has no audience with ID '${audienceId}'`,
 			notFoundHint: 'Pick the audience from the list, or check that the credential belongs to the Mailchimp account that owns it.',
 		};

@@ -270,10 +270,10 @@ describe('Fetch Tagged Members: whose ledger', () => {
 			}),
 		);
 
-	it("names the workflow's own ledger by its ID when no Sync Name is given", async () => {
+	it("names the node's own ledger by the workflow's ID and the node's when no Sync Name is given", async () => {
 		const [members] = await fetchWith({}, 'wf-own-ledger');
 		expect(members.length).toBeGreaterThan(0);
-		expect(new Set(members.map((m) => (m.json.sync as { syncName: string }).syncName))).toEqual(new Set(['wf-own-ledger']));
+		expect(new Set(members.map((m) => (m.json.sync as { syncName: string }).syncName))).toEqual(new Set(['wf-own-ledger/test-node']));
 	});
 
 	it('stops with what to do when the workflow has no ID and no Sync Name is given', async () => {

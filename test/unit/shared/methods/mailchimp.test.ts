@@ -1,9 +1,9 @@
 /** The nodes' Mailchimp credential test, as n8n's "Test credential" button runs it, against the emulator. */
 import type { ICredentialTestFunctions, ICredentialsDecrypted } from 'n8n-workflow';
 
-import { mailchimpCredentialTest } from '../../nodes/shared/methods/mailchimp';
-import { credentialsOf, demoDataset } from '../emulators/datasets';
-import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+import { mailchimpCredentialTest } from '../../../../nodes/shared/methods/mailchimp';
+import { credentialsOf, demoDataset } from '../../../emulators/datasets';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../../../emulators/mailchimp';
 
 const dataset = demoDataset();
 const [account] = credentialsOf(dataset);

@@ -1,11 +1,11 @@
 import type { INode } from 'n8n-workflow';
 
-import { confirmRemovals, contentHash, diffAgainstLedger } from '../../nodes/FetchTaggedMembers/changes';
-import type { TaggedMember } from '../../nodes/FetchTaggedMembers/members';
-import type { LedgerEntry } from '../../nodes/shared/store';
-import { MailchimpClient, resolveMailchimpAuth } from '../../nodes/shared/transport/mailchimp';
-import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
-import { startMailchimpEmulator } from '../emulators/mailchimp';
+import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger } from '../../../nodes/FetchTaggedMembers/changes';
+import type { TaggedMember } from '../../../nodes/FetchTaggedMembers/members';
+import type { LedgerEntry } from '../../../nodes/shared/store';
+import { MailchimpClient, resolveMailchimpAuth } from '../../../nodes/shared/transport/mailchimp';
+import { credentialsOf, demoDataset, largeAudience } from '../../emulators/datasets';
+import { startMailchimpEmulator } from '../../emulators/mailchimp';
 
 const member = (key: string, patch: Partial<TaggedMember> = {}): TaggedMember => ({
 	memberId: `m-${key}`,
@@ -137,6 +137,38 @@ describe('confirmRemovals of many members at once', () => {
 			expect(result.removals.filter((r) => r.reason === 'left-tags').length).toBe(rest.length - 50);
 			const lookups = emulator.requests.filter((r) => /\/members\/[^/]+$/.test(r.path)).length;
 			expect(lookups).toBe(2);
+		} finally {
+			await emulator.close();
+		}
+	});
+});
+
+describe('confirmRemovals when Mailchimp answers garbled 200s', () => {
+	const node = { id: 'n', name: 'Fetch', type: 't', typeVersion: 1, position: [0, 0], parameters: {} } as INode;
+
+	it.each([
+		['an HTML page', { rateHtml200: 1 }, 1],
+		['{}', { rateEmpty200: 1 }, 1],
+		['a malformed member', { rateMalformed200: 1 }, 1],
+		['an HTML page, many members at once', { rateHtml200: 1 }, BULK_CONFIRM_THRESHOLD + 1],
+		['{}, many members at once', { rateEmpty200: 1 }, BULK_CONFIRM_THRESHOLD + 1],
+	] as const)('%s: an error, never a removal', async (_name, fault, count) => {
+		const dataset = largeAudience({ members: count + 5, tags: [{ name: 'VIP', share: 1 }], seed: 9 });
+		const emulator = await startMailchimpEmulator({ dataset });
+		try {
+			const [account] = credentialsOf(dataset);
+			const audienceId = account.lists[0].id;
+			const client = new MailchimpClient(
+				await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: emulator.url }, node),
+				node,
+			);
+			const members = [...emulator.state.accounts[0].audiences.get(audienceId)!.members.values()].slice(0, count);
+			const ledger = members.map((m) => ({ ...entry(member(m.contactId)), memberKey: m.contactId }));
+			// The member lookups and the audience read are garbled; the tag pages were read fine before.
+			Object.assign(emulator.faults, { ...fault, routeFilter: '^GET /3.0/lists/\\{list_id\\}/members', seed: 2 });
+
+			const outcome = confirmRemovals(client, audienceId, ledger, ['VIP'], 'any', new Set(['subscribed']));
+			await expect(outcome).rejects.toThrow(new RegExp(`^Mailchimp gave an unexpected answer to GET /lists/${audienceId}/members`));
 		} finally {
 			await emulator.close();
 		}

@@ -1,5 +1,5 @@
-import { fetchTaggedMembers, resolveTags, SelectionError } from '../../nodes/FetchTaggedMembers/members';
-import type { MailchimpClient, MailchimpMember, Tag } from '../../nodes/shared/transport/mailchimp';
+import { fetchTaggedMembers, resolveTags, SelectionError } from '../../../nodes/FetchTaggedMembers/members';
+import type { MailchimpClient, MailchimpMember, Tag } from '../../../nodes/shared/transport/mailchimp';
 
 const tags: Tag[] = [
 	{ id: '11', name: 'VIP' },

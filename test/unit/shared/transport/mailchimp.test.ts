@@ -3,17 +3,22 @@
  * isolation, complete paging, the concurrency cap, retries, and errors that name the problem and
  * never the secret.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import type { INode } from 'n8n-workflow';
 
 import {
 	MailchimpClient,
+	accountKeyOf,
 	classifyMailchimpError,
 	dataCenterOfApiKey,
 	resolveMailchimpAuth,
 	type MailchimpAuth,
-} from '../../nodes/shared/transport/mailchimp';
-import { credentialsOf, demoDataset, largeAudience } from '../emulators/datasets';
-import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+} from '../../../../nodes/shared/transport/mailchimp';
+import { NO_FAULTS } from '../../../emulators/common';
+import { credentialsOf, demoDataset, largeAudience } from '../../../emulators/datasets';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../../../emulators/mailchimp';
 
 const node: INode = {
 	id: 'n1',
@@ -35,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 beforeEach(() => {
-	Object.assign(emulator.faults, { latencyMs: 0, jitterMs: 0, rate429: 0, rate5xx: 0, rate403NoBody: 0, dropRate: 0, routeFilter: '', seed: null });
+	Object.assign(emulator.faults, NO_FAULTS);
 	emulator.requests.length = 0;
 });
 
@@ -182,6 +187,39 @@ describe('throttling and faults', () => {
 		}
 	});
 
+	it("two nodes with different Concurrency settings share the account's 10 connections, never exceed them", async () => {
+		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 9000, tags: [{ name: 'A', share: 1 }], seed: 3 }) });
+		try {
+			big.faults.latencyMs = 40;
+			const [account] = credentialsOf(big.state.dump());
+			const auth = () => resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const six = new MailchimpClient(await auth(), node, { concurrency: 6, sleep: noWait });
+			const seven = new MailchimpClient(await auth(), { ...node, id: 'n2' }, { concurrency: 7, sleep: noWait });
+			const [tag] = await six.getTags(account.lists[0].id);
+			let peak = 0;
+			const probe = setInterval(() => (peak = Math.max(peak, big.state.account(account.accountId)!.inFlight)), 2);
+			const [a, b] = await Promise.all([six.getTagMembers(account.lists[0].id, tag), seven.getTagMembers(account.lists[0].id, tag)]);
+			clearInterval(probe);
+			expect(a.length).toBe(b.length);
+			// Nine pages each: both nodes had more work than the account allows at once.
+			expect(big.requests.filter((r) => r.outcome === 'too-many-connections')).toEqual([]);
+			expect(peak).toBeGreaterThan(7);
+			expect(peak).toBeLessThanOrEqual(10);
+		} finally {
+			await big.close();
+		}
+	});
+
+	it('knows the account by its address and a hash of the key, never the key', async () => {
+		const auth = await apiKeyAuth();
+		const key = accountKeyOf(auth);
+		expect(key).toContain(emulator.url);
+		expect(key).not.toContain(harbour.apiKey!);
+		expect(key).not.toContain(harbour.apiKey!.split('-')[0]);
+		expect(accountKeyOf(await apiKeyAuth())).toBe(key);
+		expect(accountKeyOf(await apiKeyAuth(fern.apiKey!))).not.toBe(key);
+	});
+
 	it('retries through 429s, 5xx, body-less 403s and dropped connections', async () => {
 		const retries: number[] = [];
 		const client = new MailchimpClient(await apiKeyAuth(), node, {
@@ -216,6 +254,70 @@ describe('throttling and faults', () => {
 		expect(classifyMailchimpError({ code: 'ECONNRESET' }).retryable).toBe(true);
 		expect(classifyMailchimpError({ timeout: 120000, code: 'ECONNABORTED' }).retryable).toBe(true);
 		expect(classifyMailchimpError({ status: 429, response: { headers: { 'retry-after': '2' } } }).retryAfterMs).toBe(2000);
+	});
+});
+
+describe('unexpected answers (HTTP 200 with the wrong shape)', () => {
+	const garbled = [
+		['an HTML page', { rateHtml200: 1 }, 'an HTML page instead of JSON'],
+		['{}', { rateEmpty200: 1 }, 'members is missing, not a list'],
+		['a malformed page', { rateMalformed200: 1 }, 'members is an object, not a list'],
+	] as const;
+
+	it.each(garbled)('a tag page that is %s is an error naming the endpoint, never "no members"', async (_name, fault, problem) => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const [tag] = await client.getTags(audienceId);
+		Object.assign(emulator.faults, { ...fault, routeFilter: 'segments/\\{segment_id\\}/members', seed: 1 });
+		const error = await errorOf(client.getTagMembers(audienceId, tag));
+		expect(error.message).toBe(
+			`Mailchimp gave an unexpected answer to GET /lists/${audienceId}/segments/${tag.id}/members: ${problem}`,
+		);
+		expect(error.description).toContain(`read the members of tag '${tag.name}'`);
+		expect(error.description).toContain('nothing was synced or removed');
+	});
+
+	it.each(garbled)('a member lookup answered with %s is an error, never "deleted"', async (_name, fault) => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		const email = dataset.accounts[0].lists[0].members.find((m) => m.status === 'subscribed')!.email_address;
+		Object.assign(emulator.faults, { ...fault, routeFilter: 'members/\\{', seed: 1 });
+		const error = await errorOf(client.findMember(audienceId, email));
+		expect(error.message).toMatch(new RegExp(`^Mailchimp gave an unexpected answer to GET /lists/${audienceId}/members/`));
+	});
+
+	it('a member page whose total_items is not a count, and the other listings, are checked too', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		Object.assign(emulator.faults, { rateMalformed200: 1, seed: 1 });
+		expect((await errorOf(client.getMembers(audienceId))).message).toMatch(/GET \/lists\/\w+\/members: members is an object/);
+		expect((await errorOf(client.getTags(audienceId))).message).toMatch(/GET \/lists\/\w+\/segments: segments is an object/);
+		expect((await errorOf(client.getMergeFields(audienceId))).message).toMatch(/GET \/lists\/\w+\/merge-fields: merge_fields is an object/);
+		expect((await errorOf(client.getAudiences())).message).toMatch(/GET \/lists: lists is an object/);
+		expect((await errorOf(client.getAudience(audienceId))).message).toMatch(/GET \/lists\/\w+: id is number 0/);
+		Object.assign(emulator.faults, { rateMalformed200: 0, rateEmpty200: 1 });
+		expect((await errorOf(client.getMemberTags(audienceId, dataset.accounts[0].lists[0].members[0].email_address))).message).toMatch(
+			/GET \/lists\/\w+\/members\/[^/]+\/tags: tags is missing/,
+		);
+	});
+
+	it('a bare 404 (a page from something in between, not Mailchimp\'s problem+json) is an error, never "deleted"', async () => {
+		const stranger = createServer((_req, res) => {
+			res.writeHead(404, { 'content-type': 'text/html' });
+			res.end('<html><body>Not Found</body></html>');
+		});
+		await new Promise<void>((resolve) => stranger.listen(0, '127.0.0.1', resolve));
+		try {
+			const { port } = stranger.address() as AddressInfo;
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: harbour.apiKey, apiBaseUrl: `http://127.0.0.1:${port}` }, node);
+			const client = new MailchimpClient(auth, node);
+			const error = await errorOf(client.findMember(audienceId, 'someone@example.com'));
+			expect(error.httpCode).toBe('404');
+		} finally {
+			await new Promise((resolve) => stranger.close(resolve));
+		}
+	});
+
+	it('a member that Mailchimp says does not exist (its problem+json 404) is null: deleted', async () => {
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		await expect(client.findMember(audienceId, 'nobody-here@example.com')).resolves.toBeNull();
 	});
 });
 

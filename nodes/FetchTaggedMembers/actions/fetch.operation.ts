@@ -1,0 +1,290 @@
+/**
+ * The one operation of Fetch Tagged Members: per input item, read the selected tags' members and,
+ * with "New and Changed", compare them with the sync's ledger: new and changed members on Members,
+ * members who left (each one confirmed with Mailchimp first) on Removed.
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeProperties,
+} from 'n8n-workflow';
+
+import { audienceLocator, mailchimpAuthentication, withDisplayOptions } from '../../shared/descriptions';
+import { createMailchimpClient } from '../../shared/methods/mailchimp';
+import { openStoreForNode, storeProperties } from '../../shared/store/node';
+import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
+import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, memberKeyOf } from '../changes';
+import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch, type TaggedMember } from '../members';
+
+type OutputMode = 'changes' | 'all';
+
+export const showForChanges = { output: ['changes'] };
+
+export const description: INodeProperties[] = [
+		mailchimpAuthentication,
+		audienceLocator,
+		{
+			displayName: 'Tag Names or IDs',
+			name: 'tags',
+			type: 'multiOptions',
+			typeOptions: { loadOptionsMethod: 'getTags', loadOptionsDependsOn: ['audience.value'] },
+			default: [],
+			required: true,
+			hint: 'Only members with these tags are synced. An expression may also give tag names.',
+			description:
+				'Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>',
+		},
+		{
+			displayName: 'Match',
+			name: 'match',
+			type: 'options',
+			options: [
+				{ name: 'Any Selected Tag', value: 'any', description: 'Members with at least one of the tags' },
+				{ name: 'All Selected Tags', value: 'all', description: 'Only members with every one of the tags' },
+			],
+			default: 'any',
+		},
+		{
+			displayName: 'Statuses',
+			name: 'statuses',
+			type: 'multiOptions',
+			options: [
+				{ name: 'Cleaned', value: 'cleaned' },
+				{ name: 'Subscribed', value: 'subscribed' },
+				{ name: 'Transactional', value: 'transactional' },
+				{ name: 'Unsubscribed', value: 'unsubscribed' },
+			],
+			default: ['subscribed'],
+			description: 'Which email statuses to include. Archived members are never listed by Mailchimp for a tag.',
+		},
+		{
+			displayName: 'Output',
+			name: 'output',
+			type: 'options',
+			noDataExpression: true,
+			options: [
+				{
+					name: 'New and Changed Since the Last Sync',
+					value: 'changes',
+					description:
+						'Compare with what the last sync wrote to the Hub: new and changed members on Members, members who left on Removed',
+				},
+				{ name: 'All Selected Members', value: 'all', description: 'Every selected member, with no comparison' },
+			],
+			default: 'changes',
+		},
+		...withDisplayOptions(storeProperties, showForChanges),
+		{
+			displayName: 'Options',
+			name: 'options',
+			type: 'collection',
+			placeholder: 'Add Option',
+			default: {},
+			options: [
+				{
+					displayName: 'Full Resync',
+					name: 'fullResync',
+					type: 'boolean',
+					default: false,
+					description:
+						'Whether to send every selected member again, as if nothing had been synced (e.g. after changing the field mapping). Removals are still detected.',
+					displayOptions: { show: { '/output': ['changes'] } },
+				},
+				{
+					displayName: 'Sync Name',
+					name: 'syncName',
+					type: 'string',
+					default: '',
+					placeholder: 'e.g. customers-to-hub',
+					description:
+						"Whose ledger to compare with. Empty: this node's own (by the workflow's ID and this node's ID). Give a name to keep the ledger when the workflow is copied or replaced; two syncs must never share one.",
+					displayOptions: { show: { '/output': ['changes'] } },
+				},
+				{
+					displayName: 'Concurrency',
+					name: 'concurrency',
+					type: 'number',
+					typeOptions: { minValue: 1, maxValue: MAX_CONCURRENCY },
+					default: DEFAULT_CONCURRENCY,
+					description:
+						'How many requests to Mailchimp may run at once. Mailchimp allows 10 per account, shared with your other integrations.',
+				},
+			],
+		},
+];
+
+interface Settings {
+	audienceId: string;
+	tags: string[];
+	match: TagMatch;
+	statuses: Set<MemberStatus>;
+	output: OutputMode;
+	fullResync: boolean;
+	syncName: string;
+	concurrency: number;
+}
+
+/** What one item asks for: every parameter is read for that item, expressions included. */
+function settingsOf(ctx: IExecuteFunctions, i: number): Settings {
+	const options = ctx.getNodeParameter('options', i, {}) as { concurrency?: number; fullResync?: boolean; syncName?: string };
+	const audienceId = (ctx.getNodeParameter('audience', i, '', { extractValue: true }) as string).trim();
+	const statuses = new Set(ctx.getNodeParameter('statuses', i, ['subscribed']) as MemberStatus[]);
+	if (!audienceId) throw new NodeOperationError(ctx.getNode(), 'No audience selected', { itemIndex: i });
+	if (statuses.size === 0) {
+		throw new NodeOperationError(ctx.getNode(), 'No status selected', {
+			itemIndex: i,
+			description: 'Select at least one status, usually Subscribed.',
+		});
+	}
+	return {
+		audienceId,
+		tags: tagSelection(ctx.getNodeParameter('tags', i)),
+		match: ctx.getNodeParameter('match', i) as TagMatch,
+		statuses,
+		output: ctx.getNodeParameter('output', i, 'changes') as OutputMode,
+		fullResync: options.fullResync === true,
+		syncName: options.syncName?.trim() ?? '',
+		concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+	};
+}
+
+/**
+ * The ledger's name: the Sync Name option, or by default the workflow's ID and this node's ID, so two
+ * Fetch nodes in one workflow (two audiences, say) each keep their own and never remove each other's members.
+ */
+function ledgerName(ctx: IExecuteFunctions, settings: Settings, i: number): string {
+	if (settings.syncName) return settings.syncName;
+	const workflowId = ctx.getWorkflow().id;
+	const nodeId = ctx.getNode().id;
+	if (!workflowId || !nodeId) {
+		throw new NodeOperationError(ctx.getNode(), 'This sync has no name for its ledger yet', {
+			itemIndex: i,
+			description: "Save the workflow (its ID and this node's name the sync's ledger), or give a Sync Name in the options.",
+		});
+	}
+	return `${workflowId}/${nodeId}`;
+}
+
+/** The lease of the run (CONTRACT §1): Sync Lock's owner token on the input item, carried on every item emitted. */
+function leaseOf(item: INodeExecutionData): { lease?: string } {
+	const token = item.json.token;
+	return typeof token === 'string' && token !== '' ? { lease: token } : {};
+}
+
+export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {
+	const members: INodeExecutionData[] = [];
+	const removed: INodeExecutionData[] = [];
+	// One client per Concurrency setting; the account's connections are capped across all of them.
+	const clients = new Map<number, Promise<MailchimpClient>>();
+	const clientFor = (concurrency: number) => {
+		let client = clients.get(concurrency);
+		if (!client) {
+			client = createMailchimpClient(this, { concurrency });
+			clients.set(concurrency, client);
+		}
+		return client;
+	};
+
+	for (let i = 0; i < items.length; i++) {
+		const pairedItem = { item: i };
+		try {
+			const settings = settingsOf(this, i);
+			const lease = leaseOf(items[i]);
+			const client = await clientFor(settings.concurrency);
+			const tags = resolveTags(await client.getTags(settings.audienceId), settings.tags);
+			const { audienceId, match, statuses } = settings;
+
+			if (settings.output === 'all') {
+				const { selected } = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
+				for (const member of selected) {
+					members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member), ...lease }), pairedItem });
+				}
+				continue;
+			}
+
+			const syncName = ledgerName(this, settings, i);
+			// Read the ledger first: a Hub write that lands while we read Mailchimp then only
+			// makes a member look changed once more, never unchanged when it is not.
+			const store = await openStoreForNode(this, i);
+			const ledger = await store.readLedger(syncName);
+			const { selected, others } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
+				withOtherStatuses: true,
+			});
+			// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
+			const otherAudiences = ledger.filter((e) => e.audienceId !== audienceId);
+			const diff = diffAgainstLedger(
+				selected,
+				others,
+				ledger.filter((e) => e.audienceId === audienceId),
+				settings.fullResync,
+			);
+			const confirmed = await confirmRemovals(
+				client,
+				audienceId,
+				diff.absent,
+				tags.map((t) => t.name),
+				match,
+				statuses,
+			);
+			for (const { member, change, contentHash, previous } of diff.changes) {
+				const sync = {
+					syncName,
+					audienceId,
+					memberKey: memberKeyOf(member),
+					change,
+					contentHash,
+					hubContactId: previous?.hubContactId ?? null,
+					previousPhone: previous?.phone ?? null,
+					...lease,
+				};
+				members.push({ json: memberJson(member, sync), pairedItem });
+			}
+			const audienceChanged = otherAudiences.map((entry) => ({ entry, reason: 'audience-changed' as const, member: undefined }));
+			for (const { entry, reason, member } of [...diff.leftByStatus, ...confirmed.removals, ...audienceChanged]) {
+				const sync = {
+					syncName,
+					audienceId: entry.audienceId,
+					memberKey: entry.memberKey,
+					change: 'removed',
+					reason,
+					hubContactId: entry.hubContactId,
+					phone: entry.phone,
+					...lease,
+				};
+				removed.push({
+					json: { memberKey: entry.memberKey, email: member?.email ?? null, reason: REMOVAL_TEXT[reason], sync },
+					pairedItem,
+				});
+			}
+		} catch (error) {
+			const failure =
+				error instanceof SelectionError
+					? new NodeOperationError(this.getNode(), error.message, { itemIndex: i, description: error.description })
+					: error;
+			if (this.continueOnFail()) {
+				// Only `error` (n8n moves an item to the error output when its json has nothing else).
+				members.push({ json: { error: (failure as Error).message }, pairedItem });
+				continue;
+			}
+			if ((failure as { context?: IDataObject }).context) {
+				(failure as { context: IDataObject }).context.itemIndex = i;
+			}
+			throw failure;
+		}
+	}
+	return [members, removed];
+}
+
+function memberJson(member: TaggedMember, sync: IDataObject): IDataObject {
+	return { ...member, sync } as unknown as IDataObject;
+}
+
+/** The dropdown gives an array; an expression may give an array, or a comma-separated string. */
+function tagSelection(value: unknown): string[] {
+	if (Array.isArray(value)) return value.map(String);
+	if (typeof value === 'string') return value.split(',');
+	if (typeof value === 'number') return [String(value)];
+	return [];
+}
