@@ -2,7 +2,7 @@
  * The mapping itself: Mailchimp fields offered, the defaults, reading a member, and one member →
  * Hub contact fields or the reasons it cannot be one.
  */
-import type { TaggedMember } from '../../../nodes/FetchTaggedMembers/members';
+import type { TaggedMember } from '../../../../nodes/FetchTaggedMembers/members';
 import {
 	customFieldKey,
 	fitCustomField,
@@ -12,15 +12,15 @@ import {
 	type HubCustomField,
 	type Mapping,
 	type MappingContext,
-} from '../../../nodes/MapFields/helpers/mapping';
+} from '../../../../nodes/MapFields/helpers/mapping';
 import {
 	defaultMapping,
 	isSourceKey,
 	mailchimpFieldOptions,
 	memberAddressCountry,
 	readSource,
-} from '../../../nodes/MapFields/helpers/sources';
-import type { MergeField } from '../../../nodes/shared/transport/mailchimp';
+} from '../../../../nodes/MapFields/helpers/sources';
+import type { MergeField } from '../../../../nodes/shared/transport/mailchimp';
 
 const MERGE_FIELDS: MergeField[] = [
 	{ tag: 'FNAME', name: 'First Name', type: 'text' },

@@ -6,7 +6,7 @@
 import { getCountries, getExampleNumber } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/examples.mobile.json';
 
-import { countryName, normalisePhone, phoneCountry, type PhoneResult } from '../../nodes/shared/phone';
+import { countryName, normalisePhone, phoneCountry, type PhoneResult } from '../../../nodes/shared/phone';
 
 const e164 = (result: PhoneResult) => (result.ok ? result.e164 : `rejected: ${result.reason}`);
 const problem = (result: PhoneResult) => (result.ok ? 'accepted' : result.problem);
