@@ -152,6 +152,12 @@ describe('phones as members type them, synced by the template in the real n8n', 
 		}
 	});
 
+	it("passes the run's lease on from Fetch to Upsert", () => {
+		const [acquired] = run.itemsOf('Acquire Sync Lock');
+		expect(typeof acquired.token).toBe('string');
+		for (const item of run.itemsOf('Map Fields', 0)) expect((item.sync as { lease?: string }).lease).toBe(acquired.token);
+	});
+
 	it('records the run as a success with every member created', () => {
 		const [release] = run.itemsOf('Release Sync Lock') as Array<{ outcome: string; counts: Record<string, number>; released: boolean }>;
 		expect(release.released).toBe(true);
