@@ -7,6 +7,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import pLimit from 'p-limit';
 
+import { RunLease } from '../../shared/lease';
+import type { SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import {
 	HubNotFoundError,
@@ -91,7 +93,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	if (inputs.length === 0) return;
 
 	const action = this.getNodeParameter('removeAction', 0, 'removeFromList') as RemoveAction;
-	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
+	const store = await openStoreForNode(this, 0);
+	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
+	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
+	const ledger = new LedgerBatches(async () => store, lease.fence);
 	const finish = (input: RemoveInput, hub: Omit<HubOutcome, 'action'> & { action?: HubAction }) => {
 		const why = input.change === 'invalid' ? (INVALID_TEXT[input.invalidReason ?? 'other'] ?? INVALID_TEXT.other) : undefined;
 		const note = [why, hub.note].filter(Boolean).join('. ');
@@ -115,8 +120,13 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 
 	// An opted-out member's contact is unsubscribed whatever the action (opt-out wins).
 	const mustUnsubscribe = (input: RemoveInput) => action === 'unsubscribe' || (input.change === 'invalid' && input.smsUnsubscribed);
+	// A member who opted out of SMS in Mailchimp is remembered, whatever happens to the contact (CONTRACT §2).
+	const optOuts = toHub.filter((input) => input.change === 'invalid' && input.smsUnsubscribed && input.phone);
+	if (optOuts.length > 0) {
+		await store.recordOptOuts(optOuts.map((input) => ({ phone: input.phone!, source: 'mailchimp-sms-unsubscribed' as const, audienceId: input.audienceId })));
+	}
 	const { maxRemovalShare } = readRemoveSettings(this);
-	if (action !== 'keep' && (await guardRefuses(this, toHub, maxRemovalShare, outcomes))) {
+	if (action !== 'keep' && (await guardRefuses(store, toHub, maxRemovalShare, outcomes))) {
 		await ledger.flush();
 		return;
 	}
@@ -228,6 +238,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			}
 		},
 		() => ledger.flush(),
+		() => lease.check(),
 	);
 
 	await changeListInBatches(client, identity.list?.id ?? '', 'remove', toRemoveFromList, (entry) => entry.contact.id, {
@@ -245,6 +256,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			}
 		},
 		beforeThrow: () => ledger.flush(),
+		beforeBatch: () => lease.check(),
 	});
 	await ledger.flush();
 }
@@ -255,9 +267,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
  * removes nothing. Every removal goes to Error with the reason, marked fatal so the run is recorded
  * failed. Resolves whether it refused.
  */
-async function guardRefuses(ctx: IExecuteFunctions, removals: RemoveInput[], maxShare: number, outcomes: Outcomes): Promise<boolean> {
+async function guardRefuses(store: SyncStore, removals: RemoveInput[], maxShare: number, outcomes: Outcomes): Promise<boolean> {
 	if (maxShare <= 0 || removals.length === 0) return false;
-	const store = await openStoreForNode(ctx, 0);
 	let refused = false;
 	const bySync = new Map<string, RemoveInput[]>();
 	for (const input of removals) bySync.set(input.syncName, [...(bySync.get(input.syncName) ?? []), input]);

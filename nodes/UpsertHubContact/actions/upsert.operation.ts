@@ -10,6 +10,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import pLimit from 'p-limit';
 
+import { RunLease } from '../../shared/lease';
+import type { OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import {
 	HubConflictError,
@@ -60,7 +62,11 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	if (inputs.length === 0) return;
 
 	const { listName, concurrency } = readRunSettings(this);
+	const store = await openStoreForNode(this, 0);
+	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
+	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
 	const client = await createHubClient(this);
+	await lease.check();
 	const identity = await ensureIdentity(
 		client,
 		this.getNode(),
@@ -74,6 +80,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		limit,
 	);
 	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
+	// Every opt-out seen is remembered; a number that ever opted out is written UNSUBSCRIBED even if
+	// the Hub forgot it (CONTRACT §2).
+	const optedOut = await rememberOptOuts(store, inputs, byPhone, authorised);
 
 	// Two members with one number: one contact, one winner; the others are reported.
 	const winners: Task[] = [];
@@ -99,7 +108,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				memberKey: winner.memberKey,
 				contact: winner.contact,
 				// Opt-out wins for the number: any member holding it who opted out of SMS, or the blacklist.
-				optOut: group.some((m) => m.smsUnsubscribed) || authorised.get(phone) === false,
+				optOut: group.some((m) => m.smsUnsubscribed) || authorised.get(phone) === false || optedOut.has(phone),
 				previousPhone: winner.previousPhone,
 			},
 		});
@@ -146,7 +155,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		tasks.push(task);
 	}
 
-	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
+	const ledger = new LedgerBatches(async () => store, lease.fence);
 	const record = (input: UpsertInput, contact: HubContact) => {
 		if (input.contentHash === null || input.syncName === null) return;
 		ledger.write({
@@ -190,6 +199,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			} else notInList.push({ task, result });
 		},
 		() => ledger.flush(),
+		() => lease.check(),
 	);
 
 	// List membership in bulk; the ledger waits for it, so a failure here is redone next run.
@@ -216,8 +226,31 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			}
 		},
 		beforeThrow: () => ledger.flush(),
+		beforeBatch: () => lease.check(),
 	});
 	await ledger.flush();
+}
+
+/**
+ * Records the opt-outs this run sees (Mailchimp SMS unsubscribed, the Hub's blacklist, an
+ * UNSUBSCRIBED SMS channel) and resolves with every number of the run that ever opted out.
+ */
+async function rememberOptOuts(
+	store: SyncStore,
+	inputs: UpsertInput[],
+	byPhone: Map<string, HubContact[]>,
+	authorised: Map<string, boolean>,
+): Promise<Set<string>> {
+	const seen: OptOutRecord[] = [];
+	for (const input of inputs) {
+		const { phone } = input.contact;
+		const at = { phone, audienceId: input.audienceId };
+		if (input.smsUnsubscribed) seen.push({ ...at, source: 'mailchimp-sms-unsubscribed' });
+		if (authorised.get(phone) === false) seen.push({ ...at, source: 'hub-blacklist' });
+		if ((byPhone.get(phone) ?? []).some((c) => subscriptionOf(c, phone) === 'UNSUBSCRIBED')) seen.push({ ...at, source: 'hub-unsubscribed' });
+	}
+	if (seen.length > 0) await store.recordOptOuts(seen);
+	return await store.readOptOuts([...new Set(inputs.map((i) => i.contact.phone))]);
 }
 
 /** Winner first: the member the Hub contact already carries, then Mailchimp SMS-subscribed, then the lowest key. */

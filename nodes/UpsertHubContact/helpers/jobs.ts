@@ -53,6 +53,8 @@ export async function runHubJobs<J>(
 	indexOf: (job: J) => number,
 	work: (job: J) => Promise<void>,
 	beforeThrow: () => Promise<void>,
+	/** Before each job's writes, e.g. the lease check; what it throws stops the run like a bug would. */
+	beforeEach: () => Promise<void> = async () => undefined,
 ): Promise<void> {
 	let hubDown: HubUnavailableError | undefined;
 	let fatal: unknown;
@@ -62,6 +64,7 @@ export async function runHubJobs<J>(
 				if (fatal !== undefined) return;
 				if (hubDown) return outcomes.fail(indexOf(job), notAttempted(hubDown));
 				try {
+					await beforeEach();
 					await work(job);
 				} catch (error) {
 					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
@@ -75,7 +78,8 @@ export async function runHubJobs<J>(
 		),
 	);
 	if (fatal !== undefined) {
-		await beforeThrow();
+		// What stopped the run is the error to report, even if saving the ledger fails too.
+		await beforeThrow().catch(() => undefined);
 		throw fatal;
 	}
 }
@@ -95,15 +99,23 @@ export async function changeListInBatches<E>(
 		done: (batch: E[], unknown: Set<string>) => void;
 		failed: (batch: E[], failure: ItemFailure) => void;
 		beforeThrow: () => Promise<void>;
+		/** Before each batch's write, e.g. the lease check; what it throws ends the run. */
+		beforeBatch?: () => Promise<void>;
 	},
 ): Promise<void> {
 	for (const batch of chunks(entries, HUB_MEMBERSHIP_BATCH)) {
+		try {
+			await handlers.beforeBatch?.();
+		} catch (error) {
+			await handlers.beforeThrow().catch(() => undefined);
+			throw error;
+		}
 		let unknown: Set<string>;
 		try {
 			unknown = await changeListBatch(client, listId, side, batch.map(contactIdOf));
 		} catch (error) {
 			if (error instanceof HubAuthError) {
-				await handlers.beforeThrow();
+				await handlers.beforeThrow().catch(() => undefined);
 				throw error;
 			}
 			handlers.failed(batch, failureOf(error));
