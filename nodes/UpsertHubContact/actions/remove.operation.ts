@@ -96,7 +96,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const store = await openStoreForNode(this, 0);
 	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
 	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
-	const ledger = new LedgerBatches(async () => store, lease.fence);
+	const ledger = new LedgerBatches(async () => store, lease.fence, this.getNode());
 	const finish = (input: RemoveInput, hub: Omit<HubOutcome, 'action'> & { action?: HubAction }) => {
 		const why = input.change === 'invalid' ? (INVALID_TEXT[input.invalidReason ?? 'other'] ?? INVALID_TEXT.other) : undefined;
 		const note = [why, hub.note].filter(Boolean).join('. ');

@@ -155,7 +155,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		tasks.push(task);
 	}
 
-	const ledger = new LedgerBatches(async () => store, lease.fence);
+	const ledger = new LedgerBatches(async () => store, lease.fence, this.getNode());
 	const record = (input: UpsertInput, contact: HubContact) => {
 		if (input.contentHash === null || input.syncName === null) return;
 		ledger.write({

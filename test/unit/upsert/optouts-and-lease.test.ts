@@ -115,4 +115,31 @@ describe('a run writes only while it holds its lease (CONTRACT §1)', () => {
 		expect(totalWrites(hub)).toBe(0);
 		expect((await ledgerOf(store.path)).size).toBe(3);
 	});
+
+	it('writes no ledger row after its lease was taken over mid-run, and the next run finishes without duplicates', async () => {
+		const locks = await syncStore();
+		const held = await locks.acquire({ lockName: 'aud0upsert', holder: 'exec-1', ttlMs: 60_000 });
+		if (!held.acquired) throw new Error('no lease');
+		let takenOver = false;
+		const items = [ANA, BEN, CAT].map((m) => withLease(memberItem(m), held.lease.ownerToken));
+		const run = runNode(hub, store.path, items, {
+			concurrency: 1,
+			beforeRequest: async (request) => {
+				if (takenOver || request.method !== 'POST' || !String(request.url).endsWith('/api/v1/contacts/contacts')) return;
+				takenOver = true;
+				await locks.forceRelease('aud0upsert', 'test: the lease lapsed');
+				await locks.acquire({ lockName: 'aud0upsert', holder: 'exec-2', ttlMs: 60_000 });
+			},
+		});
+		await expect(run).rejects.toThrow(/lease/i);
+		expect(takenOver).toBe(true);
+		expect((await ledgerOf(store.path)).size).toBe(0);
+
+		const next = await locks.acquire({ lockName: 'aud1upsert', holder: 'exec-3', ttlMs: 60_000 });
+		if (!next.acquired) throw new Error('no lease');
+		const again = await runNode(hub, store.path, [ANA, BEN, CAT].map((m) => withLease(memberItem(m), next.lease.ownerToken)));
+		expect(again.errors).toEqual([]);
+		expect(account().contacts.size).toBe(3);
+		expect((await ledgerOf(store.path)).size).toBe(3);
+	});
 });
