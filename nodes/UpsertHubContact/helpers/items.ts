@@ -175,6 +175,12 @@ export class Outcomes {
 		this.failed.set(index, { json: { ...this.items[index].json, ...given } as IDataObject, pairedItem: { item: index } });
 	}
 
+	/** Every item fails with this, those already done too (their ledger entries were not saved). */
+	failAll(failure: ItemFailure): void {
+		this.done.clear();
+		for (let i = 0; i < this.items.length; i++) if (!this.failed.has(i)) this.fail(i, failure);
+	}
+
 	/** Items no result was recorded for (after a node-level failure) fail with this. */
 	failRest(failure: ItemFailure): void {
 		for (let i = 0; i < this.items.length; i++) if (!this.has(i)) this.fail(i, failure);
