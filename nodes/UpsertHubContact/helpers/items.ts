@@ -163,7 +163,8 @@ export class Outcomes {
 		const sync = json.sync && typeof json.sync === 'object' ? { ...(json.sync as IDataObject) } : undefined;
 		if (sync && hub.contactId && hub.action !== 'deleted') sync.hubContactId = hub.contactId;
 		// What happened, in the field Sync Lock Release can count a run by (Count Items By: sync.result).
-		if (sync) sync.result = hub.action;
+		// An invalid row stays counted as invalid; what its contact went through is in `hub.action`.
+		if (sync && sync.change !== 'invalid') sync.result = hub.action;
 		this.done.set(index, {
 			json: { ...json, ...(sync ? { sync } : {}), hub: hub as unknown as IDataObject },
 			pairedItem: { item: index },
