@@ -15,6 +15,8 @@ import { SYNC_TEMPLATE, configureSyncTemplate } from './templates';
 jest.setTimeout(E2E_TIMEOUT_MS);
 
 const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
+/** The ledger's name, given so the test can read the ledger. */
+const SYNC_NAME = 'lease-e2e';
 const TAG = 'SMS Opt-in';
 const CREDENTIALS = {
 	mailchimp: { id: 'leaseMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' },
@@ -43,7 +45,16 @@ beforeAll(async () => {
 		{ ...CREDENTIALS.hub, data: { apiKey: DEFAULT_HUB_ACCOUNT.apiKey, apiSecret: DEFAULT_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url } },
 	]);
 	audienceId = account.lists[0].id;
-	workflowId = await n8n.importWorkflowFile(SYNC_TEMPLATE, configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub }));
+	workflowId = await n8n.importWorkflowFile(
+		SYNC_TEMPLATE,
+		configureSyncTemplate({
+			audienceId,
+			tags: [TAG],
+			mailchimp: CREDENTIALS.mailchimp,
+			hub: CREDENTIALS.hub,
+			parameters: { 'Fetch Tagged Members': { options: { syncName: SYNC_NAME } } },
+		}),
+	);
 });
 
 afterAll(async () => {
@@ -55,7 +66,7 @@ afterAll(async () => {
 
 /** The sync's own store file, as the template leaves it (Store File empty: in the n8n folder). */
 const syncStore = (): Promise<SyncStore> => openSyncStore({ kind: 'sqlite', path: path.join(n8n.userFolder, '.n8n', 'mailchimp-hub-sync.sqlite') });
-const hashes = async () => new Map((await (await syncStore()).readLedger(workflowId)).map((e) => [e.memberKey, e.contentHash]));
+const hashes = async () => new Map((await (await syncStore()).readLedger(SYNC_NAME)).map((e) => [e.memberKey, e.contentHash]));
 
 it("writes no ledger row once another run took its lease, and the next run finishes the work without duplicates", async () => {
 	await n8n.execute(workflowId);
