@@ -164,3 +164,32 @@ describe('the sync when the Hub answers garbage', () => {
 		expect(account().contactData(account().contacts.get(contact.id)!).lists).toEqual([]);
 	});
 });
+
+describe('the sync when a phone becomes invalid', () => {
+	it('takes the contact the ledger knows out of the list, unsubscribes it if the member opted out of SMS, and counts the rows invalid', async () => {
+		const [wrong, emptied] = selectedMembers().slice(1, 3);
+		const contactOf = (member: typeof wrong) => contacts().find((c) => mailchimpIdOf(c) === member.contactId)!;
+		const [before1, before2] = [contactOf(wrong), contactOf(emptied)];
+		expect([before1, before2].map((c) => c.lists.map((l) => l.name))).toEqual([['MAILCHIMP'], ['MAILCHIMP']]);
+		mailchimp.state.updateMember(audienceId, wrong.email, { merge_fields: { PHONE: 'call me after 5' } });
+		mailchimp.state.updateMember(audienceId, emptied.email, { merge_fields: { PHONE: '' }, sms_subscription_status: 'unsubscribed' });
+
+		const run = await n8n.execute(workflowId);
+		const after1 = account().contactData(account().contacts.get(before1.id)!);
+		const after2 = account().contactData(account().contacts.get(before2.id)!);
+		expect(after1.lists).toEqual([]);
+		expect(after1.channels[0].subscriptionState).toBe('SUBSCRIBED');
+		expect(after2.lists).toEqual([]);
+		expect(after2.channels[0].subscriptionState).toBe('UNSUBSCRIBED');
+		const done = run.itemsOf('Remove Invalid From Hub');
+		expect(done.map((i) => (i.hub as { action: string; changedFields: string[] }).changedFields).sort()).toEqual([['list'], ['subscription', 'list']].sort());
+		const release = run.itemsOf('Release Sync Lock')[0] as { outcome: string; counts: Record<string, number> };
+		expect(release.counts.invalid).toBe(2);
+		expect(release.outcome).toBe('success');
+
+		// Nothing is left to do for them.
+		hub.counters.clear();
+		await n8n.execute(workflowId);
+		expect([...hub.counters.keys()].filter((k) => /^(POST|PATCH|DELETE) \/api\//.test(k))).toEqual([]);
+	});
+});
