@@ -2,9 +2,9 @@
  * Upsert Hub Contact (Remove) against the Hub emulator: each action, what counts as done, and the
  * rule that a contact the sync did not create or link is never touched.
  */
-import { OpenApiValidator } from '../../contract/openapi';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
-import type { HubAccount } from '../../emulators/hub-state';
+import { OpenApiValidator } from '../../../contract/openapi';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import type { HubAccount } from '../../../emulators/hub-state';
 import {
 	HUB_KEY,
 	hubOf,
@@ -20,7 +20,7 @@ import {
 	writeCounts,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from '../harness';
 
 let hub: HubEmulator;
 let store: StoreDir;

@@ -5,9 +5,9 @@ import type { IHttpRequestOptions } from 'n8n-workflow';
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import { OpenApiValidator } from '../../contract/openapi';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
-import type { HubAccount } from '../../emulators/hub-state';
+import { OpenApiValidator } from '../../../contract/openapi';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import type { HubAccount } from '../../../emulators/hub-state';
 import {
 	AUDIENCE,
 	HUB_KEY,
@@ -22,7 +22,7 @@ import {
 	writeCounts,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from '../harness';
 
 const POINTS = '5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f';
 const CITY = '6a1d2e3f-4b5c-4d6e-9f70-8b9c0d1e2f3a';
@@ -503,9 +503,9 @@ describe('Upsert: per-member failures', () => {
 	it('throws on a credential the Hub rejects, or with "continue on fail" sends every item to Error', async () => {
 		const items = [memberItem(BEN)];
 		const bad = async (continueOnFail: boolean) => {
-			const { UpsertHubContact } = await import('../../../nodes/UpsertHubContact/UpsertHubContact.node');
-			const { fakeExecuteContext } = await import('../helpers/fakeExecuteContext');
-			const { SinchHubApi } = await import('../../../credentials/SinchHubApi.credentials');
+			const { UpsertHubContact } = await import('../../../../nodes/UpsertHubContact/UpsertHubContact.node');
+			const { fakeExecuteContext } = await import('../../helpers/fakeExecuteContext');
+			const { SinchHubApi } = await import('../../../../credentials/SinchHubApi.credentials');
 			const ctx = fakeExecuteContext({
 				credentials: { sinchHubApi: { type: new SinchHubApi(), data: { region: 'custom', baseUrl: hub.url, apiKey: 'wrong', apiSecret: 'wrong', accountId: '' } } },
 				parameters: { operation: 'upsert', listName: 'MAILCHIMP', store: 'sqlite', storePath: store.path, options: {} },

@@ -2,9 +2,9 @@
  * The pure planning of Upsert Hub Contact, for the contacts the emulator cannot hold: channels the API
  * can read but not write (GBM, Instagram, …), several SMS numbers on one contact.
  */
-import type { HubContact, HubCustomField, HubList } from '../../../nodes/shared/transport/hub';
-import type { SyncIdentity } from '../../../nodes/UpsertHubContact/helpers/identity';
-import { planUnsubscribe, planUpdate, type MemberIntent } from '../../../nodes/UpsertHubContact/helpers/plan';
+import type { HubContact, HubCustomField, HubList } from '../../../../nodes/shared/transport/hub';
+import type { SyncIdentity } from '../../../../nodes/UpsertHubContact/helpers/identity';
+import { planUnsubscribe, planUpdate, type MemberIntent } from '../../../../nodes/UpsertHubContact/helpers/plan';
 
 const field = (id: string, label: string, mergeTag: string) => ({ id, label, mergeTag, type: 'TEXT', maxLength: 100 }) as HubCustomField;
 const identity: SyncIdentity = {

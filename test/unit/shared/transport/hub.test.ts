@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { HUB_REGIONS, SinchHubApi } from '../../credentials/SinchHubApi.credentials';
+import { HUB_REGIONS, SinchHubApi } from '../../../../credentials/SinchHubApi.credentials';
 import {
 	HubAuthError,
 	HubBadAnswerError,
@@ -17,10 +17,10 @@ import {
 	hubQueryString,
 	type HubContact,
 	type HubOutboundMessage,
-} from '../../nodes/shared/transport/hub';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../emulators/hub';
-import { runCredentialTest } from './helpers/fakeExecuteContext';
-import { hubContext, testHubClient } from './helpers/hubContext';
+} from '../../../../nodes/shared/transport/hub';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import { runCredentialTest } from '../../helpers/fakeExecuteContext';
+import { hubContext, testHubClient } from '../../helpers/hubContext';
 
 const A = { apiKey: 'transport-key-a', apiSecret: 'transport-secret-a-3f9c', accountId: 'AccountA' };
 const B = { apiKey: 'transport-key-b', apiSecret: 'transport-secret-b-77e1', accountId: 'AccountB' };

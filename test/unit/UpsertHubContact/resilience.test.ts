@@ -26,7 +26,7 @@ import {
 	SYNC,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;

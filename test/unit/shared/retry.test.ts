@@ -1,4 +1,4 @@
-import { backoffDelay, parseRetryAfter, RetriesExhaustedError, withRetry, type RetryPolicy } from '../../nodes/shared/retry';
+import { backoffDelay, parseRetryAfter, RetriesExhaustedError, withRetry, type RetryPolicy } from '../../../nodes/shared/retry';
 
 const policy: RetryPolicy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, maxTotalWaitMs: 10_000 };
 

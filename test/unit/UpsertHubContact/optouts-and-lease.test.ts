@@ -8,7 +8,7 @@ import type { INodeExecutionData } from 'n8n-workflow';
 import { openSyncStore, type SyncStore } from '../../../nodes/shared/store';
 import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
 import type { HubAccount } from '../../emulators/hub-state';
-import { HUB_KEY, hubOf, invalidItem, ledgerOf, memberItem, removedItem, runNode, tempStore, totalWrites, type StoreDir } from './helpers';
+import { HUB_KEY, hubOf, invalidItem, ledgerOf, memberItem, removedItem, runNode, tempStore, totalWrites, type StoreDir } from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
