@@ -77,6 +77,8 @@ export interface HubOutcome {
  * member id. Reads a member (Fetch's `TaggedMember`, `json.member`) or an item's `json`, where
  * `json.sync.memberKey` wins.
  */
+export function memberKeyOf(member: { contactId: string | null; memberId: string }): string;
+export function memberKeyOf(source: { contactId?: unknown; memberId?: unknown; sync?: unknown }): string | undefined;
 export function memberKeyOf(source: { contactId?: unknown; memberId?: unknown; sync?: unknown }): string | undefined {
 	const sync = source.sync && typeof source.sync === 'object' ? (source.sync as { memberKey?: unknown }) : undefined;
 	for (const key of [sync?.memberKey, source.contactId, source.memberId]) {
