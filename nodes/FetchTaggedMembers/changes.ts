@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 
 import type { LedgerEntry } from '../shared/store';
 import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
-import type { TaggedMember, TagMatch } from './members';
-import { memberKeyOf } from '../shared/items';
+import { memberKeyOf, type TaggedMember } from '../shared/items';
+import type { TagMatch } from './members';
 
 export type ChangeKind = 'new' | 'changed';
 
@@ -69,9 +69,6 @@ export function contentHash(member: TaggedMember): string {
 	};
 	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
 }
-
-/** The one member key of the package (nodes/shared/items.ts), re-exported for Fetch's callers. */
-export { memberKeyOf };
 
 /**
  * Splits the current selection against the ledger. `selected` are the members the node would emit;

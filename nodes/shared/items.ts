@@ -11,6 +11,22 @@
  * - `json.error` / `json.fatal` (any Error output): why, and whether the run must be recorded failed.
  */
 
+/** A member of the selected tags as Fetch Tagged Members emits it (the item's `json`, and Map Fields' input). */
+export interface TaggedMember {
+	memberId: string;
+	contactId: string | null;
+	email: string;
+	status: string;
+	fullName: string;
+	mergeFields: Record<string, unknown>;
+	smsPhone: string | null;
+	smsSubscriptionStatus: string | null;
+	/** The selected tags this member has, in the order they were selected. */
+	tags: string[];
+	lastChanged: string | null;
+	audienceId: string;
+}
+
 /** The contact a member should become (`json.contact`). A mapped field without a value is `null`; an unmapped one is absent. */
 export interface HubContactFields {
 	/** E.164. */

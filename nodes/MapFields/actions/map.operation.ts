@@ -14,7 +14,7 @@ import {
 } from 'n8n-workflow';
 import { getCountries } from 'libphonenumber-js/max';
 
-import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { TaggedMember } from '../../shared/items';
 import { memberKeyOf } from '../../shared/items';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { countryName, phoneCountry } from '../../shared/phone';

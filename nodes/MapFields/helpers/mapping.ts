@@ -4,7 +4,7 @@
  */
 import type { ResourceMapperField } from 'n8n-workflow';
 
-import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { TaggedMember } from '../../shared/items';
 import { normalisePhone } from '../../shared/phone';
 import type { HubCustomField as HubCustomFieldData } from '../../shared/transport/hub';
 import type { MergeField } from '../../shared/transport/mailchimp';
