@@ -15,7 +15,7 @@ import {
 import { HubSyncStorePostgres } from '../../../credentials/HubSyncStorePostgres.credentials';
 import { SyncLock } from '../../../nodes/SyncLock/SyncLock.node';
 import { closeAllSyncStores } from '../../../nodes/shared/store';
-import { postgresFixture, type BackendFixture } from '../store/backends';
+import { postgresFixture, type BackendFixture } from '../shared/store/backends';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 const node = new SyncLock();
