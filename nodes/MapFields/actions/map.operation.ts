@@ -14,15 +14,13 @@ import {
 } from 'n8n-workflow';
 import { getCountries } from 'libphonenumber-js/max';
 
-import type { TaggedMember } from '../../shared/items';
-import { memberKeyOf } from '../../shared/items';
+import { memberKeyOf, type InvalidReason, type TaggedMember } from '../../shared/items';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { countryName, phoneCountry } from '../../shared/phone';
 import type { MailchimpClient, MergeField } from '../../shared/transport/mailchimp';
 import {
 	invalidReason,
 	mapMember,
-	type InvalidReason,
 	mappingFromDefaults,
 	type FieldProblem,
 	type HubCustomField,
