@@ -115,6 +115,17 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				changedFields: [],
 				note: 'Never synced; nothing to take out',
 			});
+		} else if (input.change === 'invalid' && input.invalidReason === 'other' && !input.smsUnsubscribed) {
+			// A mapping that failed for a reason other than the phone (a broken expression, say) says nothing about
+			// whether the member still wants messages: the contact stays as it was, and so does its ledger entry,
+			// so the member is carried again once the mapping works.
+			outcomes.succeed(input.index, {
+				contactId: input.hubContactId,
+				action: 'kept',
+				subscription: null,
+				changedFields: [],
+				note: 'The member could not be mapped, but not because of the phone number; the contact stays as it was until the mapping works again',
+			});
 		} else toHub.push(input);
 	}
 

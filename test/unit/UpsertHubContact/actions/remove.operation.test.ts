@@ -279,6 +279,19 @@ describe('Remove: invalid rows (a member whose phone is now missing or not a mob
 		expect((await ledgerOf(store.path)).has('ana')).toBe(false);
 	});
 
+	it('keeps the contact of a row that failed for a reason other than the phone, and its ledger entry', async () => {
+		const { ledger } = await synced();
+		const ana = ledger.get('ana')!;
+		const { done, errors } = await runNode(hub, store.path, [invalidItem('ana', ana.hubContactId, ana.phone, { invalidReason: 'other' })], {
+			operation: 'remove',
+			maxRemovalShare: 0,
+		});
+		expect(errors).toEqual([]);
+		expect(hubOf(done[0])).toMatchObject({ contactId: ana.hubContactId, action: 'kept', changedFields: [] });
+		expect(list().members.has(ana.hubContactId!)).toBe(true);
+		expect((await ledgerOf(store.path)).has('ana')).toBe(true);
+	});
+
 	it('unsubscribes the contact of a member who opted out of SMS, whatever the action', async () => {
 		const { ledger } = await synced();
 		const item = (key: string) => invalidItem(key, ledger.get(key)!.hubContactId, ledger.get(key)!.phone, { smsUnsubscribed: true });
