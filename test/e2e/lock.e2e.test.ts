@@ -164,7 +164,7 @@ describe('Sync Lock in the real n8n', () => {
 			lockName: LOCK,
 			running: false,
 			holder: null,
-			message: expect.stringMatching(/^Idle; last run success at .* \(new 2, changed 1\)$/),
+			message: expect.stringMatching(/^Idle; last run success at .* \(created 2, updated 1\)$/),
 			lastRun: { runId: lease.runId, outcome: 'success', counts: { created: 2, updated: 1 } },
 		});
 		const runs = report.runs as Array<Record<string, unknown>>;
