@@ -21,6 +21,7 @@ import {
 	type MailchimpClientOptions,
 	type MailchimpOAuth2Credential,
 } from '../transport/mailchimp';
+import { countOf } from '../words';
 
 const CREDENTIAL_OF: Record<MailchimpAuthKind, string> = {
 	oAuth2: 'mailchimpHubSyncOAuth2Api',
@@ -53,7 +54,7 @@ export async function searchAudiences(this: ILoadOptionsFunctions, filter?: stri
 	return {
 		results: audiences
 			.sort((a, b) => a.name.localeCompare(b.name))
-			.map((a) => ({ name: a.memberCount === undefined ? a.name : `${a.name} (${a.memberCount} members)`, value: a.id })),
+			.map((a) => ({ name: a.memberCount === undefined ? a.name : `${a.name} (${countOf(a.memberCount, 'member')})`, value: a.id })),
 	};
 }
 
@@ -67,7 +68,7 @@ export async function getTags(this: ILoadOptionsFunctions): Promise<INodePropert
 		.map((t) => ({
 			name: t.name,
 			value: t.id,
-			description: t.memberCount === undefined ? undefined : `${t.memberCount} members`,
+			description: t.memberCount === undefined ? undefined : countOf(t.memberCount, 'member'),
 		}));
 }
 
