@@ -202,8 +202,8 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await pick(parameter('output'), 'New and Changed');
 		await closeNode();
 		await save();
-		// (#6) The subtitle names the audience the user picked.
-		expect(await canvasText('Fetch Tagged Members')).toContain(audience.name);
+		// (#6) The subtitle says in words what the node gives.
+		expect(await canvasText('Fetch Tagged Members')).toContain('New, changed and removed members');
 	});
 
 	it('Map Fields: the audience comes from Fetch, the Hub credential can be picked, and the mapping shows at once', async () => {

@@ -4,7 +4,10 @@
  * the browser test (test/e2e/editor-browser.e2e.test.ts) shows the same on screen, these catch it in
  * a second.
  */
-import type { INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { Workflow, type INode, type INodeProperties, type INodeType, type INodeTypeDescription, type INodeTypes } from 'n8n-workflow';
 
 import { FetchTaggedMembers } from '../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
 import { MapFields } from '../../nodes/MapFields/MapFields.node';
@@ -27,5 +30,24 @@ describe.each(descriptions)('%s in the editor', (_name, description) => {
 		const hidden = new Set(authFields(description).flatMap((p) => Object.keys(p.displayOptions?.show ?? {})));
 		const names = description.properties.map((p) => p.name).filter((name) => hidden.has(name));
 		expect(names).toEqual([]);
+	});
+});
+
+/** The subtitle the canvas shows under a node, worked out as the editor does it (with the node's parameters). */
+function subtitleOf(type: INodeType, node: INode): string {
+	const nodeTypes = { getByName: () => type, getByNameAndVersion: () => type, getKnownTypes: () => ({}) } as unknown as INodeTypes;
+	const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
+	return String(workflow.expression.getSimpleParameterValue(node, type.description.subtitle ?? '', 'internal', {}));
+}
+
+describe('subtitles on the canvas of the shipped template', () => {
+	const template = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'workflows', 'mailchimp-hub-sync.json'), 'utf8')) as { nodes: INode[] };
+	const ours = template.nodes.filter((n) => n.type.startsWith('n8n-nodes-mailchimp-hub-sync.'));
+	it.each(ours.map((n) => [n.name, n] as [string, INode]))('%s: words, not "undefined" or raw option values (issue 8, #6)', (_name, node) => {
+		const type = nodes.find((t) => node.type.endsWith(`.${t.description.name}`))!;
+		const subtitle = subtitleOf(type, node);
+		expect(subtitle).not.toMatch(/undefined|null|\[object/i);
+		// Raw values: an operation as its value ("acquire: …") or a camelCase option value ("removeFromList").
+		expect(subtitle).not.toMatch(/^[a-z]|\b[a-z]+[A-Z]\w*/);
 	});
 });
