@@ -19,6 +19,7 @@ export class FetchTaggedMembers implements INodeType {
 		version: 1,
 		// In words: the editor resolves an audience to its bare ID in subtitles (never its name).
 		subtitle: '={{ $parameter["output"] === "all" ? "All selected members" : "New, changed and removed members" }}',
+		description: 'Read the members of selected Mailchimp tags, once each',
 		defaults: { name: 'Fetch Tagged Members' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
