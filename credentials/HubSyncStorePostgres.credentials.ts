@@ -60,7 +60,8 @@ export class HubSyncStorePostgres implements ICredentialType {
 			type: 'string',
 			default: '',
 			placeholder: 'e.g. mailchimp_sync',
-			description: "Optional: keep the tables in this schema (created if missing). Empty uses the user's search path, usually public.",
+			description:
+				"Optional: keep the tables in this schema (created if missing): lower-case letters, digits and underscores, starting with a letter or underscore. Empty uses the user's search path, usually public.",
 		},
 		{
 			displayName: 'SSL',

@@ -5,6 +5,8 @@
  * types; the smaller metadata sets only check lengths and would let landlines through. National
  * numbers and international dialling prefixes are read with the country's own rules (0011 from
  * Australia, 011 from the US, 00 from most of Europe), never by rewriting digits ourselves.
+ * Extensions and `tel:` URIs (RFC 3966) are the library's to read too; an extension is dropped,
+ * since an SMS goes to the number itself.
  */
 import {
 	isSupportedCountry,
@@ -38,8 +40,7 @@ export type PhoneProblem =
 	| 'too_long'
 	| 'invalid_length'
 	| 'invalid'
-	| 'not_mobile'
-	| 'extension';
+	| 'not_mobile';
 
 export interface PhoneAccepted {
 	ok: true;
@@ -48,6 +49,8 @@ export interface PhoneAccepted {
 	/** ISO 3166-1 alpha-2 of the number's region; absent for non-geographic numbers. */
 	country?: CountryCode;
 	type?: NumberType;
+	/** The extension the member wrote after the number (`ext. 12`, `x99`, `;ext=12`), which an SMS cannot use. */
+	droppedExtension?: string;
 }
 
 export interface PhoneRejected {
@@ -116,8 +119,7 @@ const PROBLEM_RANK: Record<PhoneProblem, number> = {
 	too_short: 4,
 	too_long: 4,
 	invalid: 5,
-	extension: 6,
-	not_mobile: 7,
+	not_mobile: 6,
 };
 
 /**
@@ -129,24 +131,77 @@ export function normalisePhone(raw: unknown, context: PhoneContext = {}): PhoneR
 	const text = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
 	if (raw === null || raw === undefined || text === '') return reject('empty', 'No phone number');
 	if (text === undefined) return reject('not_a_number', 'The phone value is not text or a number');
+	const quoted = `"${text}"`;
+
+	const written = readableForm(text);
+	const number = /^tel:/i.test(written) ? numberOfTelUri(written) : written;
+	if (number === undefined) return reject('not_a_number', `${quoted} is not a phone number`);
 
 	const candidates = [...new Set([phoneCountry(context.addressCountry), phoneCountry(context.defaultCountry)])].filter(
 		(c): c is CountryCode => c !== undefined,
 	);
-	const international = text.startsWith('+') || text.startsWith('＋');
+	const international = number.startsWith('+');
 	const readings = international || candidates.length === 0 ? [undefined] : candidates;
 
 	let best: PhoneRejected | undefined;
 	for (const country of readings) {
-		const result = readAs(text, country, context.requireMobile ?? true);
+		const result = readAs(number, quoted, country, context.requireMobile ?? true);
 		if (result.ok) return result;
 		if (!best || PROBLEM_RANK[result.problem] > PROBLEM_RANK[best.problem]) best = result;
 	}
 	return best!;
 }
 
-function readAs(text: string, country: CountryCode | undefined, requireMobile: boolean): PhoneResult {
-	const quoted = `"${text}"`;
+/**
+ * A `tel:` URI (RFC 3966) as the library reads a number: `tel:0491-570-156;phone-context=+61;ext=12`
+ * → `+610491-570-156;ext=12` (the library drops the trunk 0 and reads the extension). Only the URI's
+ * parameters are taken apart here: the library's own reading of `phone-context` keeps state between
+ * calls (a global regular expression) and refuses every second such number. A number local to a
+ * domain (`phone-context=example.com`) has no country to read it with, so it is refused.
+ */
+function numberOfTelUri(uri: string): string | undefined {
+	const [written, ...parameters] = uri.slice('tel:'.length).split(';');
+	const number = written.trim();
+	let prefix = '';
+	let extension = '';
+	for (const parameter of parameters) {
+		const [name, value = ''] = parameter.split('=');
+		if (/^phone-context$/i.test(name) && !number.startsWith('+')) {
+			if (!value.startsWith('+')) return undefined;
+			prefix = value;
+		} else if (/^ext$/i.test(name) && value) extension = `;ext=${value}`;
+		// Other parameters (isub, a number's dialling hints) do not change the number an SMS goes to.
+	}
+	return number ? `${prefix}${number}${extension}` : undefined;
+}
+
+/**
+ * The number with full-width forms (＋６１, ideographic spaces, －) as their ASCII originals, and every
+ * decimal digit of any script (Devanagari, Bengali, Thai, …) written as 0–9: the phone library reads
+ * only ASCII, full-width and Arabic-Indic digits, and drops a full-width plus. Other look-alikes
+ * (circled, superscript digits) are not digits and stay as they are, so such a value is refused.
+ */
+function readableForm(text: string): string {
+	return text.replace(/[\u3000\uFF01-\uFF5E]/g, (c) => c.normalize('NFKC')).replace(/\p{Nd}/gu, decimalDigitValue);
+}
+
+/**
+ * Unicode keeps every script's decimal digits in runs of ten, from 0 to 9 (a stability guarantee of
+ * its Numeric_Type=Decimal property), so a digit's value is its distance from the start of its run.
+ * Runs can sit side by side (the mathematical digits), hence the modulo.
+ */
+function decimalDigitValue(digit: string): string {
+	if (digit >= '0' && digit <= '9') return digit;
+	let code = digit.codePointAt(0)!;
+	let offset = 0;
+	while (offset < 100 && /\p{Nd}/u.test(String.fromCodePoint(code - 1))) {
+		code--;
+		offset++;
+	}
+	return String(offset % 10);
+}
+
+function readAs(text: string, quoted: string, country: CountryCode | undefined, requireMobile: boolean): PhoneResult {
 	let phone: PhoneNumber;
 	try {
 		// `extract: false`: the whole value must be a phone number, not text with a number somewhere in it.
@@ -154,7 +209,7 @@ function readAs(text: string, country: CountryCode | undefined, requireMobile: b
 	} catch (error) {
 		const code = error instanceof ParseError ? error.message : '';
 		if (code === 'INVALID_COUNTRY') {
-			return /^[+＋]/.test(text)
+			return text.startsWith('+')
 				? reject('unknown_calling_code', `${quoted} starts with a country code that does not exist`)
 				: reject(
 						'no_country',
@@ -177,9 +232,6 @@ function readAs(text: string, country: CountryCode | undefined, requireMobile: b
 		}
 		return reject('invalid', `${quoted} is not a valid phone number${region}${prefixHint(text, country)}`);
 	}
-	if (phone.ext) {
-		return reject('extension', `${quoted} has an extension (${phone.ext}); a number that receives SMS has none`);
-	}
 	const type = phone.getType();
 	if (requireMobile && (!type || !MOBILE_TYPES.has(type))) {
 		const what = (type && TYPE_WORDS[type]) ?? 'not known to be a mobile number';
@@ -193,7 +245,9 @@ function readAs(text: string, country: CountryCode | undefined, requireMobile: b
 	if (phone.number.length - 1 < HUB_MIN_DIGITS) {
 		return reject('too_short', `${quoted} has fewer than ${HUB_MIN_DIGITS} digits with its country code, which the Hub cannot send to`);
 	}
-	return { ok: true, e164: phone.number, country: phone.country, type };
+	const accepted: PhoneAccepted = { ok: true, e164: phone.number, country: phone.country, type };
+	if (phone.ext) accepted.droppedExtension = phone.ext;
+	return accepted;
 }
 
 /**

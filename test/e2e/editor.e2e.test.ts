@@ -6,7 +6,7 @@
  */
 import { startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
-import { API_KEY, AUDIENCE, HUB_CUSTOM_FIELDS, HUB_KEY, dataset } from '../unit/map-fields/fixtures';
+import { API_KEY, AUDIENCE, HUB_CUSTOM_FIELDS, HUB_KEY, dataset } from '../unit/MapFields/fixtures';
 import { E2E_TIMEOUT_MS, N8nSuite, type N8nServer } from './harness';
 
 jest.setTimeout(E2E_TIMEOUT_MS);

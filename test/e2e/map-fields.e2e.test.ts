@@ -6,7 +6,7 @@
  */
 import { startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
-import { API_KEY, AUDIENCE, CITY_FIELD, HUB_CUSTOM_FIELDS, HUB_KEY, MEMBERS, POINTS_FIELD, dataset } from '../unit/map-fields/fixtures';
+import { API_KEY, AUDIENCE, CITY_FIELD, HUB_CUSTOM_FIELDS, HUB_KEY, MEMBERS, POINTS_FIELD, dataset } from '../unit/MapFields/fixtures';
 import { E2E_TIMEOUT_MS, N8nSuite, type WorkflowFixture } from './harness';
 
 jest.setTimeout(E2E_TIMEOUT_MS);
@@ -95,6 +95,10 @@ describe('Map Fields in the real n8n', () => {
 		expect(emails(invalid)).toEqual(['dev@example.com', 'emma@example.com', 'finn@example.com']);
 		const dev = invalid.find((i) => (i.member as Record<string, unknown>).email === 'dev@example.com')!;
 		expect(dev.reason).toBe('"02 5550 1234" is a landline in Australia, which cannot receive SMS');
+		// What Remove needs to take such a member's contact out of the list.
+		expect(dev.sync).toMatchObject({ audienceId: AUDIENCE, change: 'invalid', invalidReason: 'phone-invalid', result: 'invalid' });
+		const emma = invalid.find((i) => (i.member as Record<string, unknown>).email === 'emma@example.com')!;
+		expect(emma.sync).toMatchObject({ change: 'invalid', invalidReason: 'phone-missing' });
 	});
 
 	it('applies a stored mapping with an expression and Hub custom fields', async () => {

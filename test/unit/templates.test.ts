@@ -2,20 +2,32 @@
  * The shipped sync template's execution order. n8n 2.x ("v1" order) runs the branches after a node from the
  * topmost destination node down, so the template places Remove From Hub above Map Fields: departures are
  * handled first, and a number a departed member held moves to the member who has it now in the same run.
+ * Members whose phone became invalid leave the list through a Remove node of their own (see below).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 interface TemplateNode {
 	name: string;
+	type: string;
 	position: [number, number];
+	parameters: Record<string, unknown>;
+}
+interface Connection {
+	node: string;
+	index: number;
 }
 const template = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'workflows', 'mailchimp-hub-sync.json'), 'utf8')) as {
 	nodes: TemplateNode[];
-	connections: Record<string, { main: Array<Array<{ node: string }>> }>;
+	connections: Record<string, { main: Array<Array<Connection>> }>;
 	settings: { executionOrder?: string };
 };
 const node = (name: string) => template.nodes.find((n) => n.name === name)!;
+/** Every connection into a node, as "source#output → input". */
+const into = (name: string) =>
+	Object.entries(template.connections).flatMap(([source, { main }]) =>
+		main.flatMap((targets, output) => targets.filter((t) => t.node === name).map((t) => ({ source, output, input: t.index }))),
+	);
 
 describe('the sync template', () => {
 	it('uses the v1 execution order', () => {
@@ -30,5 +42,32 @@ describe('the sync template', () => {
 
 	it('runs the removals before the new and changed members', () => {
 		expect(node('Remove From Hub').position[1]).toBeLessThan(node('Map Fields').position[1]);
+	});
+
+	it("sends Map Fields' Invalid output to a Remove node of its own, which runs before Upsert", () => {
+		const [valid, invalid] = template.connections['Map Fields'].main;
+		expect(valid.map((c) => c.node)).toEqual(['Upsert Hub Contact']);
+		expect(invalid.map((c) => c.node)).toEqual(['Remove Invalid From Hub']);
+		const remove = node('Remove Invalid From Hub');
+		expect(remove.type).toBe(node('Remove From Hub').type);
+		expect(remove.parameters).toEqual(node('Remove From Hub').parameters);
+		expect(remove.position[1]).toBeLessThan(node('Upsert Hub Contact').position[1]);
+	});
+
+	it('feeds each node that reaches Collect Results from one output only, so Collect Results and Release run once', () => {
+		// A node fed from two outputs runs twice; its second results would open a second run of the
+		// merge, and so a second Release of the same lease.
+		for (const name of Object.keys(template.connections)) {
+			if (name === 'Collect Results' || node(name).type.endsWith('Trigger')) continue;
+			if (name === 'Acquire Sync Lock') continue;
+			expect([name, into(name).length]).toEqual([name, 1]);
+		}
+	});
+
+	it('gives every output its own Collect Results input, and nothing twice', () => {
+		const inputs = into('Collect Results').map((c) => c.input).sort((a, b) => a - b);
+		expect(inputs).toEqual([...Array(node('Collect Results').parameters.numberInputs as number).keys()]);
+		// An Invalid member reaches Release once: as Remove's result, not also as Map Fields' own item.
+		expect(into('Collect Results').filter((c) => c.source === 'Map Fields').map((c) => c.output)).toEqual([2]);
 	});
 });

@@ -2,7 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
 
 import { assertName, invalidInput, SyncStoreError } from './errors';
-import type { LeaseRefusal, LedgerEntry, RunOutcome, RunRecord } from './types';
+import { OPT_OUT_SOURCES, type LeaseRefusal, type LedgerEntry, type OptOutRecord, type OptOutSource, type RunOutcome, type RunRecord, type StoredOptOut } from './types';
 
 /** Owner token = execution id + 128 random bits; the id makes it recognisable, the random part unguessable. */
 export function newOwnerToken(holder: string): string {
@@ -68,6 +68,41 @@ export function dedupeLedger(entries: LedgerEntry[]): LedgerEntry[] {
 		byKey.set(`${entry.syncName}\u0000${entry.audienceId}\u0000${entry.memberKey}`, entry);
 	}
 	return [...byKey.values()];
+}
+
+const E164 = /^\+[1-9][0-9]{1,14}$/;
+
+/**
+ * Validates a batch of opt-outs (E.164 numbers, known sources) before any is written, and keeps the
+ * first record per number: the store keeps the first anyway, and one statement may touch a row once.
+ */
+export function cleanOptOuts(records: OptOutRecord[]): OptOutRecord[] {
+	const byPhone = new Map<string, OptOutRecord>();
+	for (const record of records) {
+		if (typeof record?.phone !== 'string' || !E164.test(record.phone)) {
+			throw invalidInput(`An opt-out needs the number in E.164 form (e.g. +61491570156); got ${JSON.stringify(record?.phone)}`);
+		}
+		if (!OPT_OUT_SOURCES.includes(record.source)) {
+			throw invalidInput(
+				`The opt-out of ${record.phone} has an unknown source ${JSON.stringify(record.source)}; expected one of ${OPT_OUT_SOURCES.join(', ')}`,
+			);
+		}
+		if (record.audienceId !== undefined && (typeof record.audienceId !== 'string' || record.audienceId.trim() === '')) {
+			throw invalidInput(`The opt-out of ${record.phone} has an empty audience id; leave it out instead`);
+		}
+		if (!byPhone.has(record.phone)) byPhone.set(record.phone, record);
+	}
+	return [...byPhone.values()];
+}
+
+/** A row of hub_sync_opt_out, its time already a Date. */
+export function toOptOut(row: Record<string, unknown>): StoredOptOut {
+	return {
+		phone: row.phone as string,
+		source: row.source as OptOutSource,
+		audienceId: (row.audience_id as string | null) ?? null,
+		recordedAt: row.recorded_at as Date,
+	};
 }
 
 export function uniquePhones(phones: string[]): string[] {

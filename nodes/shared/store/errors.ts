@@ -2,6 +2,7 @@
  * One error type for everything the store can go wrong with, each with a message that names the
  * problem and says what to do. Nodes turn it into a NodeOperationError as it is.
  */
+import type { LeaseInfo, LeaseRefusal, RunRecord } from './types';
 
 export type SyncStoreErrorCode =
 	| 'invalid-input'
@@ -13,6 +14,8 @@ export type SyncStoreErrorCode =
 	| 'corrupt'
 	| 'busy'
 	| 'schema-too-new'
+	| 'lease-lost'
+	| 'not-ours'
 	| 'failed';
 
 export class SyncStoreError extends Error {
@@ -24,6 +27,41 @@ export class SyncStoreError extends Error {
 		super(message);
 		this.name = 'SyncStoreError';
 	}
+}
+
+/**
+ * A fenced write (or a lease check) found that the run no longer holds its lease: it lapsed, was
+ * released, or another run took the lock. Nothing was written.
+ */
+export class LeaseLostError extends SyncStoreError {
+	constructor(
+		readonly reason: LeaseRefusal,
+		/** The run the token belonged to, when the store still knows it. */
+		readonly run: RunRecord | null,
+		/** Who holds the lock now, if anyone. */
+		readonly currentHolder: LeaseInfo | null,
+	) {
+		super('lease-lost', leaseLostMessage(reason, run, currentHolder));
+		this.name = 'LeaseLostError';
+	}
+}
+
+function leaseLostMessage(reason: LeaseRefusal, run: RunRecord | null, holder: LeaseInfo | null): string {
+	const lock = run ? ` on lock "${run.lockName}"` : '';
+	const what: Record<LeaseRefusal, string> = {
+		expired: `The lease of this run${lock} lapsed${run?.finishedAt ? ` at ${run.finishedAt.toISOString()}` : ''}`,
+		'force-released': `The lease of this run${lock} was released by force`,
+		'already-released': `The lease of this run${lock} was already released (the run was recorded as ended)`,
+		'unknown-token': 'This run\'s lease token is not known to this sync store (a different store, or a token from elsewhere)',
+	};
+	const taken = holder
+		? ` and run ${holder.holder} took the lock over at ${holder.acquiredAt.toISOString()}`
+		: '';
+	return (
+		`${what[reason]}${taken}. This run stopped writing, so it cannot race the lock's next holder; nothing more was written. ` +
+		'If runs take longer than the lease, raise the lease time (TTL) in Sync Lock: Acquire; ' +
+		"otherwise check who took the lock (Sync Lock: Status) and whether someone released it by force."
+	);
 }
 
 export function invalidInput(message: string): SyncStoreError {

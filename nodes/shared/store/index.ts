@@ -3,36 +3,21 @@
  * for it. Stores are cached per database (file path, or server + user + schema + hashed password),
  * so every execution in this process shares one SQLite connection or one PostgreSQL pool.
  */
-import { homedir } from 'os';
-import { isAbsolute, join, resolve } from 'path';
-
 import { invalidInput } from './errors';
+import { assertSqliteAllowed, checkStorePlace, resolveSqlitePath } from './place';
 import { PostgresSyncStore, postgresCacheKey, type PostgresStoreOptions } from './postgres';
 import { SqliteSyncStore } from './sqlite';
 import type { SyncStore } from './types';
 
 export * from './types';
-export { SyncStoreError, type SyncStoreErrorCode } from './errors';
+export { LeaseLostError, SyncStoreError, type SyncStoreErrorCode } from './errors';
 export { testPostgresConnection, type PostgresSslMode, type PostgresStoreOptions } from './postgres';
 
-export const SQLITE_FILE_NAME = 'mailchimp-hub-sync.sqlite';
+export { n8nDataFolder, resolveSqlitePath, SQLITE_FILE_NAME } from './place';
 
 export type StoreConfig =
 	| { kind: 'sqlite'; path?: string; busyTimeoutMs?: number }
 	| ({ kind: 'postgres' } & PostgresStoreOptions);
-
-/** n8n keeps its own data in `<N8N_USER_FOLDER or home>/.n8n`; the store file sits beside it. */
-export function n8nDataFolder(env: NodeJS.ProcessEnv = process.env): string {
-	return join(env.N8N_USER_FOLDER || homedir(), '.n8n');
-}
-
-/** Empty → the default file; `~/…` → under home; relative → under the n8n data folder. */
-export function resolveSqlitePath(path: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-	const given = (path ?? '').trim();
-	if (given === '') return join(n8nDataFolder(env), SQLITE_FILE_NAME);
-	if (given === '~' || given.startsWith('~/')) return join(homedir(), given.slice(1));
-	return isAbsolute(given) ? resolve(given) : resolve(n8nDataFolder(env), given);
-}
 
 const open = new Map<string, Promise<SyncStore>>();
 /** Opened SQLite stores, kept apart so they can be closed synchronously at exit. */
@@ -44,10 +29,16 @@ function cacheKey(config: StoreConfig): string {
 
 /** The process's store for this config, opened and migrated on first use. A failed open is not cached. */
 export function openSyncStore(config: StoreConfig): Promise<SyncStore> {
-	if (config.kind !== 'sqlite' && config.kind !== 'postgres') {
-		throw invalidInput(`Unknown sync store "${(config as { kind: unknown }).kind}"; choose sqlite or postgres`);
+	let key: string;
+	try {
+		if (config.kind !== 'sqlite' && config.kind !== 'postgres') {
+			throw invalidInput(`Unknown sync store "${(config as { kind: unknown }).kind}"; choose sqlite or postgres`);
+		}
+		if (config.kind === 'sqlite') assertSqliteAllowed();
+		key = cacheKey(config);
+	} catch (error) {
+		return Promise.reject(error);
 	}
-	const key = cacheKey(config);
 	let store = open.get(key);
 	if (!store) {
 		store = openUncached(config, () => open.delete(key));
@@ -60,7 +51,9 @@ export function openSyncStore(config: StoreConfig): Promise<SyncStore> {
 /** `forget` runs when the store is closed, so the next open gets a fresh connection, not a closed one. */
 async function openUncached(config: StoreConfig, forget: () => void): Promise<SyncStore> {
 	if (config.kind === 'postgres') return PostgresSyncStore.open(config, forget);
-	const store = SqliteSyncStore.open({ path: resolveSqlitePath(config.path), busyTimeoutMs: config.busyTimeoutMs }, () => {
+	const path = resolveSqlitePath(config.path);
+	checkStorePlace(path);
+	const store = await SqliteSyncStore.open({ path, busyTimeoutMs: config.busyTimeoutMs }, () => {
 		forget();
 		openSqlite.delete(store);
 	});

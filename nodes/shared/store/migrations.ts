@@ -67,6 +67,27 @@ export const SQLITE_MIGRATIONS: Migration[] = [
 			CREATE INDEX hub_sync_consent_by_message ON hub_sync_consent (message_id);
 		`,
 	},
+	{
+		version: 2,
+		description: 'each lease keeps its time to live, so a renewal without one extends by the same length',
+		// Leases taken before this step get the length they were last given (acquire or renew).
+		sql: `
+			ALTER TABLE hub_sync_lease ADD COLUMN ttl_ms INTEGER NOT NULL DEFAULT 0;
+			UPDATE hub_sync_lease SET ttl_ms = max(expires_at - acquired_at, 1);
+		`,
+	},
+	{
+		version: 3,
+		description: 'opt-outs the sync saw',
+		sql: `
+			CREATE TABLE hub_sync_opt_out (
+				phone       TEXT PRIMARY KEY,
+				source      TEXT NOT NULL,
+				audience_id TEXT,
+				recorded_at INTEGER NOT NULL
+			) WITHOUT ROWID;
+		`,
+	},
 ];
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
@@ -120,6 +141,27 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
 				PRIMARY KEY (audience_id, phone)
 			);
 			CREATE INDEX hub_sync_consent_by_message ON hub_sync_consent (message_id);
+		`,
+	},
+	{
+		version: 2,
+		description: 'each lease keeps its time to live, so a renewal without one extends by the same length',
+		sql: `
+			ALTER TABLE hub_sync_lease ADD COLUMN ttl_ms bigint;
+			UPDATE hub_sync_lease SET ttl_ms = greatest(1, (extract(epoch FROM expires_at - acquired_at) * 1000)::bigint);
+			ALTER TABLE hub_sync_lease ALTER COLUMN ttl_ms SET NOT NULL;
+		`,
+	},
+	{
+		version: 3,
+		description: 'opt-outs the sync saw',
+		sql: `
+			CREATE TABLE hub_sync_opt_out (
+				phone       text PRIMARY KEY,
+				source      text NOT NULL,
+				audience_id text,
+				recorded_at timestamptz NOT NULL
+			);
 		`,
 	},
 ];

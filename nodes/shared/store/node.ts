@@ -14,7 +14,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { SyncStoreError } from './errors';
 import { openSyncStore, testPostgresConnection, type PostgresSslMode, type PostgresStoreOptions, type SyncStore } from './index';
+import { isWithin, n8nDataFolder, realPathOf, resolveSqlitePath } from './place';
 
 export const STORE_CREDENTIAL = 'hubSyncStorePostgres';
 export const STORE_CREDENTIAL_TEST = 'hubSyncStorePostgresTest';
@@ -56,7 +58,7 @@ export const storeProperties: INodeProperties[] = [
 		default: '',
 		placeholder: 'e.g. /data/mailchimp-hub-sync.sqlite',
 		description:
-			'Leave empty for mailchimp-hub-sync.sqlite in the n8n data folder (~/.n8n). A relative path is taken from that folder.',
+			'Leave empty for mailchimp-hub-sync.sqlite in the n8n data folder (~/.n8n). A relative path is taken from that folder and must stay in it (a .sqlite file, never n8n\'s own database); elsewhere n8n\'s file access rules apply.',
 		displayOptions: { show: { store: ['sqlite'] } },
 	},
 ];
@@ -82,7 +84,28 @@ export async function openStoreForNode(context: IExecuteFunctions, itemIndex: nu
 		const credentials = await context.getCredentials(STORE_CREDENTIAL, itemIndex);
 		return openSyncStore({ kind: 'postgres', ...postgresOptions(credentials) });
 	}
-	return openSyncStore({ kind: 'sqlite', path: context.getNodeParameter('storePath', itemIndex, '') as string });
+	const path = context.getNodeParameter('storePath', itemIndex, '') as string;
+	assertFileAccessAllowed(context, resolveSqlitePath(path));
+	return openSyncStore({ kind: 'sqlite', path });
+}
+
+/**
+ * A store file outside the n8n folder obeys the same rules as n8n's own file nodes (the folders in
+ * N8N_RESTRICT_FILE_ACCESS_TO, n8n's blocked files and patterns), asked of n8n itself. Inside the n8n
+ * folder, which n8n's rules close to file nodes as a whole, the store's own rule applies (place.ts).
+ */
+function assertFileAccessAllowed(context: IExecuteFunctions, path: string): void {
+	const real = realPathOf(path);
+	if (isWithin(realPathOf(n8nDataFolder()), real)) return;
+	// Older n8n versions lack the helper; the store's own checks still apply.
+	if (typeof context.helpers?.isFilePathBlocked !== 'function') return;
+	if (context.helpers.isFilePathBlocked(real as Parameters<IExecuteFunctions['helpers']['isFilePathBlocked']>[0])) {
+		throw new SyncStoreError(
+			'permission',
+			`n8n does not allow access to the store file ${path} (see N8N_RESTRICT_FILE_ACCESS_TO and N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES). ` +
+				'Choose a file in a folder n8n allows, or leave the Store File empty for the default file in the n8n folder.',
+		);
+	}
 }
 
 /** The credential test: opens a real connection with the entered values and runs one query. */

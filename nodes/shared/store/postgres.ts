@@ -11,6 +11,7 @@ import { Client, Pool, type ClientConfig, type PoolClient } from 'pg';
 import {
 	chunks,
 	cleanCounts,
+	cleanOptOuts,
 	clampRunLimit,
 	clipSummary,
 	dedupeLedger,
@@ -19,9 +20,10 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toOptOut,
 	uniquePhones,
 } from './common';
-import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, SyncStoreError } from './errors';
+import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, POSTGRES_MIGRATIONS, schemaTooNewMessage } from './migrations';
 import type {
 	AcquireRequest,
@@ -30,15 +32,18 @@ import type {
 	ConsentRecord,
 	ConsentState,
 	ForceReleaseResult,
+	LeaseFence,
 	LeaseInfo,
 	LedgerEntry,
 	LockStatus,
+	OptOutRecord,
 	ReleaseResult,
 	RenewResult,
 	RunOutcome,
 	RunRecord,
 	RunSummary,
 	StatusOptions,
+	StoredOptOut,
 	SyncStore,
 } from './types';
 
@@ -65,7 +70,11 @@ type Row = Record<string, unknown>;
 const RUN_COLUMNS =
 	'id, lock_name, audience_id, trigger_kind, holder, started_at, finished_at, outcome, counts, error_summary, forced_release';
 const LEDGER_SLICE = 5_000;
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * Only names PostgreSQL keeps as written: unquoted identifiers are folded to lower case, so "MySchema"
+ * would be created as myschema and then not be found by its own name on the next start.
+ */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The server address for messages and cache keys; never includes the password. */
 export function postgresLocation(options: PostgresStoreOptions): string {
@@ -90,8 +99,16 @@ export function validatePostgresOptions(options: PostgresStoreOptions): void {
 	if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
 		throw invalidInput(`The PostgreSQL port must be a number from 1 to 65535; got ${options.port}`);
 	}
-	if (options.schema && !SCHEMA_NAME.test(options.schema)) {
-		throw invalidInput(`The schema name "${options.schema}" is not a plain identifier (letters, digits, underscore)`);
+	if (options.schema !== undefined && options.schema !== '') {
+		const schema = options.schema;
+		const suggestion = schema.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').replace(/^pg_/, 'sync_').slice(0, 63);
+		if (!SCHEMA_NAME.test(schema) || schema.startsWith('pg_')) {
+			throw invalidInput(
+				`The schema name "${schema}" cannot be used: it must be lower-case letters, digits and underscores, start with a ` +
+					`letter or underscore, be at most 63 characters and not start with pg_ (PostgreSQL keeps those for itself, and ` +
+					`folds other capitals to lower case). Use e.g. "${suggestion}" in the Sync Store (Postgres) credential.`,
+			);
+		}
 	}
 }
 
@@ -281,8 +298,8 @@ export class PostgresSyncStore implements SyncStore {
 			// Two tries: the holder may release between our insert conflicting and our row lock.
 			for (let attempt = 0; attempt < 2; attempt++) {
 				const inserted = await db.query(
-					`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
-					 VALUES ($1, $2, $3, $4, now(), now() + $5 * interval '1 millisecond')
+					`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at, ttl_ms)
+					 VALUES ($1, $2, $3, $4, now(), now() + $5 * interval '1 millisecond', $5)
 					 ON CONFLICT (lock_name) DO NOTHING
 					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
 					[request.lockName, tokenHash, request.holder, runId, ttlMs],
@@ -305,7 +322,7 @@ export class PostgresSyncStore implements SyncStore {
 				await expireRun(db, current.run_id as string);
 				const taken = await db.query(
 					`UPDATE hub_sync_lease SET token_hash = $2, holder = $3, run_id = $4, acquired_at = now(),
-					   expires_at = now() + $5 * interval '1 millisecond'
+					   expires_at = now() + $5 * interval '1 millisecond', ttl_ms = $5
 					 WHERE lock_name = $1
 					 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
 					[request.lockName, tokenHash, request.holder, runId, ttlMs],
@@ -318,16 +335,18 @@ export class PostgresSyncStore implements SyncStore {
 		});
 	}
 
-	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+	async renew(ownerToken: string, ttlMs?: number): Promise<RenewResult> {
 		assertToken(ownerToken);
-		assertTtl(ttlMs);
+		if (ttlMs !== undefined) assertTtl(ttlMs);
 		const tokenHash = hashToken(ownerToken);
 		return this.transaction(async (db): Promise<RenewResult> => {
+			// No TTL given: the lease's own. A given one becomes the lease's own from now on.
 			const renewed = await db.query(
-				`UPDATE hub_sync_lease SET expires_at = now() + $2 * interval '1 millisecond'
+				`UPDATE hub_sync_lease SET ttl_ms = coalesce($2::bigint, ttl_ms),
+				   expires_at = now() + coalesce($2::bigint, ttl_ms) * interval '1 millisecond'
 				 WHERE token_hash = $1 AND expires_at > now()
 				 RETURNING lock_name, holder, run_id, acquired_at, expires_at`,
-				[tokenHash, Math.round(ttlMs)],
+				[tokenHash, ttlMs === undefined ? null : Math.round(ttlMs)],
 			);
 			if (renewed.rowCount === 1) return { renewed: true, lease: toLease(renewed.rows[0] as Row) };
 			return { renewed: false, ...(await this.refusal(db, tokenHash)) };
@@ -410,6 +429,30 @@ export class PostgresSyncStore implements SyncStore {
 		return { reason: refusalReason(record, lease.rowCount === 1), run: record };
 	}
 
+	/**
+	 * Inside a write transaction: the fence's token must hold its lock's current, unexpired lease. The
+	 * row is locked FOR SHARE until commit, so an acquire that would take the lapsed lock over (it locks
+	 * the row FOR UPDATE) or a forced release waits until this write is committed: no fenced row is
+	 * ever written after another run got the lock.
+	 */
+	private async checkFence(db: PoolClient, fence: LeaseFence | undefined): Promise<void> {
+		if (!fence) return;
+		const tokenHash = hashToken(fence.ownerToken);
+		const held = await db.query('SELECT 1 FROM hub_sync_lease WHERE token_hash = $1 AND expires_at > now() FOR SHARE', [tokenHash]);
+		if (held.rowCount === 1) return;
+		const { reason, run } = await this.refusal(db, tokenHash);
+		let holder: LeaseInfo | null = null;
+		if (run) {
+			const current = await db.query(
+				`SELECT lock_name, holder, run_id, acquired_at, expires_at FROM hub_sync_lease
+				 WHERE lock_name = $1 AND token_hash <> $2 AND expires_at > now()`,
+				[run.lockName, tokenHash],
+			);
+			if (current.rowCount === 1) holder = toLease(current.rows[0] as Row);
+		}
+		throw new LeaseLostError(reason, run, holder);
+	}
+
 	// ---- ledger ----------------------------------------------------------------------------------
 
 	async readLedger(syncName: string): Promise<LedgerEntry[]> {
@@ -429,40 +472,61 @@ export class PostgresSyncStore implements SyncStore {
 		}));
 	}
 
-	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
+		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
 			// One statement per slice: arrays in, unnest into rows, so 100,000 rows take 20 round trips.
-			await this.query(
-				`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
-				 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-				 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
-				   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
-				[
-					slice.map((e) => e.syncName),
-					slice.map((e) => e.audienceId),
-					slice.map((e) => e.memberKey),
-					slice.map((e) => e.contentHash),
-					slice.map((e) => e.hubContactId),
-					slice.map((e) => e.phone),
-					slice.map((e) => e.syncedAt.toISOString()),
-				],
+			await this.fenced(fence, (db) =>
+				db.query(
+					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
+					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+					 ON CONFLICT (sync_name, audience_id, member_key) DO UPDATE SET content_hash = excluded.content_hash,
+					   hub_contact_id = excluded.hub_contact_id, phone = excluded.phone, synced_at = excluded.synced_at`,
+					[
+						slice.map((e) => e.syncName),
+						slice.map((e) => e.audienceId),
+						slice.map((e) => e.memberKey),
+						slice.map((e) => e.contentHash),
+						slice.map((e) => e.hubContactId),
+						slice.map((e) => e.phone),
+						slice.map((e) => e.syncedAt.toISOString()),
+					],
+				),
 			);
 		}
 	}
 
-	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number> {
 		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
+		if (fence) assertToken(fence.ownerToken);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
-			const rows = await this.query(
-				'DELETE FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = ANY($3::text[]) RETURNING 1',
-				[syncName, audienceId, slice],
+			const result = await this.fenced(fence, (db) =>
+				db.query(
+					'DELETE FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = ANY($3::text[]) RETURNING 1',
+					[syncName, audienceId, slice],
+				),
 			);
-			deleted += rows.length;
+			deleted += result.rowCount ?? 0;
 		}
 		return deleted;
+	}
+
+	/** One write: unfenced, a single statement; fenced, the lease check and the write in one transaction. */
+	private async fenced<T>(fence: LeaseFence | undefined, write: (db: PoolClient | Pool) => Promise<T>): Promise<T> {
+		if (!fence) {
+			try {
+				return await write(this.connections);
+			} catch (error) {
+				throw fromPostgresError(error, this.location, this.options.user);
+			}
+		}
+		return this.transaction(async (db) => {
+			await this.checkFence(db, fence);
+			return write(db);
+		});
 	}
 
 	// ---- consent ---------------------------------------------------------------------------------
@@ -548,6 +612,37 @@ export class PostgresSyncStore implements SyncStore {
 			[audienceId, phone, state, answer, answeredAt?.toISOString() ?? null],
 		);
 		return toConsent(rows[0]);
+	}
+
+	// ---- opt-outs ---------------------------------------------------------------------------------
+
+	async recordOptOuts(records: OptOutRecord[]): Promise<void> {
+		const unique = cleanOptOuts(records);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			// DO NOTHING: the first record of a number (when and where it first opted out) is kept.
+			await this.query(
+				`INSERT INTO hub_sync_opt_out (phone, source, audience_id, recorded_at)
+				 SELECT phone, source, audience_id, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS r (phone, source, audience_id)
+				 ON CONFLICT (phone) DO NOTHING`,
+				[slice.map((r) => r.phone), slice.map((r) => r.source), slice.map((r) => r.audienceId ?? null)],
+			);
+		}
+	}
+
+	async readOptOuts(phones: string[]): Promise<Set<string>> {
+		const unique = uniquePhones(phones);
+		const found = new Set<string>();
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			const rows = await this.query('SELECT phone FROM hub_sync_opt_out WHERE phone = ANY($1::text[])', [slice]);
+			for (const row of rows) found.add(row.phone as string);
+		}
+		return found;
+	}
+
+	async getOptOut(phone: string): Promise<StoredOptOut | null> {
+		assertName('phone number', phone);
+		const rows = await this.query('SELECT * FROM hub_sync_opt_out WHERE phone = $1', [phone]);
+		return rows.length ? toOptOut(rows[0]) : null;
 	}
 
 	async close(): Promise<void> {

@@ -3,16 +3,19 @@
  *
  * `node:sqlite` is synchronous, which suits a lock: each operation runs start to finish inside one
  * `BEGIN IMMEDIATE` transaction without yielding, so calls from one process never interleave, and the
- * write lock serialises other processes (they wait up to the busy timeout). Transactions are kept to
+ * write lock serialises other processes (they wait up to the busy timeout, between attempts and without
+ * blocking the event loop: see `patiently`). Transactions are kept to
  * a handful of statements; bulk ledger writes go in slices with a yield in between.
  */
-import { mkdirSync } from 'fs';
+import { closeSync, mkdirSync, openSync } from 'fs';
 import { dirname } from 'path';
+import { performance } from 'perf_hooks';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 import {
 	chunks,
 	cleanCounts,
+	cleanOptOuts,
 	clampRunLimit,
 	clipSummary,
 	dedupeLedger,
@@ -21,10 +24,12 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toOptOut,
 	uniquePhones,
 } from './common';
-import { assertName, assertToken, assertTtl, fromSqliteError, SyncStoreError } from './errors';
+import { assertName, assertToken, assertTtl, fromSqliteError, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, schemaTooNewMessage, SQLITE_MIGRATIONS } from './migrations';
+import { SQLITE_FILE_NAME, STORE_APPLICATION_ID } from './place';
 import type {
 	AcquireRequest,
 	AcquireResult,
@@ -32,16 +37,19 @@ import type {
 	ConsentRecord,
 	ConsentState,
 	ForceReleaseResult,
+	LeaseFence,
 	LeaseInfo,
 	LeaseRefusal,
 	LedgerEntry,
 	LockStatus,
+	OptOutRecord,
 	ReleaseResult,
 	RenewResult,
 	RunOutcome,
 	RunRecord,
 	RunSummary,
 	StatusOptions,
+	StoredOptOut,
 	SyncStore,
 } from './types';
 
@@ -52,6 +60,8 @@ export interface SqliteStoreOptions {
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/** The longest SQLite may sleep inside one call (blocking the event loop) waiting for a lock. */
+const BLOCKING_BUSY_MS = 20;
 const LEDGER_SLICE = 5_000;
 
 type Row = Record<string, unknown>;
@@ -71,6 +81,7 @@ interface LeaseRow {
 	run_id: string;
 	acquired_at: number;
 	expires_at: number;
+	ttl_ms: number;
 }
 
 const RUN_COLUMNS =
@@ -85,6 +96,8 @@ export class SqliteSyncStore implements SyncStore {
 	private constructor(
 		db: DatabaseSync,
 		path: string,
+		/** How long in all to wait for another process's lock before giving up. */
+		private readonly busyTimeoutMs: number,
 		private readonly onClose?: () => void,
 	) {
 		this.db = db;
@@ -96,11 +109,15 @@ export class SqliteSyncStore implements SyncStore {
 		return Date.now();
 	}
 
-	/** Opens (creating if needed) the file, switches it to WAL and brings the schema up to date. */
-	static open(options: SqliteStoreOptions, onClose?: () => void): SqliteSyncStore {
+	/**
+	 * Opens (creating if needed, readable by the n8n user only) the file, makes sure it is ours, switches
+	 * it to WAL and brings the schema up to date.
+	 */
+	static async open(options: SqliteStoreOptions, onClose?: () => void): Promise<SqliteSyncStore> {
 		const { path } = options;
 		try {
-			mkdirSync(dirname(path), { recursive: true });
+			// Folders and file are private to the n8n user: the store holds phone numbers and consent.
+			mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
 		} catch (error) {
 			const why = FOLDER_PROBLEMS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message;
 			throw new SyncStoreError(
@@ -109,14 +126,17 @@ export class SqliteSyncStore implements SyncStore {
 				error,
 			);
 		}
+		createPrivately(path);
 		let db: DatabaseSync | undefined;
 		try {
-			db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+			db = new DatabaseSync(path, { timeout: BLOCKING_BUSY_MS });
+			const store = new SqliteSyncStore(db, path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, onClose);
+			// Before anything writes to it (switching to WAL does): a database that is not ours is left alone.
+			await store.patiently(() => store.assertOurs());
 			// WAL lets readers work while one writer commits; NORMAL sync is durable across process crashes.
-			db.exec('PRAGMA journal_mode = WAL');
+			await store.patiently(() => db!.exec('PRAGMA journal_mode = WAL'));
 			db.exec('PRAGMA synchronous = NORMAL');
-			const store = new SqliteSyncStore(db, path, onClose);
-			store.migrate();
+			await store.migrate();
 			return store;
 		} catch (error) {
 			try {
@@ -128,17 +148,48 @@ export class SqliteSyncStore implements SyncStore {
 		}
 	}
 
-	private migrate(): void {
+	/**
+	 * Ours: marked with our application_id, or unmarked with no tables but ours (empty, or a store
+	 * created before stores were marked). Anything else is another program's database.
+	 */
+	private assertOurs(): void {
+		const id = this.applicationId();
+		if (id === STORE_APPLICATION_ID) return;
+		const foreign = (
+			this.database
+				.prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name`)
+				.all() as Row[]
+		)
+			.map((row) => row.name as string)
+			.filter((name) => !name.startsWith('hub_sync_'));
+		if (id === 0 && foreign.length === 0) return;
+		const tables = foreign.length ? `; its tables include ${foreign.slice(0, 5).join(', ')}` : '';
+		throw new SyncStoreError(
+			'not-ours',
+			`The file ${this.location} is a SQLite database of another program (application_id ${id}${tables}); ` +
+				`the sync store never writes into another program's database, so it was left untouched. ` +
+				`Choose another store file, or leave the Store File empty for ${SQLITE_FILE_NAME} in the n8n folder.`,
+		);
+	}
+
+	private applicationId(): number {
+		return Number((this.database.prepare('PRAGMA application_id').get() as Row).application_id);
+	}
+
+	private async migrate(): Promise<void> {
 		const known = latestVersion(SQLITE_MIGRATIONS);
-		// A quick read first: once migrated, nobody needs the write lock just to open the store.
-		if (this.userVersion() === known) return;
-		this.transaction(() => {
+		// A quick read first: once migrated and marked, nobody needs the write lock just to open the store.
+		if (await this.read(() => this.userVersion() === known && this.applicationId() === STORE_APPLICATION_ID)) return;
+		await this.transaction(() => {
+			// Again under the write lock: another process may have written in between.
+			this.assertOurs();
 			const current = this.userVersion();
 			if (current > known) throw new SyncStoreError('schema-too-new', schemaTooNewMessage(this.location, current, known));
 			for (const migration of SQLITE_MIGRATIONS) {
 				if (migration.version > current) this.database.exec(migration.sql);
 			}
 			this.database.exec(`PRAGMA user_version = ${known}`);
+			this.database.exec(`PRAGMA application_id = ${STORE_APPLICATION_ID}`);
 		});
 	}
 
@@ -160,29 +211,56 @@ export class SqliteSyncStore implements SyncStore {
 		return statement;
 	}
 
-	/** Runs `work` in one immediate (write-locking) transaction; any SQLite failure becomes a clear error. */
-	private transaction<T>(work: () => T): T {
-		const db = this.database;
-		try {
-			db.exec('BEGIN IMMEDIATE');
-		} catch (error) {
-			throw fromSqliteError(error, this.location);
-		}
-		try {
-			const result = work();
-			db.exec('COMMIT');
-			return result;
-		} catch (error) {
-			if (db.isTransaction) db.exec('ROLLBACK');
-			throw fromSqliteError(error, this.location);
-		}
+	/**
+	 * Runs `work` in one immediate (write-locking) transaction; any SQLite failure becomes a clear error.
+	 * While another process holds the lock it waits without blocking the event loop (see `patiently`).
+	 */
+	private transaction<T>(work: () => T): Promise<T> {
+		return this.patiently(() => {
+			const db = this.database;
+			try {
+				db.exec('BEGIN IMMEDIATE');
+			} catch (error) {
+				throw fromSqliteError(error, this.location);
+			}
+			try {
+				const result = work();
+				db.exec('COMMIT');
+				return result;
+			} catch (error) {
+				if (db.isTransaction) db.exec('ROLLBACK');
+				throw fromSqliteError(error, this.location);
+			}
+		});
 	}
 
-	private read<T>(work: () => T): T {
-		try {
-			return work();
-		} catch (error) {
-			throw fromSqliteError(error, this.location);
+	private read<T>(work: () => T): Promise<T> {
+		return this.patiently(() => {
+			try {
+				return work();
+			} catch (error) {
+				throw fromSqliteError(error, this.location);
+			}
+		});
+	}
+
+	/**
+	 * node:sqlite waits for a lock by sleeping inside the call, which stops n8n's whole event loop. So
+	 * SQLite itself waits only a moment (BLOCKING_BUSY_MS); then we retry after asynchronous pauses
+	 * (growing, with jitter) until the busy timeout has passed in all. `attempt` must leave nothing
+	 * behind when it fails (a transaction is rolled back), so it can simply run again.
+	 */
+	private async patiently<T>(attempt: () => T): Promise<T> {
+		const deadline = performance.now() + this.busyTimeoutMs;
+		for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+			try {
+				return attempt();
+			} catch (error) {
+				const busy = (error instanceof SyncStoreError ? error.code : fromSqliteError(error, this.location).code) === 'busy';
+				const left = deadline - performance.now();
+				if (!busy || left <= 0) throw fromSqliteError(error, this.location);
+				await sleep(Math.min(pause * (0.5 + Math.random()), left));
+			}
 		}
 	}
 
@@ -208,11 +286,12 @@ export class SqliteSyncStore implements SyncStore {
 			if (current) this.expireRun(current);
 			const expiresAt = now + Math.round(request.ttlMs);
 			this.statement(
-				`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at)
-				 VALUES (?, ?, ?, ?, ?, ?)
+				`INSERT INTO hub_sync_lease (lock_name, token_hash, holder, run_id, acquired_at, expires_at, ttl_ms)
+				 VALUES (?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (lock_name) DO UPDATE SET token_hash = excluded.token_hash, holder = excluded.holder,
-				   run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
-			).run(request.lockName, tokenHash, request.holder, runId, now, expiresAt);
+				   run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
+				   ttl_ms = excluded.ttl_ms`,
+			).run(request.lockName, tokenHash, request.holder, runId, now, expiresAt, Math.round(request.ttlMs));
 			this.insertRun(runId, request.lockName, audienceId, triggerKind, request.holder, tokenHash, now, null, 'running');
 			return {
 				acquired: true,
@@ -228,16 +307,17 @@ export class SqliteSyncStore implements SyncStore {
 		});
 	}
 
-	async renew(ownerToken: string, ttlMs: number): Promise<RenewResult> {
+	async renew(ownerToken: string, ttlMs?: number): Promise<RenewResult> {
 		assertToken(ownerToken);
-		assertTtl(ttlMs);
+		if (ttlMs !== undefined) assertTtl(ttlMs);
 		const tokenHash = hashToken(ownerToken);
 		return this.transaction((): RenewResult => {
 			const now = this.now();
 			const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
 			if (!lease || lease.expires_at <= now) return { renewed: false, ...this.refusal(tokenHash, lease) };
-			const expiresAt = now + Math.round(ttlMs);
-			this.statement('UPDATE hub_sync_lease SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash);
+			const ttl = ttlMs === undefined ? Number(lease.ttl_ms) : Math.round(ttlMs);
+			const expiresAt = now + ttl;
+			this.statement('UPDATE hub_sync_lease SET expires_at = ?, ttl_ms = ? WHERE token_hash = ?').run(expiresAt, ttl, tokenHash);
 			return { renewed: true, lease: toLease({ ...lease, expires_at: expiresAt }) };
 		});
 	}
@@ -276,10 +356,10 @@ export class SqliteSyncStore implements SyncStore {
 	async status(lockName: string, runLimit?: number, options: StatusOptions = {}): Promise<LockStatus> {
 		assertName('lock name', lockName);
 		const limit = clampRunLimit(runLimit);
-		let lease = this.read(() => this.leaseRow(lockName));
+		let lease = await this.read(() => this.leaseRow(lockName));
 		if (lease && lease.expires_at <= this.now()) {
 			// Sweep the lapsed lease so its run shows as expired rather than forever running.
-			lease = this.transaction(() => {
+			lease = await this.transaction(() => {
 				const again = this.leaseRow(lockName);
 				if (again && again.expires_at <= this.now()) {
 					this.expireRun(again);
@@ -289,7 +369,7 @@ export class SqliteSyncStore implements SyncStore {
 				return again;
 			});
 		}
-		const runs = this.read(() =>
+		const runs = await this.read(() =>
 			(
 				this.statement(
 					`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE lock_name = ? AND (? OR outcome <> 'busy') ORDER BY seq DESC LIMIT ?`,
@@ -337,6 +417,22 @@ export class SqliteSyncStore implements SyncStore {
 		).run(id, lockName, audienceId, triggerKind, holder, tokenHash, startedAt, finishedAt, outcome);
 	}
 
+	/**
+	 * Inside a write transaction: the fence's token must hold its lock's current, unexpired lease.
+	 * BEGIN IMMEDIATE holds the write lock, so no acquire can take the lock between this check and the
+	 * write that follows it.
+	 */
+	private checkFence(fence: LeaseFence | undefined): void {
+		if (!fence) return;
+		const tokenHash = hashToken(fence.ownerToken);
+		const lease = this.statement('SELECT * FROM hub_sync_lease WHERE token_hash = ?').get(tokenHash) as LeaseRow | undefined;
+		if (lease && lease.expires_at > this.now()) return;
+		const { reason, run } = this.refusal(tokenHash, lease);
+		const current = run ? this.leaseRow(run.lockName) : undefined;
+		const holder = current && current.token_hash !== tokenHash && current.expires_at > this.now() ? toLease(current) : null;
+		throw new LeaseLostError(reason, run, holder);
+	}
+
 	/** Why a token got nowhere, told from its run record (the lease row may be gone). */
 	private refusal(tokenHash: string, lease: LeaseRow | undefined): { reason: LeaseRefusal; run: RunRecord | null } {
 		const row = this.statement(`SELECT ${RUN_COLUMNS} FROM hub_sync_run WHERE token_hash = ?`).get(tokenHash) as
@@ -367,10 +463,12 @@ export class SqliteSyncStore implements SyncStore {
 		);
 	}
 
-	async upsertLedger(entries: LedgerEntry[]): Promise<void> {
+	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
+		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);
 		for (const slice of chunks(unique, LEDGER_SLICE)) {
-			this.transaction(() => {
+			await this.transaction(() => {
+				this.checkFence(fence);
 				const upsert = this.statement(
 					`INSERT INTO hub_sync_ledger (sync_name, audience_id, member_key, content_hash, hub_contact_id, phone, synced_at)
 					 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -385,12 +483,14 @@ export class SqliteSyncStore implements SyncStore {
 		}
 	}
 
-	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number> {
+	async deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number> {
 		assertName('sync name', syncName);
 		assertName('audience id', audienceId);
+		if (fence) assertToken(fence.ownerToken);
 		let deleted = 0;
 		for (const slice of chunks([...new Set(memberKeys)], LEDGER_SLICE)) {
-			deleted += this.transaction(() => {
+			deleted += await this.transaction(() => {
+				this.checkFence(fence);
 				const remove = this.statement('DELETE FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?');
 				let n = 0;
 				for (const key of slice) n += Number(remove.run(syncName, audienceId, key).changes);
@@ -454,7 +554,7 @@ export class SqliteSyncStore implements SyncStore {
 		assertName('audience id', audienceId);
 		assertName('phone number', phone);
 		assertName('message id', messageId);
-		this.transaction(() => {
+		await this.transaction(() => {
 			const now = this.now();
 			const changed = this.statement(
 				`UPDATE hub_sync_consent SET state = 'asked', message_id = ?, asked_at = ?, updated_at = ?
@@ -499,6 +599,47 @@ export class SqliteSyncStore implements SyncStore {
 				this.statement('SELECT * FROM hub_sync_consent WHERE audience_id = ? AND phone = ?').get(audienceId, phone) as Row,
 			);
 		});
+	}
+
+	// ---- opt-outs ---------------------------------------------------------------------------------
+
+	async recordOptOuts(records: OptOutRecord[]): Promise<void> {
+		const unique = cleanOptOuts(records);
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			await this.transaction(() => {
+				const now = this.now();
+				// DO NOTHING: the first record of a number (when and where it first opted out) is kept.
+				const record = this.statement(
+					`INSERT INTO hub_sync_opt_out (phone, source, audience_id, recorded_at) VALUES (?, ?, ?, ?)
+					 ON CONFLICT (phone) DO NOTHING`,
+				);
+				for (const r of slice) record.run(r.phone, r.source, r.audienceId ?? null, now);
+			});
+			await yieldToEventLoop();
+		}
+	}
+
+	async readOptOuts(phones: string[]): Promise<Set<string>> {
+		const unique = uniquePhones(phones);
+		const found = new Set<string>();
+		for (const slice of chunks(unique, LEDGER_SLICE)) {
+			await this.read(() => {
+				const rows = this.statement(
+					'SELECT phone FROM hub_sync_opt_out WHERE phone IN (SELECT value FROM json_each(?))',
+				).all(JSON.stringify(slice)) as Row[];
+				for (const row of rows) found.add(row.phone as string);
+			});
+			await yieldToEventLoop();
+		}
+		return found;
+	}
+
+	async getOptOut(phone: string): Promise<StoredOptOut | null> {
+		assertName('phone number', phone);
+		const row = await this.read(
+			() => this.statement('SELECT * FROM hub_sync_opt_out WHERE phone = ?').get(phone) as Row | undefined,
+		);
+		return row ? toOptOut({ ...row, recorded_at: new Date(Number(row.recorded_at)) }) : null;
 	}
 
 	async close(): Promise<void> {
@@ -552,6 +693,22 @@ function toConsent(row: Row): ConsentRecord {
 		answeredAt: date(row.answered_at),
 		answer: (row.answer as string | null) ?? null,
 	};
+}
+
+/**
+ * Creates a missing store file readable and writable by the n8n user only; SQLite gives its WAL and
+ * shared-memory files the same mode. An existing file keeps the mode its owner gave it.
+ */
+function createPrivately(path: string): void {
+	try {
+		closeSync(openSync(path, 'wx', 0o600));
+	} catch {
+		// It exists already, or cannot be created: SQLite's open then names the problem.
+	}
+}
+
+function sleep(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -98,6 +98,14 @@ export interface LockStatus {
 	runs: RunRecord[];
 }
 
+/**
+ * The run's lease, passed along with ledger writes: a run whose lease lapsed or was taken over must
+ * not write ledger rows that the next holder of the lock would then trust.
+ */
+export interface LeaseFence {
+	ownerToken: string;
+}
+
 /** What the sync last wrote to the Hub for one member; written only after the Hub accepted it. */
 export interface LedgerEntry {
 	/**
@@ -134,6 +142,32 @@ export interface ConsentRecord {
 
 export type ConsentAnswerState = 'confirmed' | 'declined' | 'opted-out';
 
+/** Where the sync saw a number opt out. */
+export type OptOutSource = 'hub-unsubscribed' | 'hub-blacklist' | 'mailchimp-sms-unsubscribed' | 'reply-stop';
+
+export const OPT_OUT_SOURCES: readonly OptOutSource[] = [
+	'hub-unsubscribed',
+	'hub-blacklist',
+	'mailchimp-sms-unsubscribed',
+	'reply-stop',
+];
+
+export interface OptOutRecord {
+	/** E.164, e.g. +61491570156. */
+	phone: string;
+	source: OptOutSource;
+	/** The audience whose sync saw it, when there was one. */
+	audienceId?: string;
+}
+
+/** An opt-out as the store keeps it: the first time the sync saw the number opt out. */
+export interface StoredOptOut {
+	phone: string;
+	source: OptOutSource;
+	audienceId: string | null;
+	recordedAt: Date;
+}
+
 export type StoreKind = 'sqlite' | 'postgres';
 
 export interface SyncStore {
@@ -144,8 +178,12 @@ export interface SyncStore {
 	// Leases and runs
 	/** Atomic: of any number of simultaneous callers at most one gets the lease. Records a run either way. */
 	acquire(request: AcquireRequest): Promise<AcquireResult>;
-	/** Extends the caller's own unexpired lease to now + ttl. An expired lease is not revived. */
-	renew(ownerToken: string, ttlMs: number): Promise<RenewResult>;
+	/**
+	 * Extends the caller's own unexpired lease to now + ttl. Without `ttlMs` the lease's own time to live
+	 * (the one it was acquired or last renewed with); a given `ttlMs` becomes the lease's own from then on.
+	 * An expired lease is not revived.
+	 */
+	renew(ownerToken: string, ttlMs?: number): Promise<RenewResult>;
 	/** Ends the caller's own unexpired lease and records how the run went. Any other token, or an
 	 * expired lease, changes nothing. */
 	release(ownerToken: string, summary: RunSummary): Promise<ReleaseResult>;
@@ -158,8 +196,13 @@ export interface SyncStore {
 	// Ledger (bulk, per sync)
 	/** Everything the sync wrote, for every audience it has read. */
 	readLedger(syncName: string): Promise<LedgerEntry[]>;
-	upsertLedger(entries: LedgerEntry[]): Promise<void>;
-	deleteLedger(syncName: string, audienceId: string, memberKeys: string[]): Promise<number>;
+	/**
+	 * With a fence, each write first checks, in its own transaction, that the token still holds its
+	 * lock's current, unexpired lease; if not it writes nothing and throws `LeaseLostError`.
+	 */
+	upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void>;
+	/** Fenced like `upsertLedger`. Returns how many entries were deleted. */
+	deleteLedger(syncName: string, audienceId: string, memberKeys: string[], fence?: LeaseFence): Promise<number>;
 
 	// Consent
 	getConsent(audienceId: string, phone: string): Promise<ConsentRecord | null>;
@@ -181,6 +224,17 @@ export interface SyncStore {
 		answer: string,
 		answeredAt?: Date,
 	): Promise<ConsentRecord>;
+
+	// Opt-outs
+	/**
+	 * Remembers numbers that opted out, so a sync never subscribes them again even if the Hub forgot.
+	 * Idempotent: a number keeps the source, audience and time it was first recorded with.
+	 */
+	recordOptOuts(records: OptOutRecord[]): Promise<void>;
+	/** The subset of `phones` that ever opted out. */
+	readOptOuts(phones: string[]): Promise<Set<string>>;
+	/** Where and when a number was first seen opting out, for messages; null if it never was. */
+	getOptOut(phone: string): Promise<StoredOptOut | null>;
 
 	/** Closes this store's connection; the next `openSyncStore` opens a fresh one. */
 	close(): Promise<void>;

@@ -3,37 +3,86 @@
  * do, and no state is lost (files are left byte for byte, leases stay with their holders).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Client } from 'pg';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { buildSync } from 'esbuild';
 
 import { closeAllSyncStores, openSyncStore, resolveSqlitePath, type SyncStore } from '../../../nodes/shared/store';
 import { postgresFixture, postgresServer, type BackendFixture, type PostgresConfig } from './backends';
 
 const HOUR = 3_600_000;
 
+/**
+ * A temporary folder every user can enter: the system's, unless it sits inside a folder others
+ * cannot enter (a private TMPDIR), then /tmp.
+ */
+function sharedTmp(): string {
+	const reachable = (path: string): boolean =>
+		path === dirname(path) || ((statSync(path).mode & 0o001) !== 0 && reachable(dirname(path)));
+	return reachable(tmpdir()) ? tmpdir() : '/tmp';
+}
+
+/**
+ * What the unprivileged child needs, in a folder it can reach wherever this checkout lives (a clone
+ * may sit in a home or temp folder only its owner can enter): open-store.ts bundled with the store
+ * code and its modules into one file, and the node binary (hard-linked, or copied if it is on another
+ * file system), since ours may sit in the checkout's node_modules too.
+ */
+function prepareChild(): { dir: string; node: string; script: string } {
+	const dir = mkdtempSync(join(sharedTmp(), 'hub-sync-child-'));
+	chmodSync(dir, 0o755);
+	const script = join(dir, 'open-store.js');
+	buildSync({
+		entryPoints: [join(__dirname, 'open-store.ts')],
+		outfile: script,
+		bundle: true,
+		platform: 'node',
+		format: 'cjs',
+		// pg loads its optional native binding only when asked to.
+		external: ['pg-native'],
+		logLevel: 'silent',
+	});
+	chmodSync(script, 0o644);
+	const node = join(dir, 'node');
+	try {
+		linkSync(process.execPath, node);
+	} catch {
+		copyFileSync(process.execPath, node);
+	}
+	chmodSync(node, 0o755);
+	return { dir, node, script };
+}
+
+let child: ReturnType<typeof prepareChild> | undefined;
+
 /** Runs open-store.ts as an unprivileged user when we are root, so file permissions apply. */
 function openAsUnprivileged(path: string): { ok: boolean; code?: string; message?: string } {
+	child ??= prepareChild();
 	const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-	const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'open-store.ts'), path], {
+	const run = spawnSync(child.node, [child.script, path], {
 		...asNobody,
-		cwd: join(__dirname, '../../..'),
-		env: { ...process.env, HOME: tmpdir() },
+		cwd: child.dir,
+		env: { ...process.env, HOME: child.dir },
 		encoding: 'utf8',
 		timeout: 60_000,
 	});
-	const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
-	if (!line) throw new Error(`open-store.ts printed nothing: ${run.stderr}`);
+	const line = run.stdout?.split('\n').find((l) => l.startsWith('{'));
+	if (!line) throw new Error(`open-store.ts printed nothing: ${run.stderr ?? run.error}`);
 	return JSON.parse(line);
 }
+
+afterAll(() => {
+	if (child) rmSync(child.dir, { recursive: true, force: true });
+});
 
 describe('embedded SQLite store: bad paths and files', () => {
 	let dir: string;
 
 	beforeEach(() => {
-		dir = mkdtempSync(join(tmpdir(), 'hub-sync-bad-'));
+		dir = mkdtempSync(join(sharedTmp(), 'hub-sync-bad-'));
 		chmodSync(dir, 0o755);
 	});
 
@@ -264,6 +313,40 @@ describe('PostgreSQL store: unreachable server, bad credentials', () => {
 		await expect(openSyncStore({ ...postgresServer(), kind: 'postgres', schema: 'x; drop table y' })).rejects.toMatchObject({
 			code: 'invalid-input',
 		});
+	});
+
+	it('accepts only schema names PostgreSQL keeps as written, saying which name to use, and reopens those after a restart', async () => {
+		const cases: Array<[string, string]> = [
+			['MySchema', 'myschema'],
+			['sync-store', 'sync_store'],
+			['pg_sync', 'sync_sync'],
+			['1st', '_1st'],
+			['Sync Store', 'sync_store'],
+		];
+		for (const [schema, suggestion] of cases) {
+			await expect(openSyncStore({ ...pg, schema })).rejects.toMatchObject({
+				code: 'invalid-input',
+				message: expect.stringContaining(`The schema name "${schema}" cannot be used: it must be lower-case letters`),
+			});
+			await expect(openSyncStore({ ...pg, schema })).rejects.toMatchObject({
+				message: expect.stringContaining(`Use e.g. "${suggestion}"`),
+			});
+		}
+		await expect(openSyncStore({ ...pg, schema: 'a'.repeat(64) })).rejects.toMatchObject({ code: 'invalid-input' });
+
+		const schema = `${pg.schema}_lower_2`;
+		const admin = new Client({ ...postgresServer(), ssl: false });
+		await admin.connect();
+		try {
+			for (let start = 0; start < 2; start++) {
+				const store = await openSyncStore({ ...pg, schema });
+				expect((await store.status('restart')).lockName).toBe('restart');
+				await store.close();
+			}
+		} finally {
+			await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+			await admin.end();
+		}
 	});
 });
 

@@ -2,9 +2,19 @@
  * The sync store contract: one suite, run against embedded SQLite and against PostgreSQL.
  * A backend is correct when it passes this file unchanged.
  */
-import { closeAllSyncStores, openSyncStore, SyncStoreError, type LedgerEntry, type SyncStore } from '../../../nodes/shared/store';
+import {
+	closeAllSyncStores,
+	LeaseLostError,
+	openSyncStore,
+	SyncStoreError,
+	type AcquiredLease,
+	type LedgerEntry,
+	type SyncStore,
+} from '../../../nodes/shared/store';
 import { PostgresSyncStore } from '../../../nodes/shared/store/postgres';
 import { SqliteSyncStore } from '../../../nodes/shared/store/sqlite';
+import { Client } from 'pg';
+
 import { FIXTURES, sleep, type BackendFixture, type PostgresConfig } from './backends';
 
 const HOUR = 3_600_000;
@@ -337,6 +347,228 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 			);
 			expect(removed).toBe(60_000);
 			expect(await store.readLedger('sync-big')).toHaveLength(40_000);
+		}, 120_000);
+	});
+
+	describe('lease fencing', () => {
+		const row = (syncName: string, memberKey: string): LedgerEntry => ({
+			syncName,
+			audienceId: 'aud-f',
+			memberKey,
+			contentHash: `hash-${memberKey}`,
+			hubContactId: `contact-${memberKey}`,
+			phone: null,
+			syncedAt: new Date('2025-05-01T00:00:00.000Z'),
+		});
+		const keys = async (syncName: string) => (await store.readLedger(syncName)).map((r) => r.memberKey).sort();
+		const take = async (lockName: string, holder: string, ttlMs: number): Promise<AcquiredLease> => {
+			const result = await store.acquire({ lockName, holder, ttlMs });
+			if (!result.acquired) throw new Error(`expected ${holder} to get ${lockName}`);
+			return result.lease;
+		};
+
+		it("refuses run A's fenced writes once its lease lapsed and run B acquired, writing no row after that moment", async () => {
+			const lock = freshLock();
+			const a = await take(lock, 'run-a', 300);
+			const fenceA = { ownerToken: a.ownerToken };
+			await store.upsertLedger([row('sync-fa', 'm1'), row('sync-fa', 'm2')], fenceA);
+			expect(await keys('sync-fa')).toEqual(['m1', 'm2']);
+
+			await sleep(450);
+			// Lapsed, nobody took it yet: already refused.
+			await expect(store.upsertLedger([row('sync-fa', 'late-1')], fenceA)).rejects.toMatchObject({
+				name: 'LeaseLostError',
+				code: 'lease-lost',
+				reason: 'expired',
+			});
+			const b = await take(lock, 'run-b', HOUR);
+			const refused = store.upsertLedger([row('sync-fa', 'late-2')], fenceA);
+			await expect(refused).rejects.toBeInstanceOf(LeaseLostError);
+			await expect(refused).rejects.toMatchObject({
+				reason: 'expired',
+				currentHolder: { holder: 'run-b', runId: b.runId },
+				message: expect.stringMatching(
+					new RegExp(`lease of this run on lock "${lock}" lapsed.*run run-b took the lock over.*stopped writing.*raise the lease time`, 's'),
+				),
+			});
+			await expect(store.deleteLedger('sync-fa', 'aud-f', ['m1'], fenceA)).rejects.toMatchObject({ reason: 'expired' });
+			expect(await keys('sync-fa')).toEqual(['m1', 'm2']);
+
+			// B, holding the lease, writes and deletes under its own fence.
+			await store.upsertLedger([row('sync-fa', 'm3')], { ownerToken: b.ownerToken });
+			expect(await store.deleteLedger('sync-fa', 'aud-f', ['m1'], { ownerToken: b.ownerToken })).toBe(1);
+			expect(await keys('sync-fa')).toEqual(['m2', 'm3']);
+		});
+
+		it('lets no write of run A that starts after run B acquired succeed, while A writes as fast as it can', async () => {
+			const lock = freshLock();
+			const a = await take(lock, 'run-a', 400);
+			let bAcquiredAt = Number.POSITIVE_INFINITY;
+			const written: string[] = [];
+			const lateSuccesses: string[] = [];
+			let refusedAfterB = 0;
+			const writer = (async () => {
+				for (let i = 0; ; i++) {
+					// A refusal is thrown before any await: give the taker's timers a turn.
+					await new Promise((resolve) => setImmediate(resolve));
+					const startedAfterB = Date.now() > bAcquiredAt;
+					try {
+						await store.upsertLedger([row('sync-race', `w${i}`)], { ownerToken: a.ownerToken });
+						written.push(`w${i}`);
+						if (startedAfterB) lateSuccesses.push(`w${i}`);
+					} catch (error) {
+						expect(error).toBeInstanceOf(LeaseLostError);
+						if (startedAfterB && ++refusedAfterB >= 20) return;
+					}
+				}
+			})();
+			const taker = (async () => {
+				for (;;) {
+					const result = await store.acquire({ lockName: lock, holder: 'run-b', ttlMs: HOUR });
+					if (result.acquired) {
+						bAcquiredAt = Date.now();
+						return;
+					}
+					await sleep(5);
+				}
+			})();
+			await Promise.all([writer, taker]);
+			expect(lateSuccesses).toEqual([]);
+			expect(written.length).toBeGreaterThan(0);
+			expect(await keys('sync-race')).toEqual([...written].sort());
+		});
+
+		// PostgreSQL runs transactions side by side: a fenced write that checked the lease just before it
+		// lapsed must be committed before another run can take the lock over, never after.
+		(_name === 'postgres' ? it : it.skip)('makes a takeover wait for a fenced write that is under way (postgres)', async () => {
+			const { schema, host, port, user, password, database } = fixture.config as PostgresConfig;
+			const admin = new Client({ host, port, user, password, database });
+			await admin.connect();
+			try {
+				// A slow ledger write: the row for member "slow" takes 600 ms to insert.
+				await admin.query(`CREATE FUNCTION ${schema}.slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+					BEGIN IF NEW.member_key = 'slow' THEN PERFORM pg_sleep(0.6); END IF; RETURN NEW; END $$`);
+				await admin.query(
+					`CREATE TRIGGER slow_insert BEFORE INSERT ON ${schema}.hub_sync_ledger FOR EACH ROW EXECUTE FUNCTION ${schema}.slow_insert()`,
+				);
+				const lock = freshLock();
+				const a = await take(lock, 'run-a', 300);
+				let aWroteAt = 0;
+				const write = store.upsertLedger([row('sync-slow', 'slow')], { ownerToken: a.ownerToken }).then(() => {
+					aWroteAt = Date.now();
+				});
+				await sleep(400); // A's lease has lapsed; its write is still inside its transaction
+				const b = await store.acquire({ lockName: lock, holder: 'run-b', ttlMs: HOUR });
+				const bAcquiredAt = Date.now();
+				await write;
+				expect(b.acquired).toBe(true);
+				expect(aWroteAt).toBeGreaterThan(0);
+				expect(aWroteAt).toBeLessThanOrEqual(bAcquiredAt);
+			} finally {
+				await admin.query(`DROP TRIGGER IF EXISTS slow_insert ON ${schema}.hub_sync_ledger`);
+				await admin.end();
+			}
+		});
+
+		it("refuses a released token's and a force-released token's writes, and an unknown token's", async () => {
+			const released = await take(freshLock(), 'run-done', HOUR);
+			await store.release(released.ownerToken, { outcome: 'success', counts: {} });
+			await expect(store.upsertLedger([row('sync-fr', 'x')], { ownerToken: released.ownerToken })).rejects.toMatchObject({
+				reason: 'already-released',
+				message: expect.stringMatching(/already released/),
+			});
+
+			const forcedLock = freshLock();
+			const forced = await take(forcedLock, 'run-stuck', HOUR);
+			await store.forceRelease(forcedLock, 'operator');
+			await expect(store.upsertLedger([row('sync-fr', 'y')], { ownerToken: forced.ownerToken })).rejects.toMatchObject({
+				reason: 'force-released',
+				message: expect.stringMatching(/released by force/),
+			});
+			await expect(store.deleteLedger('sync-fr', 'aud-f', ['y'], { ownerToken: forced.ownerToken })).rejects.toMatchObject({
+				reason: 'force-released',
+			});
+
+			await expect(store.upsertLedger([row('sync-fr', 'z')], { ownerToken: 'exec-0.unknown' })).rejects.toMatchObject({
+				reason: 'unknown-token',
+			});
+			await expect(store.upsertLedger([row('sync-fr', 'z')], { ownerToken: ' ' })).rejects.toMatchObject({ code: 'invalid-input' });
+			expect(await keys('sync-fr')).toEqual([]);
+		});
+
+		it("writes without a fence as before (Fetch used without Sync Lock), and never leaks the token", async () => {
+			await store.upsertLedger([row('sync-nf', 'free')]);
+			expect(await keys('sync-nf')).toEqual(['free']);
+			const gone = await take(freshLock(), 'run-gone', HOUR);
+			await store.release(gone.ownerToken, { outcome: 'success', counts: {} });
+			const error = await store.upsertLedger([row('sync-nf', 'x')], { ownerToken: gone.ownerToken }).catch((e: Error) => e);
+			expect(String((error as Error).message)).not.toContain(gone.ownerToken.split('.')[1]);
+		});
+
+		it('renews without a TTL by the lease\'s own, and a TTL given to a renewal becomes its own', async () => {
+			const lease = await take(freshLock(), 'run-r', 60_000);
+			const first = await store.renew(lease.ownerToken);
+			if (!first.renewed) throw new Error('expected a renewal');
+			const firstLeft = first.lease.expiresAt.getTime() - Date.now();
+			expect(firstLeft).toBeGreaterThan(55_000);
+			expect(firstLeft).toBeLessThanOrEqual(60_000);
+			await store.renew(lease.ownerToken, 3 * HOUR);
+			const again = await store.renew(lease.ownerToken);
+			if (!again.renewed) throw new Error('expected a renewal');
+			const left = again.lease.expiresAt.getTime() - Date.now();
+			expect(left).toBeGreaterThan(3 * HOUR - 5_000);
+			expect(left).toBeLessThanOrEqual(3 * HOUR);
+		});
+	});
+
+	describe('opt-outs', () => {
+		it('remembers numbers that opted out and answers which of the asked numbers did', async () => {
+			await store.recordOptOuts([
+				{ phone: '+61491570301', source: 'hub-unsubscribed', audienceId: 'aud-o' },
+				{ phone: '+61491570302', source: 'mailchimp-sms-unsubscribed' },
+			]);
+			const found = await store.readOptOuts(['+61491570301', '+61491570302', '+61491570303', '+61491570301']);
+			expect([...found].sort()).toEqual(['+61491570301', '+61491570302']);
+			expect(await store.readOptOuts([])).toEqual(new Set());
+			expect(await store.getOptOut('+61491570301')).toMatchObject({ source: 'hub-unsubscribed', audienceId: 'aud-o' });
+			expect(await store.getOptOut('+61491570302')).toMatchObject({ source: 'mailchimp-sms-unsubscribed', audienceId: null });
+			expect(await store.getOptOut('+61491570303')).toBeNull();
+		});
+
+		it('is idempotent and keeps the first source and time a number was seen with', async () => {
+			await store.recordOptOuts([{ phone: '+61491570311', source: 'reply-stop', audienceId: 'aud-1' }]);
+			const first = await store.getOptOut('+61491570311');
+			await sleep(20);
+			await store.recordOptOuts([
+				{ phone: '+61491570311', source: 'hub-blacklist', audienceId: 'aud-2' },
+				{ phone: '+61491570311', source: 'hub-unsubscribed' },
+			]);
+			expect(await store.getOptOut('+61491570311')).toEqual(first);
+			expect(first).toMatchObject({ phone: '+61491570311', source: 'reply-stop', audienceId: 'aud-1' });
+			expect(first!.recordedAt).toBeInstanceOf(Date);
+		});
+
+		it('rejects a number not in E.164, an unknown source or an empty audience, writing none of the batch', async () => {
+			const ok = { phone: '+61491570321', source: 'hub-blacklist' as const };
+			for (const bad of [
+				{ phone: '0491570322', source: 'hub-blacklist' },
+				{ phone: '+61 491 570 322', source: 'hub-blacklist' },
+				{ phone: '', source: 'hub-blacklist' },
+				{ phone: '+61491570322', source: 'unsubscribed' },
+				{ phone: '+61491570322', source: 'hub-blacklist', audienceId: ' ' },
+			]) {
+				await expect(store.recordOptOuts([ok, bad as never])).rejects.toMatchObject({ code: 'invalid-input' });
+			}
+			expect(await store.readOptOuts(['+61491570321', '+61491570322'])).toEqual(new Set());
+		});
+
+		it('records and reads 100,000 numbers in bulk', async () => {
+			const phones = Array.from({ length: 100_000 }, (_, i) => `+6149${String(i).padStart(7, '0')}`);
+			await store.recordOptOuts(phones.filter((_, i) => i % 2 === 0).map((phone) => ({ phone, source: 'hub-unsubscribed' as const })));
+			const found = await store.readOptOuts(phones);
+			expect(found.size).toBe(50_000);
+			expect(found.has(phones[0])).toBe(true);
+			expect(found.has(phones[1])).toBe(false);
 		}, 120_000);
 	});
 

@@ -2,7 +2,7 @@
  * The mapping itself: Mailchimp fields offered, the defaults, reading a member, and one member →
  * Hub contact fields or the reasons it cannot be one.
  */
-import type { TaggedMember } from '../../../nodes/FetchTaggedMembers/members';
+import type { TaggedMember } from '../../../../nodes/FetchTaggedMembers/members';
 import {
 	customFieldKey,
 	fitCustomField,
@@ -12,15 +12,15 @@ import {
 	type HubCustomField,
 	type Mapping,
 	type MappingContext,
-} from '../../../nodes/MapFields/mapping';
+} from '../../../../nodes/MapFields/helpers/mapping';
 import {
 	defaultMapping,
 	isSourceKey,
 	mailchimpFieldOptions,
 	memberAddressCountry,
 	readSource,
-} from '../../../nodes/MapFields/sources';
-import type { MergeField } from '../../../nodes/shared/transport/mailchimp';
+} from '../../../../nodes/MapFields/helpers/sources';
+import type { MergeField } from '../../../../nodes/shared/transport/mailchimp';
 
 const MERGE_FIELDS: MergeField[] = [
 	{ tag: 'FNAME', name: 'First Name', type: 'text' },
@@ -204,6 +204,7 @@ describe('one member', () => {
 		const result = mapMember(member({}, { PHONE: '' }), mapping, context());
 		expect(result).toEqual({
 			ok: false,
+			invalidReason: 'phone-missing',
 			problems: [{ field: 'phone', reason: 'The member has no phone number (the SMS phone number and the PHONE field are empty)' }],
 		});
 	});
@@ -211,11 +212,13 @@ describe('one member', () => {
 	it('is invalid with a landline, with the reason', () => {
 		const result = mapMember(member({}, { PHONE: '02 5550 1234' }), mapping, context());
 		expect(result.ok).toBe(false);
+		expect(!result.ok && result.invalidReason).toBe('phone-invalid');
 		expect(!result.ok && result.problems[0].reason).toBe('"02 5550 1234" is a landline in Australia, which cannot receive SMS');
 	});
 
 	it('is invalid when no field is mapped to the phone', () => {
 		const result = mapMember(member(), { firstName: from('merge:FNAME') }, context());
+		expect(!result.ok && result.invalidReason).toBe('other');
 		expect(!result.ok && result.problems[0].reason).toContain('No Mailchimp field is mapped to the phone');
 	});
 
@@ -285,5 +288,77 @@ describe('one member', () => {
 	it('fits a date custom field without the date-of-birth limits', () => {
 		expect(fitCustomField('2031-01-15', CUSTOM[2], undefined, { yearForBirthdays: 0 })).toEqual({ ok: true, value: '2031-01-15' });
 		expect(fitCustomField('15/01/2031', CUSTOM[2], MERGE_FIELDS[5], { yearForBirthdays: 0 })).toEqual({ ok: true, value: '2031-01-15' });
+	});
+});
+
+describe('the phone of a member with several phone fields', () => {
+	const mapping = mappingFromDefaults(MERGE_FIELDS);
+
+	it('takes the first field that holds a valid mobile, not the first that holds something, and says why', () => {
+		const result = mapMember(member({ smsPhone: '12345' }, { PHONE: '0412 345 703' }), mapping, context());
+		expect(result.ok && result.contact.phone).toBe('+61412345703');
+		expect(result.ok && result.warnings).toEqual([
+			'The SMS phone number was skipped ("12345" is not a valid phone number in Australia); the PHONE field was used',
+		]);
+	});
+
+	it('skips a landline in the SMS phone number for a mobile in the PHONE field', () => {
+		const result = mapMember(member({ smsPhone: '02 5550 1234' }, { PHONE: '+44 7400 123456' }), mapping, context());
+		expect(result.ok && result.contact.phone).toBe('+447400123456');
+		expect(result.ok && result.warnings[0]).toContain('"02 5550 1234" is a landline in Australia');
+	});
+
+	it('keeps the SMS phone number when it is a valid mobile, whatever the PHONE field holds', () => {
+		const result = mapMember(member({ smsPhone: '0491 570 110' }, { PHONE: '0412 345 703' }), mapping, context());
+		expect(result.ok && result.contact.phone).toBe('+61491570110');
+		expect(result.ok && result.warnings).toEqual([]);
+	});
+
+	it('gives every reason when no field holds a valid mobile', () => {
+		const result = mapMember(member({ smsPhone: '12345' }, { PHONE: '02 5550 1234' }), mapping, context());
+		expect(result).toEqual({
+			ok: false,
+			invalidReason: 'phone-invalid',
+			problems: [
+				{
+					field: 'phone',
+					reason:
+						'The SMS phone number: "12345" is not a valid phone number in Australia; the PHONE field: "02 5550 1234" is a landline in Australia, which cannot receive SMS',
+				},
+			],
+		});
+	});
+
+	it('reads each field by its own format: a US-format field as American', () => {
+		const usMapping = { phone: from('smsPhone||merge:USPHONE') };
+		const result = mapMember(member({ smsPhone: 'n/a' }, { USPHONE: '201-555-0199' }), usMapping, context());
+		expect(result.ok && result.contact.phone).toBe('+12015550199');
+	});
+});
+
+describe('a phone with an extension, a tel: URI or digits from another script', () => {
+	const mapping = mappingFromDefaults(MERGE_FIELDS);
+
+	it.each([
+		['+61 412 345 681 ext. 12', '+61412345681', '12'],
+		['(415) 555-2671 x99', '+14155552671', '99'],
+		['tel:+61-412-345-681;ext=7', '+61412345681', '7'],
+	])('syncs %s as %s and warns that the extension %s was dropped', (phone, expected, extension) => {
+		const us = phone.startsWith('(') ? { ADDRESS: { addr1: 'x', country: 'US' } } : {};
+		const result = mapMember(member({}, { PHONE: phone, ...us }), mapping, context());
+		expect(result.ok && result.contact.phone).toBe(expected);
+		expect(result.ok && result.warnings).toEqual([
+			`The phone number's extension (${extension}) was dropped: an SMS goes to the number itself`,
+		]);
+	});
+
+	it.each([
+		['tel:+61-412-345-681', '+61412345681'],
+		['＋６１ ４１２ ３４５ ６８１', '+61412345681'],
+		['٠٤١٢ ٣٤٥ ٦٨١', '+61412345681'],
+	])('syncs %s as %s without a warning', (phone, expected) => {
+		const result = mapMember(member({}, { PHONE: phone }), mapping, context());
+		expect(result.ok && result.contact.phone).toBe(expected);
+		expect(result.ok && result.warnings).toEqual([]);
 	});
 });

@@ -15,7 +15,7 @@ import { MailchimpHubSyncApi } from '../../../credentials/MailchimpHubSyncApi.cr
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { FetchTaggedMembers } from '../../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
 import { MapFields } from '../../../nodes/MapFields/MapFields.node';
-import { customFieldKey } from '../../../nodes/MapFields/mapping';
+import { customFieldKey } from '../../../nodes/MapFields/helpers/mapping';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../../emulators/mailchimp';
 import { fakeExecuteContext, type FakeCredential } from '../helpers/fakeExecuteContext';
@@ -170,8 +170,9 @@ describe('Map Fields after Fetch Tagged Members, mapping never configured (the d
 			reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS',
 			problems: [{ field: 'phone', reason: '"02 5550 1234" is a landline in Australia, which cannot receive SMS' }],
 			member,
-			sync: { ...(sync as object), result: 'invalid' },
+			sync: { ...(sync as object), change: 'invalid', invalidReason: 'phone-invalid', result: 'invalid' },
 		});
+		expect((invalids.get('emma@example.com')!.json.sync as IDataObject).invalidReason).toBe('phone-missing');
 		expect(invalids.get('emma@example.com')!.json.reason).toBe(
 			'The member has no phone number (the SMS phone number and the PHONE field are empty)',
 		);
@@ -260,6 +261,60 @@ describe('Map Fields with a configured mapping', () => {
 	});
 });
 
+describe("Map Fields passes the run's bookkeeping on", () => {
+	/** The items Fetch sends in Changes mode: the ledger's contact and phone, and the run's lease. */
+	async function changedMembers(): Promise<INodeExecutionData[]> {
+		return (await fetchMembers()).map((item, i) => ({
+			...item,
+			json: {
+				...item.json,
+				sync: {
+					...(item.json.sync as IDataObject),
+					syncName: 'wf-1',
+					change: 'changed',
+					contentHash: `hash-${i}`,
+					hubContactId: `hub-contact-${i}`,
+					previousPhone: '+61491570999',
+					lease: 'lease-token-1',
+				},
+			},
+		}));
+	}
+
+	it('keeps the lease on both outputs, and the ledger\'s contact and phone on Invalid', async () => {
+		const input = await changedMembers();
+		const { valid, invalid } = await runMapFields(input, baseParameters());
+		expect(valid.length).toBeGreaterThan(0);
+		expect(invalid.length).toBeGreaterThan(0);
+		for (const item of valid) expect((item.json.sync as IDataObject).lease).toBe('lease-token-1');
+		for (const item of invalid) {
+			const i = (item.pairedItem as { item: number }).item;
+			expect(item.json.sync).toMatchObject({
+				lease: 'lease-token-1',
+				syncName: 'wf-1',
+				change: 'invalid',
+				hubContactId: `hub-contact-${i}`,
+				previousPhone: '+61491570999',
+				memberKey: (input[i].json.sync as IDataObject).memberKey,
+			});
+		}
+	});
+
+	it('marks an invalid member who unsubscribed from SMS in Mailchimp, so the contact is unsubscribed too', async () => {
+		const input = await changedMembers();
+		for (const item of input) {
+			if (item.json.email === 'dev@example.com' || item.json.email === 'ana@example.com') item.json.smsSubscriptionStatus = 'unsubscribed';
+		}
+		const { valid, invalid } = await runMapFields(input, baseParameters());
+		const dev = byEmail(invalid, 'member').get('dev@example.com')!;
+		expect(dev.json.sync).toMatchObject({ change: 'invalid', invalidReason: 'phone-invalid', smsUnsubscribed: true });
+		const emma = byEmail(invalid, 'member').get('emma@example.com')!;
+		expect(emma.json.sync).not.toHaveProperty('smsUnsubscribed');
+		// A valid member's opt-out is Upsert's to apply, from the member's SMS status.
+		expect(byEmail(valid, 'member').get('ana@example.com')!.json.sync).not.toHaveProperty('smsUnsubscribed');
+	});
+});
+
 describe('Map Fields with input it cannot use', () => {
 	it('sends items that are not Mailchimp members to Invalid, saying why', async () => {
 		const items: INodeExecutionData[] = [{ json: { error: 'Mailchimp kept failing' } }, { json: { hello: 'world' } }];
@@ -271,8 +326,18 @@ describe('Map Fields with input it cannot use', () => {
 				'This item is not a Mailchimp member (the previous node reported: Mailchimp kept failing); connect Map Fields after Fetch Tagged Members',
 			problems: [{ field: 'member', reason: expect.any(String) }],
 			member: { error: 'Mailchimp kept failing' },
-			sync: null,
+			sync: { change: 'invalid', invalidReason: 'other', result: 'invalid' },
 		});
+	});
+
+	it('stops when no Mailchimp field is mapped to the phone, instead of sending every member to Invalid', async () => {
+		// Invalid members leave the Hub list: a mapping without a phone must not take everyone out.
+		const input = await fetchMembers();
+		const fields = { mappingMode: 'defineBelow', value: { phone: 'none', firstName: 'merge:FNAME' } };
+		await expect(runMapFields(input, baseParameters(fields))).rejects.toThrow('No Mailchimp field is mapped to the phone');
+		const expression = { mappingMode: 'defineBelow', value: { phone: '={{ $json.mergeFields.PHONE }}' } };
+		const { valid } = await runMapFields(input, baseParameters(expression));
+		expect(valid.length).toBeGreaterThan(0);
 	});
 
 	it('returns two empty outputs for no input, without a request', async () => {

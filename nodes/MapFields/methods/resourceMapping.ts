@@ -1,9 +1,9 @@
 /** The editor side of Map Fields: the mapping form, built from the audience's fields and the Hub's custom fields. */
 import type { ILoadOptionsFunctions, ResourceMapperFields } from 'n8n-workflow';
 
-import { createMailchimpClient, currentAudienceId } from '../shared/methods/mailchimp';
-import { createHubClient } from '../shared/transport/hub';
-import { mappingSchema, type HubCustomField } from './mapping';
+import { createMailchimpClient, currentAudienceId } from '../../shared/methods/mailchimp';
+import { createHubClient } from '../../shared/transport/hub';
+import { mappingSchema, type HubCustomField } from '../helpers/mapping';
 
 /** All of the Hub account's custom fields (the client pages through them). */
 export async function loadHubCustomFields(ctx: Parameters<typeof createHubClient>[0]): Promise<HubCustomField[]> {

@@ -1,30 +1,97 @@
 /**
- * Map Fields at run time: read the mapping once, the audience's field formats once per audience and
- * the Hub's custom fields once (only when one is mapped), then map every item. Each item comes out
- * exactly once, on Valid or on Invalid, paired with the item it came from.
+ * Map Fields' one operation: read the mapping once, the audience's field formats once per audience
+ * and the Hub's custom fields once (only when one is mapped), then map every item. Each item comes
+ * out exactly once, on Valid or on Invalid, paired with the item it came from.
  */
 import {
 	NodeOperationError,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INodeExecutionData,
+	type INodeProperties,
+	type INodePropertyOptions,
 	type ResourceMapperValue,
 } from 'n8n-workflow';
+import { getCountries } from 'libphonenumber-js/max';
 
-import type { TaggedMember } from '../FetchTaggedMembers/members';
-import { createMailchimpClient } from '../shared/methods/mailchimp';
-import { phoneCountry } from '../shared/phone';
-import type { MailchimpClient, MergeField } from '../shared/transport/mailchimp';
+import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import { createMailchimpClient } from '../../shared/methods/mailchimp';
+import { countryName, phoneCountry } from '../../shared/phone';
+import type { MailchimpClient, MergeField } from '../../shared/transport/mailchimp';
 import {
 	invalidReason,
 	mapMember,
+	type InvalidReason,
 	mappingFromDefaults,
 	type FieldProblem,
 	type HubCustomField,
 	type Mapping,
-} from './mapping';
-import { loadHubCustomFields } from './methods';
-import { NOT_MAPPED, isSourceKey } from './sources';
+} from '../helpers/mapping';
+import { loadHubCustomFields } from '../methods/resourceMapping';
+import { NOT_MAPPED, isSourceKey } from '../helpers/sources';
+
+const countryOptions: INodePropertyOptions[] = getCountries()
+	.map((code) => ({ name: `${countryName(code)} (${code})`, value: code }))
+	.sort((a, b) => a.name.localeCompare(b.name));
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Fields',
+		name: 'fields',
+		type: 'resourceMapper',
+		noDataExpression: true,
+		default: { mappingMode: 'defineBelow', value: null },
+		required: true,
+		hint: 'Pick the Mailchimp field for each Hub field, or switch a field to Expression to give the value itself',
+		typeOptions: {
+			loadOptionsDependsOn: ['audience.value'],
+			resourceMapper: {
+				resourceMapperMethod: 'getMappingFields',
+				mode: 'map',
+				valuesLabel: 'Hub Contact Fields',
+				fieldWords: { singular: 'Hub field', plural: 'Hub fields' },
+				addAllFields: true,
+				multiKeyMatch: false,
+				supportAutoMap: false,
+			},
+		},
+	},
+	{
+		displayName: 'Default Country',
+		name: 'defaultCountry',
+		type: 'options',
+		options: countryOptions,
+		default: 'AU',
+		description:
+			'The country of phone numbers written without a country code, such as 0412 345 678. An expression may give a two-letter code.',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: "Use the Member's Address Country",
+				name: 'useAddressCountry',
+				type: 'boolean',
+				default: true,
+				description:
+					"Whether to read a national phone number with the country of the member's address first, then with the default country",
+			},
+			{
+				displayName: 'Year for Birthdays',
+				name: 'yearForBirthdays',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 2100 },
+				default: 0,
+				description:
+					'Mailchimp birthdays have no year. Give one (e.g. 1904) to send them as a date of birth; 0 leaves them out.',
+			},
+		],
+	},
+];
 
 export interface MapFieldsOptions {
 	useAddressCountry?: boolean;
@@ -70,36 +137,52 @@ function memberKeyOf(json: IDataObject): string | undefined {
 	return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
-function invalid(json: IDataObject, problems: FieldProblem[], index: number): INodeExecutionData {
+/**
+ * A member that cannot become a contact. `sync` goes on with what Fetch put there (the ledger's
+ * contact and phone, the lease) and says why, so that Remove From Hub can take the contact the
+ * ledger knows out of the list, and unsubscribe it when the member unsubscribed from SMS.
+ */
+function invalid(json: IDataObject, problems: FieldProblem[], reason: InvalidReason, index: number): INodeExecutionData {
 	const { sync, ...member } = json;
 	return {
 		json: {
 			reason: invalidReason(problems),
 			problems: problems as unknown as IDataObject[],
 			member,
-			// Counted by Sync Lock Release like Upsert's results (Count Items By: sync.result).
-			sync: sync ? { ...(sync as IDataObject), result: 'invalid' } : null,
+			sync: {
+				...((sync as IDataObject | undefined) ?? {}),
+				change: 'invalid',
+				invalidReason: reason,
+				// Counted by Sync Lock Release like Upsert's results (Count Items By: sync.result).
+				result: 'invalid',
+				...(json.smsSubscriptionStatus === 'unsubscribed' ? { smsUnsubscribed: true } : {}),
+			},
 		},
 		pairedItem: { item: index },
 	};
 }
 
-export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	const items = ctx.getInputData();
+export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {
 	const valid: INodeExecutionData[] = [];
 	const rejected: INodeExecutionData[] = [];
 	if (items.length === 0) return [valid, rejected];
 
-	const stored = readStoredMapping(ctx);
-	const options = ctx.getNodeParameter('options', 0, {}) as MapFieldsOptions;
-	const audienceParameter = String(ctx.getNodeParameter('audience', 0, '', { extractValue: true }) ?? '').trim();
+	const stored = readStoredMapping(this);
+	if (stored.fixed && !stored.fixed.phone && !stored.expressionFields.includes('phone')) {
+		// Every member would be Invalid, and Invalid members leave the Hub list: stop instead.
+		throw new NodeOperationError(this.getNode(), 'No Mailchimp field is mapped to the phone', {
+			description: "Every contact needs a phone. Pick the field with the members' mobile numbers, usually SMS Phone Number, Else Phone Number.",
+		});
+	}
+	const options = this.getNodeParameter('options', 0, {}) as MapFieldsOptions;
+	const audienceParameter = String(this.getNodeParameter('audience', 0, '', { extractValue: true }) ?? '').trim();
 
 	let mailchimp: Promise<MailchimpClient> | undefined;
 	const mergeFieldsOf = new Map<string, Promise<MergeField[]>>();
 	const audienceFields = (audienceId: string) => {
 		let fields = mergeFieldsOf.get(audienceId);
 		if (!fields) {
-			mailchimp ??= createMailchimpClient(ctx);
+			mailchimp ??= createMailchimpClient(this);
 			fields = mailchimp.then((client) => client.getMergeFields(audienceId));
 			mergeFieldsOf.set(audienceId, fields);
 		}
@@ -109,7 +192,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 	// Only read from the Hub when a custom field is mapped: the other fields need nothing from it.
 	const mapsCustomFields = [...Object.keys(stored.fixed ?? {}), ...stored.expressionFields].some((f) => f.startsWith('custom:'));
 	const customFields = new Map<string, HubCustomField>();
-	if (mapsCustomFields) for (const field of await loadHubCustomFields(ctx)) customFields.set(field.id, field);
+	if (mapsCustomFields) for (const field of await loadHubCustomFields(this)) customFields.set(field.id, field);
 
 	for (let i = 0; i < items.length; i++) {
 		const json = items[i].json;
@@ -117,7 +200,12 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 		if (!memberKey || typeof json.memberId !== 'string') {
 			const upstream = typeof json.error === 'string' ? ` (the previous node reported: ${json.error})` : '';
 			rejected.push(
-				invalid(json, [{ field: 'member', reason: `This item is not a Mailchimp member${upstream}; connect Map Fields after Fetch Tagged Members` }], i),
+				invalid(
+					json,
+					[{ field: 'member', reason: `This item is not a Mailchimp member${upstream}; connect Map Fields after Fetch Tagged Members` }],
+					'other',
+					i,
+				),
 			);
 			continue;
 		}
@@ -125,12 +213,12 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 		const sync = (json.sync as IDataObject | undefined) ?? {};
 		const audienceId = String(sync.audienceId ?? member.audienceId ?? audienceParameter);
 		if (!audienceId) {
-			throw new NodeOperationError(ctx.getNode(), 'No audience selected', { itemIndex: i, description: 'Pick the audience the members come from.' });
+			throw new NodeOperationError(this.getNode(), 'No audience selected', { itemIndex: i, description: 'Pick the audience the members come from.' });
 		}
 
-		const defaultCountry = ctx.getNodeParameter('defaultCountry', i, '') as string;
+		const defaultCountry = this.getNodeParameter('defaultCountry', i, '') as string;
 		if (defaultCountry && !phoneCountry(defaultCountry)) {
-			throw new NodeOperationError(ctx.getNode(), `"${defaultCountry}" is not a country code`, {
+			throw new NodeOperationError(this.getNode(), `"${defaultCountry}" is not a country code`, {
 				itemIndex: i,
 				description: 'The default country must be a two-letter ISO code such as AU, NZ, GB or US.',
 			});
@@ -141,7 +229,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 		const problems: FieldProblem[] = [];
 		for (const field of stored.expressionFields) {
 			try {
-				const value = ctx.getNodeParameter(`fields.value.${field}`, i, null, { skipValidation: true });
+				const value = this.getNodeParameter(`fields.value.${field}`, i, null, { skipValidation: true });
 				mapping[field] = { kind: 'value', value };
 			} catch (error) {
 				// One member's data can break an expression; that is this member's problem, not the run's.
@@ -149,7 +237,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 			}
 		}
 		if (problems.length > 0) {
-			rejected.push(invalid(json, problems, i));
+			rejected.push(invalid(json, problems, 'other', i));
 			continue;
 		}
 
@@ -161,7 +249,7 @@ export async function mapFields(ctx: IExecuteFunctions): Promise<INodeExecutionD
 			yearForBirthdays: options.yearForBirthdays ?? 0,
 		});
 		if (!result.ok) {
-			rejected.push(invalid(json, result.problems, i));
+			rejected.push(invalid(json, result.problems, result.invalidReason, i));
 			continue;
 		}
 		valid.push({

@@ -12,7 +12,7 @@ import {
 	textOf,
 	truncateText,
 	type Fitted,
-} from '../../../nodes/MapFields/values';
+} from '../../../../nodes/MapFields/helpers/values';
 
 const value = (fitted: Fitted) => (fitted.ok ? fitted.value : `refused: ${fitted.reason}`);
 

@@ -7,8 +7,8 @@
  */
 import type { INodePropertyOptions } from 'n8n-workflow';
 
-import type { TaggedMember } from '../FetchTaggedMembers/members';
-import type { MergeField } from '../shared/transport/mailchimp';
+import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { MergeField } from '../../shared/transport/mailchimp';
 import { isAddress, textOf } from './values';
 
 export const NOT_MAPPED = 'none';
@@ -83,6 +83,21 @@ export function readSource(member: TaggedMember, source: string): SourceValue {
 		if (textOf(value) !== undefined) return { value, key };
 	}
 	return { value: readOne(member, keys[keys.length - 1]), key: keys[keys.length - 1] };
+}
+
+/** Every key of a source with its value, in the chain's order (for the phone: the first valid mobile wins). */
+export function readSources(member: TaggedMember, source: string): Array<Required<SourceValue>> {
+	if (source === NOT_MAPPED) return [];
+	return source.split(FALLBACK).map((key) => ({ value: readOne(member, key), key }));
+}
+
+/** "the SMS phone number", "the PHONE field", "the ADDRESS country": a source key in a sentence. */
+export function sourceName(key: string): string {
+	if (key === 'smsPhone') return 'the SMS phone number';
+	if (key === 'email') return 'the email address';
+	if (key === 'fullName') return 'the full name';
+	const [tag, part] = key.replace(/^merge:/, '').split('.');
+	return part ? `the ${tag} ${part}` : `the ${tag} field`;
 }
 
 /** The merge field a source key reads (`merge:ADDRESS.city` → ADDRESS), for its type and format. */

@@ -4,10 +4,10 @@
  */
 import type { ResourceMapperField } from 'n8n-workflow';
 
-import type { TaggedMember } from '../FetchTaggedMembers/members';
-import { normalisePhone } from '../shared/phone';
-import type { HubCustomField as HubCustomFieldData } from '../shared/transport/hub';
-import type { MergeField } from '../shared/transport/mailchimp';
+import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import { normalisePhone } from '../../shared/phone';
+import type { HubCustomField as HubCustomFieldData } from '../../shared/transport/hub';
+import type { MergeField } from '../../shared/transport/mailchimp';
 import {
 	HUB_STANDARD_FIELDS,
 	defaultMapping,
@@ -15,6 +15,8 @@ import {
 	memberAddressCountry,
 	mergeFieldOf,
 	readSource,
+	readSources,
+	sourceName,
 	type HubStandardField,
 } from './sources';
 import {
@@ -28,7 +30,7 @@ import {
 	fitUrl,
 	type Fitted,
 } from './values';
-import type { HubContactFields } from '../shared/contact';
+import type { HubContactFields } from '../../shared/contact';
 
 /**
  * The Hub's lengths for its standard contact fields. The Sinch Engage spec publishes none (only
@@ -96,16 +98,23 @@ export interface MappingContext {
 	today?: Date;
 }
 
-export type { HubContactFields } from '../shared/contact';
+export type { HubContactFields } from '../../shared/contact';
 
 export interface FieldProblem {
 	field: string;
 	reason: string;
 }
 
+/**
+ * Why a member cannot become a contact, for the nodes after Map Fields: a member whose phone is
+ * missing or invalid leaves the Hub list; `other` (a mapping or an expression that failed) says
+ * nothing about the member's phone.
+ */
+export type InvalidReason = 'phone-missing' | 'phone-invalid' | 'other';
+
 export type MappedMember =
 	| { ok: true; contact: HubContactFields; warnings: string[] }
-	| { ok: false; problems: FieldProblem[] };
+	| { ok: false; problems: FieldProblem[]; invalidReason: InvalidReason };
 
 /** The mapping used when the node's form was never filled in (e.g. a workflow written by hand). */
 export function mappingFromDefaults(mergeFields: MergeField[]): Mapping {
@@ -133,21 +142,14 @@ export function mapMember(member: TaggedMember, mapping: Mapping, context: Mappi
 		} else warnings.push(`${fitted.reason}; left out`);
 	};
 
-	const phoneSource = read('phone');
-	if (!phoneSource) {
-		problems.push({ field: 'phone', reason: 'No Mailchimp field is mapped to the phone; map one in Map Fields' });
+	const phone = mapPhone(member, mapping.phone, context);
+	let invalidReason: InvalidReason = 'other';
+	if (phone.ok) {
+		contact.phone = phone.e164;
+		warnings.push(...phone.warnings);
 	} else {
-		const usFormat = phoneSource.mergeField?.type === 'phone' && phoneSource.mergeField.options?.phone_format === 'US';
-		const result = normalisePhone(phoneSource.value, {
-			// Mailchimp only accepts NPA-NXX-LINE in a US-format phone field.
-			defaultCountry: usFormat ? 'US' : context.defaultCountry,
-			addressCountry: context.useAddressCountry && !usFormat ? memberAddressCountry(member, context.mergeFields) : undefined,
-		});
-		if (result.ok) contact.phone = result.e164;
-		else {
-			const reason = result.problem === 'empty' ? `The member has no phone number (${emptySource(phoneSource.from)})` : result.reason;
-			problems.push({ field: 'phone', reason });
-		}
+		problems.push({ field: 'phone', reason: phone.reason });
+		invalidReason = phone.invalidReason;
 	}
 
 	for (const field of ['firstName', 'lastName'] as const) {
@@ -182,9 +184,57 @@ export function mapMember(member: TaggedMember, mapping: Mapping, context: Mappi
 		);
 	}
 
-	if (problems.length > 0) return { ok: false, problems };
+	if (problems.length > 0) return { ok: false, problems, invalidReason };
 	return { ok: true, contact: contact as HubContactFields, warnings };
 }
+
+type MappedPhone = { ok: true; e164: string; warnings: string[] } | { ok: false; reason: string; invalidReason: InvalidReason };
+
+/**
+ * The member's SMS number. With several fields mapped (the SMS phone number, else PHONE), the first
+ * that holds a valid mobile wins, not merely the first that holds something: a member who typed
+ * "12345" as SMS number and a real mobile in PHONE is reachable on the mobile.
+ */
+function mapPhone(member: TaggedMember, source: FieldSource | undefined, context: MappingContext): MappedPhone {
+	if (!source || (source.kind === 'mailchimp' && source.key === 'none')) {
+		return { ok: false, reason: 'No Mailchimp field is mapped to the phone; map one in Map Fields', invalidReason: 'other' };
+	}
+	const candidates =
+		source.kind === 'value'
+			? [{ value: source.value, from: 'the expression', mergeField: undefined }]
+			: readSources(member, source.key).map(({ value, key }) => ({
+					value,
+					from: sourceName(key),
+					mergeField: mergeFieldOf(key, context.mergeFields),
+				}));
+	const skipped: Array<{ from: string; reason: string }> = [];
+	for (const { value, from, mergeField } of candidates) {
+		const usFormat = mergeField?.type === 'phone' && mergeField.options?.phone_format === 'US';
+		const result = normalisePhone(value, {
+			// Mailchimp only accepts NPA-NXX-LINE in a US-format phone field.
+			defaultCountry: usFormat ? 'US' : context.defaultCountry,
+			addressCountry: context.useAddressCountry && !usFormat ? memberAddressCountry(member, context.mergeFields) : undefined,
+		});
+		if (!result.ok) {
+			if (result.problem !== 'empty') skipped.push({ from, reason: result.reason });
+			continue;
+		}
+		const warnings = skipped.map((s) => `${capitalise(s.from)} was skipped (${s.reason}); ${from} was used`);
+		if (result.droppedExtension) {
+			warnings.push(`The phone number's extension (${result.droppedExtension}) was dropped: an SMS goes to the number itself`);
+		}
+		return { ok: true, e164: result.e164, warnings };
+	}
+	if (skipped.length === 0) {
+		const names = candidates.map((c) => c.from);
+		const empty = source.kind === 'value' ? 'the expression gave none' : `${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} empty`;
+		return { ok: false, reason: `The member has no phone number (${empty})`, invalidReason: 'phone-missing' };
+	}
+	const reason = skipped.length === 1 ? skipped[0].reason : capitalise(skipped.map((s) => `${s.from}: ${s.reason}`).join('; '));
+	return { ok: false, reason, invalidReason: 'phone-invalid' };
+}
+
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** A value for a Hub custom field, by the field's type and length. */
 export function fitCustomField(
@@ -222,19 +272,6 @@ export function fitCustomField(
 		default:
 			return fitText(value, max, label);
 	}
-}
-
-/** "the SMS phone number and the PHONE field are empty", for a source that gave nothing. */
-function emptySource(from: string): string {
-	if (from === 'the expression') return 'the expression gave none';
-	const names = from.split('||').map((key) => {
-		if (key === 'smsPhone') return 'the SMS phone number';
-		if (key === 'email') return 'the email address';
-		if (key === 'fullName') return 'the full name';
-		const [tag, part] = key.replace(/^merge:/, '').split('.');
-		return part ? `the ${tag} ${part}` : `the ${tag} field`;
-	});
-	return `${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} empty`;
 }
 
 /** One sentence for the Invalid output. */
