@@ -24,6 +24,22 @@ function authFields(description: INodeTypeDescription): INodeProperties[] {
 }
 
 describe.each(descriptions)('%s in the editor', (_name, description) => {
+	it('offers each credential slot its own type', () => {
+		// With an Authentication parameter, the editor offers that parameter's credential types in every slot
+		// whose credential has no display condition, or one naming Authentication: Map Fields' Hub slot offered
+		// only Mailchimp's credential (issue 8, #1). Only the Authentication choices may be such slots.
+		const authentication = description.properties.find((p) => p.name === 'authentication');
+		if (!authentication) return;
+		const choices = new Set((authentication.options ?? []).map((o) => ('value' in o ? String(o.value) : '')));
+		const mixed = (description.credentials ?? []).filter((c) => {
+			const show = c.displayOptions?.show;
+			if (show && !('authentication' in show)) return false;
+			const chosenBy = (show?.authentication ?? []).map(String);
+			return !(chosenBy.length === 1 && choices.has(chosenBy[0]));
+		});
+		expect(mixed.map((c) => c.name)).toEqual([]);
+	});
+
 	it('shows every parameter: none is named by the "show" condition of a parameter the credentials depend on', () => {
 		// The editor hides each parameter that such an authentication-related parameter's `show` names
 		// (it assumes it is one more authentication choice): Fetch's "Output" was hidden that way (issue 8, #3).

@@ -28,13 +28,18 @@ const CREDENTIAL_OF: Record<MailchimpAuthKind, string> = {
 	apiKey: 'mailchimpHubSyncApi',
 };
 
+/** The Mailchimp credential type the node's Authentication parameter chooses. */
+export function mailchimpCredentialType(ctx: IExecuteFunctions | ILoadOptionsFunctions): string {
+	return CREDENTIAL_OF[ctx.getNodeParameter('authentication', 0, 'oAuth2') as MailchimpAuthKind];
+}
+
 /** One client per credential and execution: never the official client's shared instance. */
 export async function createMailchimpClient(
 	ctx: IExecuteFunctions | ILoadOptionsFunctions,
 	options: MailchimpClientOptions = {},
 ): Promise<MailchimpClient> {
 	const kind = ctx.getNodeParameter('authentication', 0, 'oAuth2') as MailchimpAuthKind;
-	const credentials = await ctx.getCredentials(CREDENTIAL_OF[kind]);
+	const credentials = await ctx.getCredentials(mailchimpCredentialType(ctx));
 	const auth = await resolveMailchimpAuth(kind, credentials as MailchimpApiKeyCredential | MailchimpOAuth2Credential, ctx.getNode());
 	return new MailchimpClient(auth, ctx.getNode(), options);
 }
