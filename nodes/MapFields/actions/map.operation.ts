@@ -53,6 +53,9 @@ export const description: INodeProperties[] = [
 				addAllFields: true,
 				multiKeyMatch: false,
 				supportAutoMap: false,
+				// The editor compares the fields saved with the workflow to the ones it loads and, without this,
+				// tells the user after a run that the "Hub fields are outdated" though nothing changed (issue 8, #5).
+				refreshStaleSchemaOnOpen: true,
 			},
 		},
 	},
