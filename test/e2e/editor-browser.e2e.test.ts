@@ -118,7 +118,9 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 			await session.screenshot('failed-pick');
 			throw new Error(`"${label}" is not among the options offered: ${JSON.stringify(await openOptions().allTextContents())}`);
 		}
+		await page.waitForTimeout(300); // the list slides open; an option is clickable once it stands still
 		await option.click();
+		await openOptions().first().waitFor({ state: 'hidden' }).catch(() => undefined);
 	}
 
 	async function save(): Promise<void> {
@@ -215,20 +217,17 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
 		expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
 
-		// (#1) The Hub's slot offers the Hub credential (not only Mailchimp's).
-		const slots = panel().locator('[data-test-id="node-credentials-select"]');
-		const offered: string[] = [];
-		for (let i = 0; i < (await slots.count()); i++) {
-			await slots.nth(i).locator('input').first().click({ force: true });
-			await page.waitForTimeout(300);
-			offered.push(...(await openOptions().allTextContents()).map((t) => t.trim()));
-			await page.keyboard.press('Escape');
-		}
+		// (#1) The Hub's slot offers the Hub credential (not only Mailchimp's), and the user picks both.
+		const slots = panel().locator('[data-test-id="node-credentials-slot"]');
+		const hubSlot = slots.filter({ hasText: /Hub/ }).first();
+		const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
+		await hubSlot.locator('input').first().click({ force: true });
+		await openOptions().first().waitFor();
+		const offered = (await openOptions().allTextContents()).map((t) => t.trim());
+		await panel().locator('[data-test-id="input-label"]').first().click({ force: true }); // closes the list
 		expect(offered.some((o) => o.startsWith(HUB.name))).toBe(true);
-		if (offered.some((o) => o.startsWith(HUB.name))) {
-			const hubSlot = (await slots.count()) > 1 ? slots.nth(1) : slots.first();
-			await pick(hubSlot, HUB.name);
-		}
+		await pick(hubSlot, HUB.name);
+		await pick(mailchimpSlot, MAILCHIMP.name);
 		// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
 		await expect(mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 }).then(() => true)).resolves.toBe(true);
 		await session.screenshot('map-fields');
