@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { LedgerEntry } from '../shared/store';
 import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
 import type { TaggedMember, TagMatch } from './members';
+import { memberKeyOf } from '../shared/items';
 
 export type ChangeKind = 'new' | 'changed';
 
@@ -69,7 +70,8 @@ export function contentHash(member: TaggedMember): string {
 	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
 }
 
-export const memberKeyOf = (member: Pick<TaggedMember, 'contactId' | 'memberId'>) => member.contactId ?? member.memberId;
+/** The one member key of the package (nodes/shared/items.ts), re-exported for Fetch's callers. */
+export { memberKeyOf };
 
 /**
  * Splits the current selection against the ledger. `selected` are the members the node would emit;

@@ -15,6 +15,7 @@ import {
 import { getCountries } from 'libphonenumber-js/max';
 
 import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import { memberKeyOf } from '../../shared/items';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { countryName, phoneCountry } from '../../shared/phone';
 import type { MailchimpClient, MergeField } from '../../shared/transport/mailchimp';
@@ -131,13 +132,6 @@ function readStoredMapping(ctx: IExecuteFunctions): StoredMapping {
 		fixed[field] = { kind: 'mailchimp', key: raw };
 	}
 	return { fixed, expressionFields };
-}
-
-/** The member key every later node uses: Mailchimp's email-independent contact id, else the member id. */
-function memberKeyOf(json: IDataObject): string | undefined {
-	const sync = json.sync as IDataObject | undefined;
-	const key = sync?.memberKey ?? json.contactId ?? json.memberId;
-	return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
 /**

@@ -30,7 +30,7 @@ import {
 	fitUrl,
 	type Fitted,
 } from './values';
-import type { HubContactFields } from '../../shared/contact';
+import type { HubContactFields } from '../../shared/items';
 
 /**
  * The Hub's lengths for its standard contact fields. The Sinch Engage spec publishes none (only
@@ -98,7 +98,7 @@ export interface MappingContext {
 	today?: Date;
 }
 
-export type { HubContactFields } from '../../shared/contact';
+export type { HubContactFields } from '../../shared/items';
 
 export interface FieldProblem {
 	field: string;
