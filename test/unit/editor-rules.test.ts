@@ -40,6 +40,12 @@ describe.each(descriptions)('%s in the editor', (_name, description) => {
 		expect(mixed.map((c) => c.name)).toEqual([]);
 	});
 
+	it('names its outputs apart from the Error output n8n adds under "On Error: continue (using error output)"', () => {
+		// Upsert and Remove showed "Done / Error / Error" on the canvas (issue 8, #6).
+		const names = [...((description.outputNames as string[] | undefined) ?? []), 'Error'];
+		expect(names.filter((name, i) => names.indexOf(name) !== i)).toEqual([]);
+	});
+
 	it('shows every parameter: none is named by the "show" condition of a parameter the credentials depend on', () => {
 		// The editor hides each parameter that such an authentication-related parameter's `show` names
 		// (it assumes it is one more authentication choice): Fetch's "Output" was hidden that way (issue 8, #3).
