@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 
 import type { FinishedOutcome } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
@@ -6,6 +6,9 @@ import { describeCounts, refusalMessage, runJson, summariseItems } from '../help
 import { asNodeError, itemsByToken, missingToken, tokenProperty } from './common';
 
 const show = { operation: ['release'] };
+
+/** The run was released and recorded as failed: the execution ends as failed too. */
+class SyncFailedError extends NodeOperationError {}
 
 export const description: INodeProperties[] = [
 	tokenProperty(['release']),
@@ -42,6 +45,14 @@ export const description: INodeProperties[] = [
 				type: 'string',
 				default: 'sync.result',
 				description: 'The field whose values are counted, e.g. sync.result gives counts of created, updated, unchanged, removed and invalid members',
+			},
+			{
+				displayName: 'Fail the Execution When the Sync Failed',
+				name: 'failExecution',
+				type: 'boolean',
+				default: true,
+				description:
+					"Whether to end the n8n execution as failed, after releasing the lock and recording the run, when the run's outcome is failed: n8n's executions list and error workflow then see it",
 			},
 			{
 				displayName: 'Error Summary',
@@ -89,7 +100,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						message: refusalMessage('released', result.reason, result.run),
 					};
 			out.push({ json, pairedItem });
+			// The lock is free and the run recorded; now the execution itself must say the sync failed.
+			if (result.released && result.run.outcome === 'failed' && options.failExecution !== false) {
+				const failure = new SyncFailedError(this.getNode(), `The sync of "${result.run.lockName}" failed: ${result.run.errorSummary ?? 'see the items before this node'}`, {
+					itemIndex: first,
+					description:
+						'The lock is released and the run is recorded as failed. The items that reached this node say what went wrong (a wrong key, an unknown audience, the Hub or Mailchimp not answering); fix it and run again.',
+				});
+				// The recorded run, as the item would have had it: n8n keeps an error's context with the execution.
+				failure.context.run = json;
+				throw failure;
+			}
 		} catch (error) {
+			if (error instanceof SyncFailedError) {
+				if (!this.continueOnFail()) throw error;
+				continue; // with "continue on fail", the released run's item above says it failed
+			}
 			const failure = asNodeError(this, error, first);
 			if (!this.continueOnFail()) throw failure;
 			out.push({ json: { released: false, error: failure.message }, pairedItem });

@@ -147,7 +147,7 @@ describe('Sync Lock: Release', () => {
 			{ json: { sync: { change: 'new', result: 'created' } } },
 			{ json: { sync: { change: 'removed' }, error: 'Removal guard: 30 of 100 members would be removed', fatal: true } },
 		];
-		const [out] = await run({ operation: 'release', token: acquired[0].json.token, outcome: 'auto', releaseOptions: {} }, { items });
+		const [out] = await run({ operation: 'release', token: acquired[0].json.token, outcome: 'auto', releaseOptions: { failExecution: false } }, { items });
 		expect(out[0].json).toMatchObject({ released: true, outcome: 'failed', counts: { created: 1, errors: 1 } });
 		expect(String(out[0].json.errorSummary)).toMatch(/^The run failed: Removal guard/);
 	});
@@ -180,7 +180,7 @@ describe('Sync Lock: Release', () => {
 			operation: 'release',
 			token: acquired[0].json.token,
 			outcome: 'failed',
-			releaseOptions: { errorSummary: 'Mailchimp was down' },
+			releaseOptions: { errorSummary: 'Mailchimp was down', failExecution: false },
 		});
 		expect(out[0].json).toMatchObject({ outcome: 'failed', errorSummary: 'Mailchimp was down', counts: {} });
 	});
