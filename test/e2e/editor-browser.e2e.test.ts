@@ -315,15 +315,12 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		}
 	});
 
-	it('a failed sync (the Hub refuses the key) ends the n8n execution as failed, so the executions list and error workflows see it (#9)', async () => {
-		mailchimp.state.addMembers(audience.id, [{ email_address: 'another.joiner@example.com', status: 'subscribed', merge_fields: { PHONE: '+61412999002' }, tags: [TAG] }]);
-		hub.faults.rate403NoBody = 1;
-		try {
-			await executeWorkflow();
-		} finally {
-			hub.faults.rate403NoBody = 0;
-		}
+	it('a failed sync (Mailchimp refuses the key) ends the n8n execution as failed, so the executions list and error workflows see it (#9)', async () => {
+		mailchimp.state.revokeCredential(credentialsOf(dataset)[0].apiKey!);
+		await executeWorkflow();
 		await session.screenshot('failed-run');
+		// The lock is released and the run recorded (Release ran), and the execution is red.
+		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
 		expect((await executions()).filter((row) => row.mode === 'manual')[0].status).toBe('error');
 	});
 });
