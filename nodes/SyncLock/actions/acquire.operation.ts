@@ -56,6 +56,14 @@ export const description: INodeProperties[] = [
 				description: 'Recorded on the run; defaults to the lock name',
 			},
 			{
+				displayName: 'Audience Name',
+				name: 'audienceName',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. Customers',
+				description: "How Release's messages name the audience; the lock name (usually the audience ID) when empty",
+			},
+			{
 				displayName: 'Trigger',
 				name: 'triggerKind',
 				type: 'string',
@@ -100,6 +108,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						holder: lease.holder,
 						acquiredAt: lease.acquiredAt.toISOString(),
 						expiresAt: lease.expiresAt.toISOString(),
+						...(String(options.audienceName ?? '').trim() ? { audienceName: String(options.audienceName).trim() } : {}),
 						...(step ? { note: EDITOR_STEP_NOTE } : {}),
 					},
 					pairedItem: { item: i },

@@ -7,6 +7,12 @@ import { asNodeError, itemsByToken, missingToken, tokenProperty } from './common
 
 const show = { operation: ['release'] };
 
+/** "Customers" (a1b2c3d4e5) when Acquire was given the audience's name, else the lock name alone. */
+function nameOf(lockName: string, items: INodeExecutionData[]): string {
+	const named = items.find((item) => typeof item.json.audienceName === 'string' && item.json.lockName === lockName);
+	return named ? `"${String(named.json.audienceName)}" (${lockName})` : `"${lockName}"`;
+}
+
 /** The run was released and recorded as failed: the execution ends as failed too. */
 class SyncFailedError extends NodeOperationError {}
 
@@ -90,7 +96,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						lockName: result.run.lockName,
 						released: true,
 						...runJson(result.run),
-						message: `Released "${result.run.lockName}": ${result.run.outcome} (${describeCounts(result.run.counts)})`,
+						message: `Released ${nameOf(result.run.lockName, indices.map((i) => items[i]))}: ${result.run.outcome} (${describeCounts(result.run.counts)})`,
 					}
 				: {
 						lockName: result.run?.lockName ?? null,
@@ -102,7 +108,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			out.push({ json, pairedItem });
 			// The lock is free and the run recorded; now the execution itself must say the sync failed.
 			if (result.released && result.run.outcome === 'failed' && options.failExecution !== false) {
-				const failure = new SyncFailedError(this.getNode(), `The sync of "${result.run.lockName}" failed: ${result.run.errorSummary ?? 'see the items before this node'}`, {
+				const failure = new SyncFailedError(this.getNode(), `The sync of ${nameOf(result.run.lockName, indices.map((i) => items[i]))} failed: ${result.run.errorSummary ?? 'see the items before this node'}`, {
 					itemIndex: first,
 					description:
 						'The lock is released and the run is recorded as failed. The items that reached this node say what went wrong (a wrong key, an unknown audience, the Hub or Mailchimp not answering); fix it and run again.',

@@ -72,3 +72,22 @@ describe('Release of a failed sync', () => {
 		expect(out[0].json).toMatchObject({ released: true, outcome: 'failed' });
 	});
 });
+
+describe('Release names the audience (issue 8, #8)', () => {
+	it('by the name Acquire was given, with the lock name, in its message and in the failure', async () => {
+		const [acquired] = await run({ operation: 'acquire', lockName: 'aud-1', leaseMinutes: 120, acquireOptions: { audienceName: 'Customers' } });
+		const lease = acquired[0];
+		expect(lease.json.audienceName).toBe('Customers');
+		const [out] = await run({ operation: 'release', token: lease.json.token, outcome: 'auto' }, [lease, created]);
+		expect(out[0].json.message).toBe('Released "Customers" (aud-1): success (created 1)');
+
+		const [again] = await run({ operation: 'acquire', lockName: 'aud-1', leaseMinutes: 120, acquireOptions: { audienceName: 'Customers' } });
+		await expect(run({ operation: 'release', token: again[0].json.token, outcome: 'auto' }, [again[0], hubDown])).rejects.toThrow('The sync of "Customers" (aud-1) failed');
+	});
+
+	it('by the lock name when Acquire was given no name', async () => {
+		const [acquired] = await run({ operation: 'acquire', lockName: 'aud-1', leaseMinutes: 120 });
+		const [out] = await run({ operation: 'release', token: acquired[0].json.token, outcome: 'auto' }, [acquired[0], created]);
+		expect(out[0].json.message).toBe('Released "aud-1": success (created 1)');
+	});
+});
