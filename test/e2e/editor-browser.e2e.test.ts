@@ -272,6 +272,7 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
 		// (#8) Counts read as words ("1 member", "5 members"), never "1 members".
 		await openNode('Release Sync Lock');
+		await panel().locator('[data-test-id="output-panel"]').getByText(/Released/).first().waitFor();
 		const output = (await panel().locator('[data-test-id="output-panel"]').textContent()) ?? '';
 		expect(output).not.toMatch(/\b1 members\b/);
 		// (#8) Release names the audience by its name, not only by its id.
