@@ -126,7 +126,7 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		}
 		await page.waitForTimeout(300); // the list slides open; an option is clickable once it stands still
 		await option.click();
-		await openOptions().first().waitFor({ state: 'hidden' }).catch(() => undefined);
+		await openOptions().first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined); // a multi-select stays open
 	}
 
 	async function save(): Promise<void> {
