@@ -119,7 +119,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						lockName: name,
 						acquired: false,
 						...(result.heldBy ? leaseJson(result.heldBy) : { holder: null, since: null, expiresAt: null, runId: null }),
-						message: busyMessage(name, result.heldBy),
+						message: busyMessage(name, result.heldBy, this.getTimezone()),
 					},
 					pairedItem: { item: i },
 				});

@@ -15,6 +15,7 @@ import {
 import { HubSyncStorePostgres } from '../../../credentials/HubSyncStorePostgres.credentials';
 import { SyncLock } from '../../../nodes/SyncLock/SyncLock.node';
 import { closeAllSyncStores } from '../../../nodes/shared/store';
+import { localTime } from '../../../nodes/shared/words';
 import { postgresFixture, type BackendFixture } from '../store/backends';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
@@ -74,7 +75,8 @@ describe('Sync Lock: Acquire', () => {
 					since: lease.json.acquiredAt,
 					expiresAt: lease.json.expiresAt,
 					runId: lease.json.runId,
-					message: `A sync of "aud-1" is already running since ${lease.json.acquiredAt} (execution exec-1); its lease ends at ${lease.json.expiresAt} at the latest`,
+					// People read the workflow's local time (the fake context's zone is UTC); the fields above stay ISO.
+					message: `A sync of "aud-1" is already running since ${localTime(new Date(String(lease.json.acquiredAt)), 'UTC')} (execution exec-1); its lease ends at ${localTime(new Date(String(lease.json.expiresAt)), 'UTC')} at the latest`,
 				},
 				pairedItem: { item: 0 },
 			},
@@ -205,7 +207,7 @@ describe('Sync Lock: Renew, Status, Force Release', () => {
 			lockName: 'aud-1',
 			running: true,
 			holder: { holder: 'exec-1', runId: acquired[0].json.runId },
-			message: expect.stringMatching(/^Running since .* \(execution exec-1\)/),
+			message: expect.stringMatching(/^Running since \d+ \w{3} \d{4}, \d+:\d\d [ap]m UTC \(execution exec-1\)/),
 		});
 		expect((during[0].json.runs as Array<{ outcome: string }>).map((r) => r.outcome)).toEqual(['busy', 'running']);
 
