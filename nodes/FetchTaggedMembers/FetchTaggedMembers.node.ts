@@ -1,13 +1,13 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 
-import { mailchimpCredentials, withDisplayOptions } from '../shared/descriptions';
+import { mailchimpCredentials, withHideOptions } from '../shared/descriptions';
 import { storeCredentials } from '../shared/store/node';
-import { showForChanges } from './actions/fetch.operation';
+import { hideForAllMembers } from './actions/fetch.operation';
 import { operationProperties, router } from './actions/router';
 import { methods } from './methods';
 
 // Built outside the description: n8n's lint rules cannot read a spread inside it.
-const credentials = [...mailchimpCredentials, ...withDisplayOptions(storeCredentials, showForChanges)];
+const credentials = [...mailchimpCredentials, ...withHideOptions(storeCredentials, hideForAllMembers)];
 
 /** Reads the members of selected Mailchimp tags, once each; with the ledger, only what changed and who left. */
 export class FetchTaggedMembers implements INodeType {
@@ -17,7 +17,8 @@ export class FetchTaggedMembers implements INodeType {
 		icon: 'file:fetchTaggedMembers.svg',
 		group: ['input'],
 		version: 1,
-		subtitle: '={{"Audience " + $parameter["audience"].value}}',
+		// In words: the editor resolves an audience to its bare ID in subtitles (never its name).
+		subtitle: '={{ $parameter["output"] === "all" ? "All selected members" : "New, changed and removed members" }}',
 		description: 'Read the members of selected Mailchimp tags, once each',
 		defaults: { name: 'Fetch Tagged Members' },
 		usableAsTool: true,

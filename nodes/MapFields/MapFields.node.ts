@@ -13,8 +13,16 @@ import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
 import { operationProperties, router } from './actions/router';
 import { getMappingFields } from './methods/resourceMapping';
 
-/** Mailchimp for the members' fields, the Hub for its custom fields. */
-const credentials: INodeCredentialDescription[] = [...mailchimpCredentials, { name: HUB_CREDENTIAL_TYPE, required: true }];
+/**
+ * Mailchimp for the members' fields, the Hub for its custom fields. The editor offers, in every credential
+ * slot without display conditions of a node with an Authentication parameter, only that parameter's types
+ * (Mailchimp's); a condition that does not name Authentication gives the Hub's slot its own type (list a
+ * new node version here when there is one).
+ */
+const credentials: INodeCredentialDescription[] = [
+	...mailchimpCredentials,
+	{ name: HUB_CREDENTIAL_TYPE, required: true, displayOptions: { show: { '@version': [1] } } },
+];
 
 /**
  * Mailchimp member → Hub contact fields: each Hub field takes a Mailchimp field chosen from a

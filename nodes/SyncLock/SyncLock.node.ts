@@ -20,7 +20,9 @@ export class SyncLock implements INodeType {
 		icon: 'file:syncLock.svg',
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ $parameter["operation"] + ($parameter["lockName"] ? ": " + $parameter["lockName"] : "") }}',
+		// The operation in words; the lock name is usually an audience ID, which says nothing on the canvas.
+		subtitle:
+			'={{ ({ acquire: "Take the lock for this run", release: "Release the lock, record the run", renew: "Renew the lease", forceRelease: "Force release the lock", status: "Lock status and last runs" })[$parameter["operation"]] }}',
 		description: 'Let one sync per audience run at a time, and keep its status and counts',
 		defaults: { name: 'Sync Lock' },
 		usableAsTool: true,

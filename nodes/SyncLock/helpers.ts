@@ -2,6 +2,7 @@
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import type { FinishedOutcome, LeaseInfo, LeaseRefusal, RunRecord, RunSummary } from '../shared/store';
+import { localTime } from '../shared/words';
 
 export const MINUTE = 60_000;
 
@@ -38,9 +39,10 @@ export function describeCounts(counts: Record<string, number>): string {
 	return parts.length ? parts.join(', ') : 'nothing';
 }
 
-export function busyMessage(lockName: string, lease: LeaseInfo | null): string {
+/** Times in the sentences are for people: in the workflow's time zone (the items' ISO fields are for machines). */
+export function busyMessage(lockName: string, lease: LeaseInfo | null, timeZone?: string): string {
 	if (!lease) return `The lock "${lockName}" was busy a moment ago; try again`;
-	return `A sync of "${lockName}" is already running since ${lease.acquiredAt.toISOString()} (execution ${lease.holder}); its lease ends at ${lease.expiresAt.toISOString()} at the latest`;
+	return `A sync of "${lockName}" is already running since ${localTime(lease.acquiredAt, timeZone)} (execution ${lease.holder}); its lease ends at ${localTime(lease.expiresAt, timeZone)} at the latest`;
 }
 
 export function refusalMessage(action: 'released' | 'renewed', reason: LeaseRefusal, run: RunRecord | null): string {
@@ -59,13 +61,13 @@ export function refusalMessage(action: 'released' | 'renewed', reason: LeaseRefu
 	}
 }
 
-export function statusMessage(lockName: string, holder: LeaseInfo | null, runs: RunRecord[]): string {
+export function statusMessage(lockName: string, holder: LeaseInfo | null, runs: RunRecord[], timeZone?: string): string {
 	if (holder) {
-		return `Running since ${holder.acquiredAt.toISOString()} (execution ${holder.holder}); lease until ${holder.expiresAt.toISOString()}`;
+		return `Running since ${localTime(holder.acquiredAt, timeZone)} (execution ${holder.holder}); lease until ${localTime(holder.expiresAt, timeZone)}`;
 	}
 	const last = runs.find((run) => run.outcome !== 'busy');
 	if (!last) return `Idle; no sync of "${lockName}" has run yet`;
-	const when = (last.finishedAt ?? last.startedAt).toISOString();
+	const when = localTime(last.finishedAt ?? last.startedAt, timeZone);
 	return `Idle; last run ${last.outcome} at ${when} (${describeCounts(last.counts)})`;
 }
 

@@ -26,13 +26,17 @@ export class UpsertHubContact implements INodeType {
 		icon: 'file:upsertHubContact.svg',
 		group: ['output'],
 		version: 1,
-		subtitle: '={{ $parameter["operation"] === "remove" ? "Remove: " + $parameter["removeAction"] : "Upsert into " + $parameter["listName"] }}',
+		// In words, as the Remove action's options read.
+		subtitle:
+			'={{ $parameter["operation"] === "remove" ? ({ removeFromList: "Take out of " + $parameter["listName"], unsubscribe: "Unsubscribe", delete: "Delete the contact", keep: "Keep the contact" })[$parameter["removeAction"]] : "Create or update in " + $parameter["listName"] }}',
 		description: 'Create or update Sinch MessageMedia Hub contacts from Mailchimp members, or remove members who left',
 		defaults: { name: 'Upsert Hub Contact' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
-		outputNames: ['Done', 'Error'],
+		// "Not Synced", not "Error": with "On Error: continue (using error output)" n8n adds its own output
+		// called Error (the node failed as a whole), and the canvas showed "Done / Error / Error".
+		outputNames: ['Done', 'Not Synced'],
 		credentials,
 		properties: [
 			{

@@ -58,6 +58,22 @@ export const audienceLocator: INodeProperties = {
 };
 
 /**
+ * Adds `hide` conditions to shared parameters (or credential entries) without losing their own. A
+ * parameter that the credentials' display conditions name (the store, with its Postgres credential) must
+ * depend on other parameters through `hide`, never `show`: n8n's editor hides every parameter that such a
+ * parameter's `show` names, taking it for one more authentication choice.
+ */
+export function withHideOptions<T extends { displayOptions?: { show?: Record<string, unknown>; hide?: Record<string, unknown> } }>(
+	entries: T[],
+	hide: Record<string, unknown[]>,
+): T[] {
+	return entries.map((entry) => ({
+		...entry,
+		displayOptions: { ...entry.displayOptions, hide: { ...entry.displayOptions?.hide, ...hide } },
+	}));
+}
+
+/**
  * Adds `show` conditions to shared parameters (or credential entries) without losing their own,
  * e.g. the store parameters shown only when a node uses the store.
  */

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
+import { localTime } from '../../nodes/shared/words';
 import { N8nSuite, type ExecutionResult, type WorkflowFixture } from './harness';
 
 const LOCK_TYPE = 'n8n-nodes-mailchimp-hub-sync.syncLock';
@@ -63,7 +64,7 @@ const holder: WorkflowFixture = {
 			type: LOCK_TYPE,
 			typeVersion: 1,
 			position: [990, -100],
-			parameters: { operation: 'release', token: "={{ $('Acquire Lock').first().json.token }}", outcome: 'auto' },
+			parameters: { operation: 'release', token: "={{ $('Acquire Lock').first().json.token }}", outcome: 'auto', releaseOptions: { countBy: 'sync.change' } },
 		},
 		{
 			id: 'busy',
@@ -151,7 +152,8 @@ describe('Sync Lock in the real n8n', () => {
 			runId: lease.runId,
 			since: lease.acquiredAt,
 			expiresAt: lease.expiresAt,
-			message: expect.stringContaining(`A sync of "${LOCK}" is already running since ${lease.acquiredAt}`),
+			// In the workflow's time zone (the harness runs n8n with GENERIC_TIMEZONE=UTC); since/expiresAt stay ISO.
+			message: expect.stringContaining(`A sync of "${LOCK}" is already running since ${localTime(new Date(String(lease.acquiredAt)), 'UTC')}`),
 		});
 		expect(JSON.stringify(refused)).not.toContain(String(lease.token));
 		expect(loser.itemsOf('Already Running')).toHaveLength(1);

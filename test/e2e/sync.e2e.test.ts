@@ -6,8 +6,8 @@
 import { credentialsOf, largeAudience } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpDataset, type MailchimpEmulator } from '../emulators/mailchimp';
-import { E2E_TIMEOUT_MS, N8nSuite, type ExecutionResult, type WorkflowFixture } from './harness';
-import { SYNC_TEMPLATE, configureSyncTemplate } from './templates';
+import { E2E_TIMEOUT_MS, N8nSuite, type WorkflowFixture } from './harness';
+import { SYNC_TEMPLATE, configureSyncTemplate, releaseSummary } from './templates';
 
 jest.setTimeout(E2E_TIMEOUT_MS);
 
@@ -192,7 +192,7 @@ async function setUp(members: number, seed: number) {
 	return { mailchimp, hub, n8n, audienceId, workflowId, forceRelease, unsubscribedInHub, duplicate };
 }
 
-const release = (run: ExecutionResult) => run.itemsOf('Release Sync Lock')[0] as { outcome: string; counts: Record<string, number>; released: boolean };
+const release = releaseSummary;
 
 describe('the sync template in the real n8n, a few hundred members', () => {
 	let env: Awaited<ReturnType<typeof setUp>>;
@@ -321,7 +321,9 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		const listedBefore = [...hubContacts(env.hub).values()].flat().filter((v) => v.lists.includes('MAILCHIMP')).length;
 		env.hub.counters.clear();
 		// Every member the sync wrote leaves at once: exactly what a wrong audience looks like, so nothing is removed.
-		const refused = release(await env.n8n.execute(env.workflowId)) as ReturnType<typeof release> & { errorSummary?: string };
+		const refusedRun = await env.n8n.tryExecute(env.workflowId);
+		expect(refusedRun.ok).toBe(false); // a failed sync fails the n8n execution (issue 8, #9)
+		const refused = release(refusedRun);
 		expect(refused.outcome).toBe('failed');
 		expect(refused.errorSummary).toMatch(/^The run failed: Removal guard: this run would take \d+ of the \d+ members/);
 		expect(refused.counts.errors).toBeGreaterThanOrEqual(leaving);
@@ -351,14 +353,16 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		const [account] = credentialsOf(env.mailchimp.state.dump());
 		env.mailchimp.state.revokeCredential(account.apiKey!);
 		env.hub.counters.clear();
-		const failed = await env.n8n.execute(env.workflowId);
-		const summary = release(failed) as { outcome: string; released: boolean; errorSummary?: string };
+		const failed = await env.n8n.tryExecute(env.workflowId);
+		expect(failed.ok).toBe(false); // a failed sync fails the n8n execution (issue 8, #9)
+		const summary = release(failed);
 		expect(summary).toMatchObject({ released: true, outcome: 'failed' });
 		expect(summary.errorSummary).toContain('Mailchimp rejected the API key');
 		expect(JSON.stringify(failed.run)).not.toContain(account.apiKey!);
 		expect(hubWrites(env.hub)).toEqual({});
 		// Released: the next run is not turned away as busy (it fails the same way, for the same reason).
-		const next = await env.n8n.execute(env.workflowId);
+		const next = await env.n8n.tryExecute(env.workflowId);
+		expect(next.ok).toBe(false);
 		expect(next.run?.data.resultData.runData['Already Running']).toBeUndefined();
 		expect(release(next).released).toBe(true);
 	});

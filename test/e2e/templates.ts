@@ -3,7 +3,7 @@
  * in the editor: pick the credentials, the audience and the tags. Used by the end-to-end tests, the
  * demo and the benchmark, so all three run the templates exactly as shipped otherwise.
  */
-import type { CredentialFixture, WorkflowFixture } from './harness';
+import type { CredentialFixture, ExecutionResult, WorkflowFixture } from './harness';
 
 export const SYNC_TEMPLATE = 'workflows/mailchimp-hub-sync.json';
 const PACKAGE = 'n8n-nodes-mailchimp-hub-sync.';
@@ -37,4 +37,24 @@ export function configureSyncTemplate(setup: SyncSetup): (workflow: WorkflowFixt
 			return Object.keys(credentials).length > 0 ? { ...node, parameters, credentials } : { ...node, parameters };
 		}),
 	});
+}
+
+export interface ReleaseSummary {
+	outcome: string;
+	released: boolean;
+	counts: Record<string, number>;
+	errorSummary?: string;
+	[key: string]: unknown;
+}
+
+/**
+ * What Release Sync Lock recorded for a run: its item, or, when the sync failed (Release then fails the
+ * execution, after releasing and recording), the run its error carries in its context.
+ */
+export function releaseSummary(run: ExecutionResult): ReleaseSummary {
+	if (run.ok) return run.itemsOf('Release Sync Lock')[0] as ReleaseSummary;
+	const task = run.run?.data.resultData.runData['Release Sync Lock']?.at(-1);
+	const recorded = (task?.error as { context?: { run?: ReleaseSummary } } | undefined)?.context?.run;
+	if (!recorded) throw new Error(`The run failed before Release Sync Lock recorded it: ${run.error?.message ?? 'no error'}`);
+	return recorded;
 }

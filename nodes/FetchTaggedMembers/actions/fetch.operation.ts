@@ -11,7 +11,7 @@ import {
 	type INodeProperties,
 } from 'n8n-workflow';
 
-import { audienceLocator, mailchimpAuthentication, withDisplayOptions } from '../../shared/descriptions';
+import { audienceLocator, mailchimpAuthentication, withHideOptions } from '../../shared/descriptions';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode, storeProperties } from '../../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
@@ -21,7 +21,8 @@ import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch } from '
 
 type OutputMode = 'changes' | 'all';
 
-export const showForChanges = { output: ['changes'] };
+/** The store (and its credential) matter only when Fetch compares with the ledger. */
+export const hideForAllMembers = { output: ['all'] };
 
 export const description: INodeProperties[] = [
 		mailchimpAuthentication,
@@ -76,7 +77,7 @@ export const description: INodeProperties[] = [
 			],
 			default: 'changes',
 		},
-		...withDisplayOptions(storeProperties, showForChanges),
+		...withHideOptions(storeProperties, hideForAllMembers),
 		{
 			displayName: 'Options',
 			name: 'options',

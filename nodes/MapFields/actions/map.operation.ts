@@ -43,7 +43,9 @@ export const description: INodeProperties[] = [
 		required: true,
 		hint: 'Pick the Mailchimp field for each Hub field, or switch a field to Expression to give the value itself',
 		typeOptions: {
-			loadOptionsDependsOn: ['audience.value'],
+			// Authentication too: picking the Mailchimp credential of the other kind switches it, and the form
+			// then loads at once instead of after reopening the panel (issue 8, #2).
+			loadOptionsDependsOn: ['audience.value', 'authentication'],
 			resourceMapper: {
 				resourceMapperMethod: 'getMappingFields',
 				mode: 'map',
@@ -52,6 +54,9 @@ export const description: INodeProperties[] = [
 				addAllFields: true,
 				multiKeyMatch: false,
 				supportAutoMap: false,
+				// The editor compares the fields saved with the workflow to the ones it loads and, without this,
+				// tells the user after a run that the "Hub fields are outdated" though nothing changed (issue 8, #5).
+				refreshStaleSchemaOnOpen: true,
 			},
 		},
 	},

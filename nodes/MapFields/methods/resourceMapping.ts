@@ -1,8 +1,8 @@
 /** The editor side of Map Fields: the mapping form, built from the audience's fields and the Hub's custom fields. */
 import type { ILoadOptionsFunctions, ResourceMapperFields } from 'n8n-workflow';
 
-import { createMailchimpClient, currentAudienceId } from '../../shared/methods/mailchimp';
-import { createHubClient } from '../../shared/transport/hub';
+import { createMailchimpClient, currentAudienceId, mailchimpCredentialType } from '../../shared/methods/mailchimp';
+import { HUB_CREDENTIAL_TYPE, createHubClient } from '../../shared/transport/hub';
 import { mappingSchema, type HubCustomField } from '../helpers/mapping';
 
 /** All of the Hub account's custom fields (the client pages through them). */
@@ -15,10 +15,29 @@ export async function loadHubCustomFields(ctx: Parameters<typeof createHubClient
 	return fields;
 }
 
+/** Whether the node has this credential chosen (n8n throws when it has not). */
+async function hasCredential(ctx: ILoadOptionsFunctions, type: string): Promise<boolean> {
+	try {
+		await ctx.getCredentials(type);
+		return true;
+	} catch {
+		return false; // any other problem with it shows when the fields are loaded
+	}
+}
+
 export async function getMappingFields(this: ILoadOptionsFunctions): Promise<ResourceMapperFields> {
 	const audienceId = currentAudienceId(this);
 	if (!audienceId) {
 		return { fields: [], emptyFieldsNotice: "Pick an audience first: its fields fill the dropdowns" };
+	}
+	// Without both credentials there is nothing to list: say which one to choose, instead of failing the
+	// editor's request (which leaves the form blank, with the reason only in the browser's console).
+	const missing = [
+		(await hasCredential(this, mailchimpCredentialType(this))) ? null : 'the Mailchimp credential',
+		(await hasCredential(this, HUB_CREDENTIAL_TYPE)) ? null : 'the Hub credential',
+	].filter((name): name is string => name !== null);
+	if (missing.length > 0) {
+		return { fields: [], emptyFieldsNotice: `Choose ${missing.join(' and ')} above: the dropdowns list the audience's fields and the Hub's custom fields` };
 	}
 	const mailchimp = await createMailchimpClient(this);
 	const [mergeFields, customFields] = await Promise.all([mailchimp.getMergeFields(audienceId), loadHubCustomFields(this)]);

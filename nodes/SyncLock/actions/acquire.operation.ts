@@ -1,8 +1,39 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import type { AcquireResult, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
-import { busyMessage, leaseJson } from '../helpers';
+import { MINUTE, busyMessage, leaseJson } from '../helpers';
 import { asNodeError, leaseMinutesProperty, leaseMs, lockName, lockNameProperty } from './common';
+
+/** How a run started by "Execute step" in the editor is recorded: the lease of such a run may be taken over. */
+export const EDITOR_STEP = 'editor step';
+/** The longest lease a test step from the editor holds. */
+export const EDITOR_STEP_LEASE_MS = 10 * MINUTE;
+const EDITOR_STEP_NOTE =
+	'Test step from the editor: nothing after it releases the lock, so it is held for at most 10 minutes and the next run takes it over. "Execute workflow" keeps it until Release Sync Lock.';
+
+/**
+ * Whether this is a run the editor started up to one node ("Execute step" on this node or a later one):
+ * Release Sync Lock will not run, and the user expects the next run to go ahead, not "already running".
+ * n8n keeps the node a partial run ends at in the run's start data; that is not part of the node API,
+ * so it is read with care, and anything unexpected counts as a whole run (the safe side: the full lease).
+ */
+export function isEditorStep(context: IExecuteFunctions): boolean {
+	if (context.getMode() !== 'manual') return false;
+	const runData = (context as unknown as { runExecutionData?: { startData?: { destinationNode?: unknown } } }).runExecutionData;
+	const destination = runData?.startData?.destinationNode;
+	return typeof destination === 'string' ? destination !== '' : typeof destination === 'object' && destination !== null;
+}
+
+/** Acquire; a lease held by an editor test step is ended (recorded as forced, with why) and the lock taken. */
+async function acquireOrTakeOver(store: SyncStore, request: Parameters<SyncStore['acquire']>[0]): Promise<AcquireResult> {
+	const first = await store.acquire(request);
+	if (first.acquired || !first.heldBy) return first;
+	const run = await store.getRun(first.heldBy.runId);
+	if (run?.triggerKind !== EDITOR_STEP) return first;
+	await store.forceRelease(request.lockName, `taken over by execution ${request.holder}: a test step from the editor held it`);
+	return store.acquire(request);
+}
 
 const show = { operation: ['acquire'] };
 
@@ -25,6 +56,14 @@ export const description: INodeProperties[] = [
 				description: 'Recorded on the run; defaults to the lock name',
 			},
 			{
+				displayName: 'Audience Name',
+				name: 'audienceName',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. Customers',
+				description: "How Release's messages name the audience; the lock name (usually the audience ID) when empty",
+			},
+			{
 				displayName: 'Trigger',
 				name: 'triggerKind',
 				type: 'string',
@@ -44,18 +83,19 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const acquired: INodeExecutionData[] = [];
 	const busy: INodeExecutionData[] = [];
 	const holder = this.getExecutionId() || 'unknown-execution';
+	const step = isEditorStep(this);
 	for (let i = 0; i < items.length; i++) {
 		try {
 			const name = lockName(this, i);
-			const ttlMs = leaseMs(this, i);
+			const ttlMs = step ? Math.min(leaseMs(this, i), EDITOR_STEP_LEASE_MS) : leaseMs(this, i);
 			const options = this.getNodeParameter('acquireOptions', i, {}) as IDataObject;
 			const store = await openStoreForNode(this, i);
-			const result = await store.acquire({
+			const result = await acquireOrTakeOver(store, {
 				lockName: name,
 				holder,
 				ttlMs,
 				audienceId: String(options.audienceId ?? '').trim() || name,
-				triggerKind: String(options.triggerKind ?? '').trim() || this.getMode(),
+				triggerKind: step ? EDITOR_STEP : String(options.triggerKind ?? '').trim() || this.getMode(),
 			});
 			if (result.acquired) {
 				const { lease } = result;
@@ -68,6 +108,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						holder: lease.holder,
 						acquiredAt: lease.acquiredAt.toISOString(),
 						expiresAt: lease.expiresAt.toISOString(),
+						...(String(options.audienceName ?? '').trim() ? { audienceName: String(options.audienceName).trim() } : {}),
+						...(step ? { note: EDITOR_STEP_NOTE } : {}),
 					},
 					pairedItem: { item: i },
 				});
@@ -77,7 +119,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						lockName: name,
 						acquired: false,
 						...(result.heldBy ? leaseJson(result.heldBy) : { holder: null, since: null, expiresAt: null, runId: null }),
-						message: busyMessage(name, result.heldBy),
+						message: busyMessage(name, result.heldBy, this.getTimezone()),
 					},
 					pairedItem: { item: i },
 				});

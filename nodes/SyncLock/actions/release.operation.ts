@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 
 import type { FinishedOutcome } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
@@ -6,6 +6,15 @@ import { describeCounts, refusalMessage, runJson, summariseItems } from '../help
 import { asNodeError, itemsByToken, missingToken, tokenProperty } from './common';
 
 const show = { operation: ['release'] };
+
+/** "Customers" (a1b2c3d4e5) when Acquire was given the audience's name, else the lock name alone. */
+function nameOf(lockName: string, items: INodeExecutionData[]): string {
+	const named = items.find((item) => typeof item.json.audienceName === 'string' && item.json.lockName === lockName);
+	return named ? `"${String(named.json.audienceName)}" (${lockName})` : `"${lockName}"`;
+}
+
+/** The run was released and recorded as failed: the execution ends as failed too. */
+class SyncFailedError extends NodeOperationError {}
 
 export const description: INodeProperties[] = [
 	tokenProperty(['release']),
@@ -44,6 +53,14 @@ export const description: INodeProperties[] = [
 				description: 'The field whose values are counted, e.g. sync.result gives counts of created, updated, unchanged, removed and invalid members',
 			},
 			{
+				displayName: 'Fail the Execution When the Sync Failed',
+				name: 'failExecution',
+				type: 'boolean',
+				default: true,
+				description:
+					"Whether to end the n8n execution as failed, after releasing the lock and recording the run, when the run's outcome is failed: n8n's executions list and error workflow then see it",
+			},
+			{
 				displayName: 'Error Summary',
 				name: 'errorSummary',
 				type: 'string',
@@ -79,7 +96,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						lockName: result.run.lockName,
 						released: true,
 						...runJson(result.run),
-						message: `Released "${result.run.lockName}": ${result.run.outcome} (${describeCounts(result.run.counts)})`,
+						message: `Released ${nameOf(result.run.lockName, indices.map((i) => items[i]))}: ${result.run.outcome} (${describeCounts(result.run.counts)})`,
 					}
 				: {
 						lockName: result.run?.lockName ?? null,
@@ -89,7 +106,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						message: refusalMessage('released', result.reason, result.run),
 					};
 			out.push({ json, pairedItem });
+			// The lock is free and the run recorded; now the execution itself must say the sync failed.
+			if (result.released && result.run.outcome === 'failed' && options.failExecution !== false) {
+				const failure = new SyncFailedError(this.getNode(), `The sync of ${nameOf(result.run.lockName, indices.map((i) => items[i]))} failed: ${result.run.errorSummary ?? 'see the items before this node'}`, {
+					itemIndex: first,
+					description:
+						'The lock is released and the run is recorded as failed. The items that reached this node say what went wrong (a wrong key, an unknown audience, the Hub or Mailchimp not answering); fix it and run again.',
+				});
+				// The recorded run, as the item would have had it: n8n keeps an error's context with the execution.
+				failure.context.run = json;
+				throw failure;
+			}
 		} catch (error) {
+			if (error instanceof SyncFailedError) {
+				if (!this.continueOnFail()) throw error;
+				continue; // with "continue on fail", the released run's item above says it failed
+			}
 			const failure = asNodeError(this, error, first);
 			if (!this.continueOnFail()) throw failure;
 			out.push({ json: { released: false, error: failure.message }, pairedItem });

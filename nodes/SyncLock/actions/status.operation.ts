@@ -43,7 +43,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 					lockName: name,
 					running: status.holder !== null,
 					holder: status.holder ? leaseJson(status.holder) : null,
-					message: statusMessage(name, status.holder, status.runs),
+					message: statusMessage(name, status.holder, status.runs, this.getTimezone()),
 					lastRun: lastRun ? runJson(lastRun) : null,
 					runs: status.runs.map(runJson) as IDataObject[],
 				},

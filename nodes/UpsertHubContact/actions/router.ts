@@ -10,8 +10,8 @@ const operations = { upsert, remove };
 
 /**
  * Runs the chosen operation over all items at once (it batches its Hub calls). Per-member failures
- * are on the Error output already; a node-level failure (credential, Hub down during setup, store)
- * throws, or with "continue on fail" puts every item still without a result on Error.
+ * are on the Not Synced output already; a node-level failure (credential, Hub down during setup, store)
+ * throws, or with "continue on fail" puts every item still without a result on Not Synced.
  */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();

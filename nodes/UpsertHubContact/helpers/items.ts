@@ -1,5 +1,5 @@
 /**
- * Items in and out. Every input item leaves exactly once, on Done or on Error, paired with itself,
+ * Items in and out. Every input item leaves exactly once, on Done or on Not Synced (its second output), paired with itself,
  * in input order; its `json` is passed on with `hub` (what happened in the Hub) or `error` added.
  */
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';

@@ -21,11 +21,17 @@ import {
 	type MailchimpClientOptions,
 	type MailchimpOAuth2Credential,
 } from '../transport/mailchimp';
+import { countOf } from '../words';
 
 const CREDENTIAL_OF: Record<MailchimpAuthKind, string> = {
 	oAuth2: 'mailchimpHubSyncOAuth2Api',
 	apiKey: 'mailchimpHubSyncApi',
 };
+
+/** The Mailchimp credential type the node's Authentication parameter chooses. */
+export function mailchimpCredentialType(ctx: IExecuteFunctions | ILoadOptionsFunctions): string {
+	return CREDENTIAL_OF[ctx.getNodeParameter('authentication', 0, 'oAuth2') as MailchimpAuthKind];
+}
 
 /** One client per credential and execution: never the official client's shared instance. */
 export async function createMailchimpClient(
@@ -33,7 +39,7 @@ export async function createMailchimpClient(
 	options: MailchimpClientOptions = {},
 ): Promise<MailchimpClient> {
 	const kind = ctx.getNodeParameter('authentication', 0, 'oAuth2') as MailchimpAuthKind;
-	const credentials = await ctx.getCredentials(CREDENTIAL_OF[kind]);
+	const credentials = await ctx.getCredentials(mailchimpCredentialType(ctx));
 	const auth = await resolveMailchimpAuth(kind, credentials as MailchimpApiKeyCredential | MailchimpOAuth2Credential, ctx.getNode());
 	return new MailchimpClient(auth, ctx.getNode(), options);
 }
@@ -53,7 +59,7 @@ export async function searchAudiences(this: ILoadOptionsFunctions, filter?: stri
 	return {
 		results: audiences
 			.sort((a, b) => a.name.localeCompare(b.name))
-			.map((a) => ({ name: a.memberCount === undefined ? a.name : `${a.name} (${a.memberCount} members)`, value: a.id })),
+			.map((a) => ({ name: a.memberCount === undefined ? a.name : `${a.name} (${countOf(a.memberCount, 'member')})`, value: a.id })),
 	};
 }
 
@@ -67,7 +73,7 @@ export async function getTags(this: ILoadOptionsFunctions): Promise<INodePropert
 		.map((t) => ({
 			name: t.name,
 			value: t.id,
-			description: t.memberCount === undefined ? undefined : `${t.memberCount} members`,
+			description: t.memberCount === undefined ? undefined : countOf(t.memberCount, 'member'),
 		}));
 }
 

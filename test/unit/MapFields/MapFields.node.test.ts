@@ -402,6 +402,16 @@ describe('the mapping form in the editor', () => {
 		expect(fields.find((f) => f.id === 'dateOfBirth')!.defaultValue).toBe('merge:DOB');
 	});
 
+	it('names the credential still to choose, instead of failing the editor\'s request (issue 8, #2)', async () => {
+		const withOnly = (type: string) => fakeExecuteContext({ credentials: { [type]: credentials()[type] }, parameters: { authentication: 'apiKey', audience } }) as unknown as ILoadOptionsFunctions;
+		const getMappingFields = new MapFields().methods.resourceMapping.getMappingFields;
+		await expect(getMappingFields.call(withOnly('mailchimpHubSyncApi'))).resolves.toEqual({
+			fields: [],
+			emptyFieldsNotice: "Choose the Hub credential above: the dropdowns list the audience's fields and the Hub's custom fields",
+		});
+		await expect(getMappingFields.call(withOnly('sinchHubApi'))).resolves.toMatchObject({ fields: [], emptyFieldsNotice: expect.stringMatching(/^Choose the Mailchimp credential above/) });
+	});
+
 	it('asks for an audience first', async () => {
 		const result = await new MapFields().methods.resourceMapping.getMappingFields.call(loadOptionsContext({ authentication: 'apiKey', audience: { __rl: true, mode: 'list', value: '' } }));
 		expect(result).toEqual({ fields: [], emptyFieldsNotice: 'Pick an audience first: its fields fill the dropdowns' });

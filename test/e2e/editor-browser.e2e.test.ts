@@ -1,0 +1,327 @@
+/**
+ * The sync set up and run the way a new user does it, on screen: n8n 2.41.1's editor in Debian's Chromium,
+ * `n8n start` with the package installed as users install it, and the Mailchimp and Hub emulators.
+ *
+ * The user imports the shipped template, opens every node, picks the credentials, the audience and the tags
+ * from the dropdowns, looks at the mapping, clicks "Execute workflow" and reads the outcome on the canvas.
+ * Each numbered problem of issue 8 has the assertion that would have caught it, named "(#n)". Console errors
+ * of the page fail the test, apart from n8n's own known ones (browser.ts names them and why).
+ *
+ * Screenshots go to test/e2e/screenshots/ (the README shows some of them).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { isValidPhoneNumber } from 'libphonenumber-js/max';
+import type { Locator, Page } from 'playwright-core';
+
+import { credentialsOf, largeAudience } from '../emulators/datasets';
+import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+import { EditorSession } from './browser';
+import { E2E_TIMEOUT_MS, N8nSuite, REPO_ROOT, type N8nServer, type WorkflowFixture } from './harness';
+import { SYNC_TEMPLATE } from './templates';
+
+jest.setTimeout(E2E_TIMEOUT_MS);
+
+const TAG = 'SMS Opt-in';
+const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
+const MAILCHIMP = { id: 'uiMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' };
+const HUB = { id: 'uiHub', name: 'Hub (emulator)', type: 'sinchHubApi' };
+/** An ISO time as machines write it (2026-11-30T19:33:21.212Z): people expect their local time. */
+const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
+
+const dataset = largeAudience({ members: 40, tags: [{ name: TAG, share: 0.5 }, { name: 'VIP', share: 0.3 }], seed: 8 });
+const audience = credentialsOf(dataset)[0].lists[0];
+/**
+ * Who should end up in the Hub's MAILCHIMP list: subscribed members with the tag whose number is a real
+ * Australian mobile (the generator's random numbers include unallocated ranges, e.g. 0495…).
+ */
+const expectedMembers = dataset.accounts[0].lists[0].members!.filter(
+	(m) => m.status === 'subscribed' && m.tags?.includes(TAG) && isValidPhoneNumber(String(m.merge_fields?.PHONE ?? ''), 'AU'),
+);
+
+describe('a new user sets the sync up in the real editor and runs it', () => {
+	let mailchimp: MailchimpEmulator;
+	let hub: HubEmulator;
+	let n8n: N8nSuite;
+	let server: N8nServer;
+	let session: EditorSession;
+	let page: Page;
+	let workflowId: string;
+	const started = Date.now();
+
+	beforeAll(async () => {
+		mailchimp = await startMailchimpEmulator({ dataset });
+		hub = await startHubEmulator({ accounts: [DEFAULT_HUB_ACCOUNT] });
+		n8n = await N8nSuite.create({ name: 'editor-browser' });
+		// Credentials exist before the template comes in, as they do for a user who connected the accounts first.
+		await n8n.importCredentials([
+			{ ...MAILCHIMP, data: { apiKey: credentialsOf(dataset)[0].apiKey, apiBaseUrl: mailchimp.url } },
+			{ ...HUB, data: { apiKey: DEFAULT_HUB_ACCOUNT.apiKey, apiSecret: DEFAULT_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url } },
+		]);
+		server = await n8n.startServer({ ui: true });
+		// The template exactly as shipped, through the editor's own REST call for "Import from File".
+		const template = JSON.parse(readFileSync(path.join(REPO_ROOT, SYNC_TEMPLATE), 'utf8')) as WorkflowFixture;
+		const created = await server.rest('POST', '/rest/workflows', { name: template.name, nodes: template.nodes, connections: template.connections, settings: template.settings ?? {} });
+		expect(created.status).toBe(200);
+		workflowId = (created.body as { data: { id: string } }).data.id;
+		session = await EditorSession.open(server);
+		page = session.page;
+		await page.goto(`${server.url}/workflow/${workflowId}`);
+		await page.locator('[data-test-id="canvas-node"]').first().waitFor();
+		await page.waitForLoadState('networkidle');
+	});
+
+	afterEach(() => {
+		// Console errors of this step fail it; the next step starts clean.
+		const errors = session?.errors.splice(0) ?? [];
+		expect(errors).toEqual([]);
+	});
+
+	afterAll(async () => {
+		process.stderr.write(`[editor-browser] whole suite ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+		await session?.close();
+		await server?.stop();
+		await n8n?.dispose();
+		await hub?.close();
+		await mailchimp?.close();
+	});
+
+	// ----------------------------------------------------------------------------------------------------------
+	// What the user does
+
+	const canvasNode = (name: string) => page.locator(`[data-test-id="canvas-node"][data-node-name="${name}"]`);
+	const panel = () => page.locator('[data-test-id="ndv"]');
+	const parameter = (name: string) => panel().locator(`[data-test-id="parameter-input-${name}"]`);
+	/** The options of the dropdown that is open (n8n renders them outside the panel). */
+	const openOptions = () => page.locator('.el-select-dropdown__item:visible');
+
+	/** Opens a node's panel: select it on the canvas, then Enter (a double-click lands on the wires above it). */
+	async function openNode(name: string): Promise<Locator> {
+		if (await panel().isVisible()) await closeNode();
+		await canvasNode(name).click({ force: true });
+		await page.keyboard.press('Enter');
+		await panel().waitFor();
+		await page.waitForLoadState('networkidle');
+		return panel();
+	}
+
+	async function closeNode(): Promise<void> {
+		await page.locator('[data-test-id="ndv-close-button"]').click();
+		await panel().waitFor({ state: 'hidden' });
+	}
+
+	/** Opens the dropdown of a select and picks the option that starts with `label`. */
+	async function pick(select: Locator, label: string): Promise<void> {
+		const option = openOptions().filter({ hasText: label }).first();
+		// A click that lands while another dropdown is still closing does not open this one: try again.
+		for (let attempt = 0; attempt < 3 && !(await option.isVisible()); attempt++) {
+			await select.locator('input').first().click({ force: true });
+			await option.waitFor({ timeout: 5_000 }).catch(() => undefined);
+		}
+		if (!(await option.isVisible())) {
+			await session.screenshot('failed-pick');
+			throw new Error(`"${label}" is not among the options offered: ${JSON.stringify(await openOptions().allTextContents())}`);
+		}
+		await page.waitForTimeout(300); // the list slides open; an option is clickable once it stands still
+		await option.click();
+		await openOptions().first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined); // a multi-select stays open
+	}
+
+	async function save(): Promise<void> {
+		await page.keyboard.press('Control+s');
+		await page.waitForLoadState('networkidle');
+	}
+
+	/** Parameters the panel shows, by name. */
+	async function visibleParameters(): Promise<string[]> {
+		const ids = await panel()
+			.locator('[data-test-id^="parameter-input-"]')
+			.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-test-id')!.slice('parameter-input-'.length)));
+		return [...new Set(ids)];
+	}
+
+	async function executeWorkflow(): Promise<void> {
+		if (await panel().isVisible()) await closeNode();
+		const before = new Set((await executions()).map((row) => row.id));
+		await page.locator('[data-test-id="execute-workflow-button"]').click();
+		// Finished when n8n has stored a new manual execution that is no longer running.
+		const deadline = Date.now() + 3 * 60_000;
+		for (;;) {
+			const started = (await executions()).filter((row) => !before.has(row.id) && row.mode === 'manual');
+			if (started.length > 0 && started.every((row) => !['running', 'new', 'waiting'].includes(row.status))) break;
+			if (Date.now() > deadline) throw new Error('the manual execution did not finish within 3 minutes');
+			await page.waitForTimeout(300);
+		}
+		await page.waitForTimeout(1000); // the canvas takes the result over the push connection
+	}
+
+	/** The workflow's executions, newest first, as n8n's executions list reads them. */
+	async function executions(): Promise<Array<{ id: string; status: string; mode: string }>> {
+		const { body } = await server.rest('GET', `/rest/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId }))}`);
+		return (body as { data: { results: Array<{ id: string; status: string; mode: string }> } }).data.results;
+	}
+
+	const canvasText = async (name: string) => ((await canvasNode(name).textContent()) ?? '').replace(/\s+/g, ' ');
+	const hubListMembers = () => {
+		const state = hub.account(HUB_ACCOUNT).dump();
+		const list = state.lists.find((l) => (l as { name?: string }).name === 'MAILCHIMP');
+		return list ? list.contactIds.length : 0;
+	};
+
+	// ----------------------------------------------------------------------------------------------------------
+
+	it('shows the imported template as a readable canvas', async () => {
+		await session.screenshot('canvas');
+		// (#10) No node gathers the results through a fan of inputs: one wire per outcome is enough to read.
+		const inputs = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) =>
+			nodes.map((n) => ({ name: n.getAttribute('data-node-name'), inputs: n.querySelectorAll('[data-test-id="canvas-node-input-handle"]').length })),
+		);
+		expect(inputs.filter((n) => n.inputs > 3)).toEqual([]);
+	});
+
+	it('names the outputs and shows subtitles in words, not raw values', async () => {
+		// (#6) Upsert and Remove: every output has its own name (no "Done / Error / Error").
+		for (const name of ['Upsert Hub Contact', 'Remove From Hub']) {
+			const labels = await canvasNode(name).locator('[data-test-id="canvas-node-output-handle"]').allTextContents();
+			const named = labels.map((l) => l.trim()).filter(Boolean);
+			expect({ name, duplicates: named.filter((l, i) => named.indexOf(l) !== i) }).toEqual({ name, duplicates: [] });
+		}
+		// (#6) Subtitles read as words: no "undefined", no raw operation or option values.
+		const subtitles = [await canvasText('Fetch Tagged Members'), await canvasText('Acquire Sync Lock'), await canvasText('Remove From Hub'), await canvasText('Release Sync Lock')];
+		expect(subtitles.filter((s) => /undefined|acquire:|removeFromList|\brelease\b/.test(s))).toEqual([]);
+	});
+
+	it('Fetch Tagged Members: the credential, the audience and the tags come from the dropdowns, and every parameter is there', async () => {
+		await openNode('Fetch Tagged Members');
+		await pick(panel().locator('[data-test-id="node-credentials-select"]').first(), MAILCHIMP.name);
+		await panel().locator('[data-test-id="rlc-input-container"]').first().click();
+		const audienceItem = page.locator('[data-test-id="rlc-item"]').filter({ hasText: audience.name }).first();
+		await audienceItem.waitFor();
+		await audienceItem.click();
+		await pick(parameter('tags'), TAG);
+		await panel().locator('[data-test-id="input-label"]').first().click(); // closes the tag list
+		await expect(parameter('tags').textContent()).resolves.toContain(TAG);
+		await session.screenshot('fetch-tagged-members');
+		// (#3) "Output" (changes / all members) is shown and can be changed, and changed back.
+		expect(await visibleParameters()).toEqual(expect.arrayContaining(['audience', 'tags', 'match', 'statuses', 'output', 'store']));
+		await pick(parameter('output'), 'All Selected Members');
+		await pick(parameter('output'), 'New and Changed');
+		await closeNode();
+		await save();
+		// (#6) The subtitle says in words what the node gives.
+		expect(await canvasText('Fetch Tagged Members')).toContain('New, changed and removed members');
+	});
+
+	it('Map Fields: the audience comes from Fetch, the Hub credential can be picked, and the mapping shows at once', async () => {
+		await openNode('Map Fields');
+		await session.screenshot('map-fields-opened');
+		// (#7) The audience reads as the audience, not as an object dump with a "Mode..." box.
+		expect(await panel().textContent()).not.toMatch(/\[Object|__rl/);
+		// (#2) Before the Hub credential is chosen, the mapping area says what is missing instead of staying blank.
+		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
+		expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
+
+		// (#1) The Hub's slot offers the Hub credential (not only Mailchimp's), and the user picks both.
+		const slots = panel().locator('[data-test-id="node-credentials-slot"]');
+		const hubSlot = slots.filter({ hasText: /Hub/ }).first();
+		const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
+		await pick(hubSlot, HUB.name); // fails, listing what is offered, when the Hub credential is not
+		await pick(mailchimpSlot, MAILCHIMP.name);
+		// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
+		await expect(mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 }).then(() => true)).resolves.toBe(true);
+		await session.screenshot('map-fields');
+		await closeNode();
+		await save();
+	});
+
+	it('opens every other node with its parameters visible and settable', async () => {
+		for (const [name, expected] of [
+			['Acquire Sync Lock', ['operation', 'lockName', 'leaseMinutes', 'store']],
+			['Upsert Hub Contact', ['operation', 'listName', 'store']],
+			['Remove From Hub', ['operation', 'removeAction', 'listName', 'store']],
+			['Release Sync Lock', ['operation', 'token', 'outcome', 'store']],
+		] as Array<[string, string[]]>) {
+			await openNode(name);
+			await session.screenshot(name.toLowerCase().replace(/\s+/g, '-'));
+			expect({ name, parameters: await visibleParameters() }).toEqual({ name, parameters: expect.arrayContaining(expected) });
+			// (#1) The Hub nodes keep the one Hub credential (no duplicate was created and switched to).
+			if (name.includes('Hub')) expect(await panel().locator('[data-test-id="node-credentials-select"] input').first().inputValue()).toBe(HUB.name);
+		}
+		await closeNode();
+	});
+
+	it('"Execute step" on Acquire Sync Lock leaves no lease behind that turns the next run away (#4)', async () => {
+		await openNode('Acquire Sync Lock');
+		await panel().locator('[data-test-id="node-execute-button"]').click();
+		await panel().locator('[data-test-id="output-panel"]').getByText(/item/).first().waitFor({ timeout: 60_000 });
+		await session.screenshot('acquire-execute-step');
+		await closeNode();
+		await executeWorkflow();
+		// (#4) The workflow's run acquired the lock (it was not turned away as "already running").
+		expect(await canvasNode('Already Running').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
+	});
+
+	it('"Execute workflow" syncs the tagged members into the Hub, and the canvas shows the run succeeded', async () => {
+		await executeWorkflow();
+		await session.screenshot('after-run');
+		// Every tagged, subscribed member with a valid mobile is in the Hub's list, once.
+		expect(hubListMembers()).toBe(expectedMembers.length);
+		expect((await executions()).filter((row) => row.mode === 'manual')[0].status).toBe('success');
+		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
+		// (#8) Counts read as words ("1 member", "5 members"), never "1 members".
+		await openNode('Release Sync Lock');
+		await panel().locator('[data-test-id="output-panel"]').getByText(/Released/).first().waitFor();
+		const output = (await panel().locator('[data-test-id="output-panel"]').textContent()) ?? '';
+		expect(output).not.toMatch(/\b1 members\b/);
+		// (#8) Release names the audience by its name, not only by its id.
+		expect(output).toContain(audience.name);
+		await session.screenshot('release-after-run');
+		await closeNode();
+	});
+
+	it('after a run, Map Fields does not claim its Hub fields are outdated (#5)', async () => {
+		await openNode('Map Fields');
+		await page.waitForTimeout(1500);
+		await session.screenshot('map-fields-after-run');
+		expect(await panel().textContent()).not.toMatch(/outdated/i);
+		await closeNode();
+	});
+
+	it('a click while another run holds the lock shows the busy answer, in local time (#8)', async () => {
+		// A run of the same workflow (as the schedule would start it) is slowed down at the Hub so it holds the lock.
+		mailchimp.state.addMembers(audience.id, [{ email_address: 'late.joiner@example.com', status: 'subscribed', merge_fields: { PHONE: '+61412999001' }, tags: [TAG] }]);
+		hub.faults.latencyMs = 4_000;
+		hub.counters.clear();
+		const other = n8n.startExecution(workflowId);
+		try {
+			const deadline = Date.now() + 120_000;
+			while ((hub.counters.get('POST /api/v1/contacts/contacts') ?? 0) === 0 && Date.now() < deadline) await page.waitForTimeout(200);
+			await executeWorkflow();
+			await session.screenshot('busy');
+			expect(await canvasNode('Already Running').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
+			await openNode('Already Running');
+			// The sentence for people; the item's since/expiresAt fields stay ISO for machines.
+			const sentence = panel().locator('[data-test-id="output-panel"]').getByText(/already running since/i).first();
+			await sentence.waitFor();
+			const output = (await sentence.textContent()) ?? '';
+			const message = /A sync[^.]*already running since.*?\./i.exec(output)?.[0] ?? output;
+			expect(message).toMatch(/already running since/i);
+			expect(message).not.toMatch(ISO_TIME);
+			await closeNode();
+		} finally {
+			hub.faults.latencyMs = 0;
+			await other.result;
+		}
+	});
+
+	it('a failed sync (Mailchimp refuses the key) ends the n8n execution as failed, so the executions list and error workflows see it (#9)', async () => {
+		mailchimp.state.revokeCredential(credentialsOf(dataset)[0].apiKey!);
+		await executeWorkflow();
+		await session.screenshot('failed-run');
+		// The lock is released and the run recorded (Release ran), and the execution is red.
+		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
+		expect((await executions()).filter((row) => row.mode === 'manual')[0].status).toBe('error');
+	});
+});
