@@ -34,6 +34,7 @@ import { largeAudience, seededRandom } from '../test/emulators/datasets';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../test/emulators/hub';
 import { startMailchimpEmulator, type Audience, type MailchimpDataset, type MailchimpEmulator } from '../test/emulators/mailchimp';
 import { DEFAULT_LIST_NAME, EMAIL_FIELD, MEMBER_ID_FIELD, SOURCE_FIELD } from '../nodes/UpsertHubContact/helpers/identity';
+import { resolveSqlitePath } from '../nodes/shared/store/place';
 import type { HubCustomFieldInput } from '../nodes/shared/transport/hub';
 import { sampleProcessGroup } from './process-memory';
 
@@ -532,15 +533,21 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 	const cpu = process.cpuUsage(cpuBefore);
 	side.recording = false;
 
-	const row = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
-	const stoppedAt = parseDbTime(row?.stoppedAt ?? null);
-	const runMs = stoppedAt - parseDbTime(row?.startedAt ?? null);
+	const stored = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
+	// The template keeps no successful run in n8n (saveDataSuccessExecution: none; `n8n execute` exits
+	// before it has even marked the run finished): then the sync's own record of the run (Sync Lock,
+	// Acquire to Release) says how it went and how long it took.
+	const row = stored && !['new', 'running'].includes(stored.status) ? stored : undefined;
+	const recorded = row ? undefined : lastSyncRun(n8n.userFolder, started);
+	const stoppedAt = row ? parseDbTime(row.stoppedAt) : (recorded?.finishedAt ?? Number.NaN);
+	const runMs = stoppedAt - (row ? parseDbTime(row.startedAt) : (recorded?.startedAt ?? Number.NaN));
 	// n8n prints the whole run data when it ends; for a large run the pipe is cut short, so the
 	// execution record, not the printed output, says whether the workflow succeeded.
-	const ok = row?.status === 'success';
+	const ok = row ? row.status === 'success' : recorded?.outcome === 'success';
 	const error = ok
 		? undefined
-		: (result.error?.message ?? `n8n execution ${row ? `status ${row.status}` : 'not recorded'}, exit code ${result.exitCode}: ${result.stderr.slice(-500)}`);
+		: (result.error?.message ??
+			`n8n execution ${row ? `status ${row.status}` : recorded ? `not kept, the sync recorded ${recorded.outcome}` : 'not recorded'}, exit code ${result.exitCode}: ${result.stderr.slice(-500)}`);
 	const cliNote =
 		ok && result.exitCode !== 0
 			? `n8n execute exited with ${result.exitCode} after the workflow succeeded: ${lastErrorLine(result.stdout + result.stderr)}`
@@ -579,6 +586,21 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 	};
 	log(`${side.contender} (${phase}): ${ok ? 'ok' : `FAILED: ${error}`}, wall ${round(wallMs / 1000)} s, run ${round(run.runMs / 1000)} s, Hub writes ${hubWrites}, peak RSS ${run.memory.peakRssDuringRunMb} / ${run.memory.peakRssUntilSavedMb} / ${run.memory.peakRssMb} MB (run / +save / +print)`);
 	return run;
+}
+
+/** The sync's last run since `since` as its store (the default SQLite file in the n8n folder) recorded it. */
+function lastSyncRun(userFolder: string, since: number): { outcome: string; startedAt: number; finishedAt: number } | undefined {
+	const file = resolveSqlitePath('', { N8N_USER_FOLDER: userFolder });
+	if (!existsSync(file)) return undefined;
+	const database = new DatabaseSync(file, { readOnly: true });
+	try {
+		const row = database
+			.prepare(`SELECT outcome, started_at, finished_at FROM hub_sync_run WHERE outcome <> 'busy' AND started_at >= ? ORDER BY seq DESC LIMIT 1`)
+			.get(since) as { outcome: string; started_at: number; finished_at: number | null } | undefined;
+		return row ? { outcome: row.outcome, startedAt: row.started_at, finishedAt: row.finished_at ?? Number.NaN } : undefined;
+	} finally {
+		database.close();
+	}
 }
 
 /**
