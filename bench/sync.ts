@@ -16,7 +16,7 @@
  *
  *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
- *                         [--workflow workflows/<file>.json] [--results-dir bench/results | --no-results]
+ *                         [--workflow workflows/<file>.json] [--hub-concurrency n] [--results-dir bench/results | --no-results]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
@@ -53,6 +53,8 @@ export interface SyncBenchOptions {
 	seed: number;
 	/** Our workflow: a shipped template (default: the first of TEMPLATES that exists), else one assembled here. */
 	workflowFile?: string;
+	/** Upsert and Remove's Concurrency option (Hub requests in flight); default: as the template has it. */
+	hubConcurrency?: number;
 	/** Where the JSON results go; false for none. */
 	resultsDir: string | false;
 	log: (line: string) => void;
@@ -406,7 +408,7 @@ function assembledSyncWorkflow(): WorkflowFixture {
 }
 
 /** Points every package node of a workflow at the benchmark's audience, tags and credentials (API key auth). */
-function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): WorkflowFixture {
+function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string, hubConcurrency?: number): WorkflowFixture {
 	const audience = { __rl: true, mode: 'id', value: audienceId };
 	const nodes = workflow.nodes.map((original) => {
 		const node = structuredClone(original) as Record<string, unknown> & { type: string; parameters: Record<string, unknown> };
@@ -425,6 +427,9 @@ function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): W
 		}
 		if (node.type === FETCH) node.parameters.tags = TAG_NAMES;
 		if (node.type === MAP || node.type === UPSERT) credentials.sinchHubApi = ref(CREDENTIALS.hub);
+		if (node.type === UPSERT && hubConcurrency !== undefined) {
+			node.parameters.options = { ...(node.parameters.options as Record<string, unknown> | undefined), concurrency: hubConcurrency };
+		}
 		node.credentials = credentials;
 		return node;
 	});
@@ -749,7 +754,7 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 
 		const templateText = templateFile ? readFileSync(path.resolve(REPO_ROOT, templateFile), 'utf8') : undefined;
 		const template = templateText ? (JSON.parse(templateText) as WorkflowFixture) : assembledSyncWorkflow();
-		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id)]);
+		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id, options.hubConcurrency)]);
 		const workflowSource = templateFile ?? 'assembled in bench/sync.ts from the node types (no shipped sync workflow yet)';
 		log(`our workflow: ${workflowSource}`);
 
@@ -913,7 +918,7 @@ export function printSyncReport(report: SyncBenchReport): void {
 	const o = report.options;
 	console.log(
 		`\nSync benchmark: ${o.members} members over 3 overlapping tags, Mailchimp ${o.mailchimpLatencyMs} ms and Hub ${o.hubLatencyMs} ms latency, ` +
-			`${o.changeShare * 100} % changed for (b); n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
+			`${o.changeShare * 100} % changed for (b)${o.hubConcurrency ? `, Upsert concurrency ${o.hubConcurrency}` : ''}; n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
 	);
 	console.log(`Our workflow: ${report.workflow.source}${report.workflow.sha256 ? ` (sha256 ${report.workflow.sha256})` : ''}`);
 	if (report.baseline) console.log(`Baseline: bench/workflows/baseline-sync.json, ${report.baseline.note}`);
@@ -987,6 +992,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'baseline-budget-min': { type: 'string' },
 			seed: { type: 'string' },
 			workflow: { type: 'string' },
+			'hub-concurrency': { type: 'string' },
 			'results-dir': { type: 'string' },
 			'no-results': { type: 'boolean' },
 		},
@@ -1000,6 +1006,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 	if (values['baseline-budget-min'] !== undefined) options.baselineBudgetMinutes = number(values['baseline-budget-min']);
 	if (values.seed !== undefined) options.seed = number(values.seed);
 	if (typeof values.workflow === 'string') options.workflowFile = values.workflow;
+	if (values['hub-concurrency'] !== undefined) options.hubConcurrency = number(values['hub-concurrency']);
 	if (typeof values['results-dir'] === 'string') options.resultsDir = path.resolve(values['results-dir']);
 	if (values['no-results']) options.resultsDir = false;
 	if (typeof values.baseline === 'string') {
