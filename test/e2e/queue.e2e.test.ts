@@ -89,6 +89,13 @@ function syncWorkflow(key: Key, audienceId: string): WorkflowFixture {
 	};
 }
 
+/** The template as shipped, with the embedded SQLite store, which queue mode must refuse. */
+function sqliteWorkflow(audienceId: string): WorkflowFixture {
+	const template = JSON.parse(readFileSync(path.join(REPO_ROOT, SYNC_TEMPLATE), 'utf8')) as WorkflowFixture;
+	const hub = { id: 'queueHubrace', name: 'Hub race', type: 'sinchHubApi' };
+	return { ...configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: MAILCHIMP_CREDENTIAL, hub })(template), id: 'queueSqliteStore', name: 'Sync on SQLite' };
+}
+
 function forceReleaseWorkflow(lockName: string): WorkflowFixture {
 	return {
 		id: 'queueForceRelease',
@@ -223,7 +230,7 @@ describe('the sync in n8n queue mode: one main, two workers, PostgreSQL and Redi
 				data: { apiKey: hubSeed(key).apiKey, apiSecret: hubSeed(key).apiSecret, region: 'custom', baseUrl: hub.url },
 			})),
 		]);
-		await n8n.importWorkflows([...KEYS.map((key) => syncWorkflow(key, audienceIds[key])), forceReleaseWorkflow(audienceIds.kill)]);
+		await n8n.importWorkflows([...KEYS.map((key) => syncWorkflow(key, audienceIds[key])), forceReleaseWorkflow(audienceIds.kill), sqliteWorkflow(audienceIds.race)]);
 		[server, ...workers] = await Promise.all([
 			n8n.startServer({ timeoutMs: 240_000 }),
 			n8n.startWorker({ name: 'worker-1', concurrency: 1, timeoutMs: 240_000 }),
@@ -354,5 +361,18 @@ describe('the sync in n8n queue mode: one main, two workers, PostgreSQL and Redi
 			`three syncs of ${SIZES.solo1} members at once on one worker: ${seconds.toFixed(1)} s` +
 				(twoWorkerSeconds > 0 ? ` (two workers: ${twoWorkerSeconds.toFixed(1)} s, ${(seconds / twoWorkerSeconds).toFixed(2)}×)` : ''),
 		);
+	});
+
+	it('refuses the embedded SQLite store on a worker, saying to choose PostgreSQL, before anything is read or written', async () => {
+		mailchimp.counters.clear();
+		hub.counters.clear();
+		const id = await server.runManually('queueSqliteStore', 'Start Sync Now');
+		expect((await finished(id)).status).toBe('error');
+		const [row] = await backends.n8nQuery('SELECT data FROM execution_data WHERE "executionId" = $1', [id]);
+		const error = (await n8n.unflatten(String(row.data))).resultData.error;
+		expect(error?.message).toMatch(/SQLite store cannot be used when n8n runs in queue mode/);
+		expect(error?.message).toMatch(/PostgreSQL/);
+		expect(error?.node?.name).toBe('Acquire Sync Lock');
+		expect({ mailchimp: mailchimp.counters.size, hub: hub.counters.size }).toEqual({ mailchimp: 0, hub: 0 });
 	});
 });
