@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { postgresFixture, sqliteFixture, type BackendFixture } from '../test/unit/store/backends';
-import { startWorkers, stopWorkers } from '../test/unit/store/workers';
+import { postgresFixture, sqliteFixture, type BackendFixture } from '../test/unit/shared/store/backends';
+import { startWorkers, stopWorkers } from '../test/unit/shared/store/workers';
 
 interface Hammered {
 	wins: number;

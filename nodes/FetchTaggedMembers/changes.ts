@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 
 import type { LedgerEntry } from '../shared/store';
 import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
-import type { TaggedMember, TagMatch } from './members';
+import { memberKeyOf, type TaggedMember } from '../shared/items';
+import type { TagMatch } from './members';
 
 export type ChangeKind = 'new' | 'changed';
 
@@ -68,8 +69,6 @@ export function contentHash(member: TaggedMember): string {
 	};
 	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
 }
-
-export const memberKeyOf = (member: Pick<TaggedMember, 'contactId' | 'memberId'>) => member.contactId ?? member.memberId;
 
 /**
  * Splits the current selection against the ledger. `selected` are the members the node would emit;

@@ -3,24 +3,10 @@
  * (pages concurrently, within the credential's cap), keep each member once, and say which of the
  * selected tags the member has.
  */
+import type { TaggedMember } from '../shared/items';
 import type { MailchimpClient, MailchimpMember, MemberStatus, Tag } from '../shared/transport/mailchimp';
 
 export type TagMatch = 'any' | 'all';
-
-export interface TaggedMember {
-	memberId: string;
-	contactId: string | null;
-	email: string;
-	status: string;
-	fullName: string;
-	mergeFields: Record<string, unknown>;
-	smsPhone: string | null;
-	smsSubscriptionStatus: string | null;
-	/** The selected tags this member has, in the order they were selected. */
-	tags: string[];
-	lastChanged: string | null;
-	audienceId: string;
-}
 
 /** Raised for a selection the user has to correct (unknown tag, no tag); the node words it. */
 export class SelectionError extends Error {

@@ -80,8 +80,9 @@ function valueAt(json: IDataObject, path: string): unknown {
 
 /**
  * Summarises the items that reach Release: one count per kind found at `countBy` (by default
- * `sync.change`: new, changed, removed, …), and `errors` for items that carry an error (from an
- * error output or Continue On Fail). Items with neither, such as an empty item, are not counted.
+ * `sync.result`: created, updated, unchanged, removed-from-list, invalid, …), and `errors` for items
+ * that carry an error (from an error output or Continue On Fail). Items with neither, such as an
+ * empty item, are not counted. One item with `fatal: true` makes the run failed.
  */
 function isLeaseItem(item: INodeExecutionData): boolean {
 	const { token, runId, lockName, sync, error } = item.json;
@@ -100,6 +101,8 @@ export function summariseItems(
 	const errorMessages = new Set<string>();
 	let errors = 0;
 	let succeeded = 0;
+	// An item that must make the run fail (e.g. Remove's removal guard refused), CONTRACT §4.
+	let fatal: string | undefined;
 	for (const item of items) {
 		// The Acquired item itself is usually merged in, so Release runs even when a run has nothing
 		// to do; it is the lease, not a member, and is not counted.
@@ -108,6 +111,7 @@ export function summariseItems(
 		if (error !== undefined && error !== null && error !== '') {
 			errors++;
 			const message = typeof error === 'string' ? error : ((error as { message?: string }).message ?? JSON.stringify(error));
+			if (item.json.fatal === true) fatal ??= message;
 			if (errorMessages.size < 3) errorMessages.add(message);
 			continue;
 		}
@@ -122,9 +126,11 @@ export function summariseItems(
 	}
 	if (errors > 0) counts.errors = errors;
 	const chosen: FinishedOutcome =
-		outcome !== 'auto' ? outcome : errors === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';
+		outcome !== 'auto' ? outcome : fatal !== undefined ? 'failed' : errors === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';
 	const summary =
 		errorSummary.trim() ||
-		(errors > 0 ? `${errors} item${errors === 1 ? '' : 's'} failed: ${[...errorMessages].join('; ')}` : undefined);
+		(errors > 0
+			? `${fatal !== undefined ? `The run failed: ${fatal}. ` : ''}${errors} item${errors === 1 ? '' : 's'} failed: ${[...errorMessages].join('; ')}`
+			: undefined);
 	return { outcome: chosen, counts, errorSummary: summary };
 }

@@ -28,14 +28,26 @@ export interface RetryVerdict {
 	retryable: boolean;
 	/** The server's own hint (Retry-After), which wins over the computed backoff. */
 	retryAfterMs?: number;
+	/**
+	 * The server may have carried the request out although its answer was lost (a timeout, a reset,
+	 * a 500/502/504 to a write that is not safe to repeat). Such a request is never resent blindly:
+	 * only after the caller's `reconcile` found that it was not carried out.
+	 */
+	mayHaveApplied?: boolean;
 }
 
-export interface RetryHooks {
+export interface RetryHooks<T = unknown> {
 	/** Injected in tests; the transports pass n8n's `sleep`. */
 	sleep: (ms: number) => Promise<void>;
 	random?: () => number;
 	/** Told before each wait, e.g. to count retries. */
 	onRetry?: (info: { attempt: number; waitMs: number; error: unknown }) => void;
+	/**
+	 * Asked, after a failure that `mayHaveApplied`, whether the request was carried out after all:
+	 * `{ result }` ends the call with it, undefined lets the request be sent again. Without it such a
+	 * failure is final.
+	 */
+	reconcile?: (error: unknown) => Promise<{ result: T } | undefined>;
 }
 
 /** Thrown when retrying gave up; carries the last error and how hard we tried. */
@@ -73,26 +85,34 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 export async function withRetry<T>(
 	operation: (attempt: number) => Promise<T>,
 	classify: (error: unknown) => RetryVerdict,
-	hooks: RetryHooks,
+	hooks: RetryHooks<T>,
 	policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): Promise<T> {
 	const random = hooks.random ?? Math.random;
 	let waited = 0;
 	for (let attempt = 1; ; attempt++) {
+		let failure: unknown;
 		try {
 			return await operation(attempt);
 		} catch (error) {
-			const verdict = classify(error);
-			if (!verdict.retryable) throw error;
-			if (attempt >= policy.maxAttempts) throw new RetriesExhaustedError(error, attempt, waited);
-			const wait = Math.min(
-				policy.maxDelayMs,
-				verdict.retryAfterMs ?? backoffDelay(policy, attempt, random),
-			);
-			if (waited + wait > policy.maxTotalWaitMs) throw new RetriesExhaustedError(error, attempt, waited);
-			hooks.onRetry?.({ attempt, waitMs: wait, error });
+			failure = error;
+		}
+		const verdict = classify(failure);
+		if (!verdict.retryable) throw failure;
+		if (verdict.mayHaveApplied && !hooks.reconcile) throw failure;
+		const last = attempt >= policy.maxAttempts;
+		const wait = last ? 0 : Math.min(policy.maxDelayMs, verdict.retryAfterMs ?? backoffDelay(policy, attempt, random));
+		const givingUp = last || waited + wait > policy.maxTotalWaitMs;
+		if (!givingUp) {
+			hooks.onRetry?.({ attempt, waitMs: wait, error: failure });
 			await hooks.sleep(wait);
 			waited += wait;
 		}
+		if (verdict.mayHaveApplied) {
+			// Look before resending (and before giving up): the lost answer may hide a success.
+			const found = await hooks.reconcile!(failure);
+			if (found) return found.result;
+		}
+		if (givingUp) throw new RetriesExhaustedError(failure, attempt, waited);
 	}
 }

@@ -248,4 +248,22 @@ describe('Hub emulator against the official spec', () => {
 			...received.flatMap((p) => validator.validateWebhookPayload('smsReceived', p)),
 		]).toEqual([]);
 	});
+
+	it('answers a write it applied but whose answer it loses with the spec’s 500 (InternalServerError)', async () => {
+		Object.assign(emu.faults, { rateAppliedThen500: 1, routeFilter: '^(POST|PATCH) /api/v1/contacts/' });
+		try {
+			const routes: Array<[string, string, unknown]> = [
+				['POST', '/api/v1/contacts/contacts', { channels: [{ channelId: '+61491570190', type: 'SMS' }] }],
+				['POST', '/api/v1/contacts/lists', { name: 'Lost answer' }],
+				['POST', '/api/v1/contacts/custom-fields', { label: 'Lost', mergeTag: 'lost', maxLength: 10, type: 'TEXT' }],
+			];
+			for (const [method, path, body] of routes) {
+				const answer = await hub(method, path, body);
+				expect(answer.status).toBe(500);
+				expect(validator.validateResponse({ method, path, status: 500, contentType: 'application/json', body: answer.body })).toEqual([]);
+			}
+		} finally {
+			Object.assign(emu.faults, { rateAppliedThen500: 0, routeFilter: '' });
+		}
+	});
 });

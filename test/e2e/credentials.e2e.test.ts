@@ -8,7 +8,7 @@
 import { credentialsOf, demoDataset } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
-import { postgresServer } from '../unit/store/backends';
+import { postgresServer } from '../unit/shared/store/backends';
 import { E2E_TIMEOUT_MS, N8nSuite, type N8nServer } from './harness';
 
 jest.setTimeout(E2E_TIMEOUT_MS);

@@ -45,7 +45,7 @@ const holder: WorkflowFixture = {
 			position: [660, -100],
 			parameters: {
 				mode: 'raw',
-				jsonOutput: '{ "members": [{ "sync": { "change": "new" } }, { "sync": { "change": "new" } }, { "sync": { "change": "changed" } }] }',
+				jsonOutput: '{ "members": [{ "sync": { "change": "new", "result": "created" } }, { "sync": { "change": "new", "result": "created" } }, { "sync": { "change": "changed", "result": "updated" } }] }',
 				options: {},
 			},
 		},
@@ -138,7 +138,7 @@ describe('Sync Lock in the real n8n', () => {
 			released: true,
 			runId: lease.runId,
 			outcome: 'success',
-			counts: { new: 2, changed: 1 },
+			counts: { created: 2, updated: 1 },
 			trigger: 'cli',
 		});
 		expect(() => loser.itemsOf('Simulated Sync')).toThrow(/did not run/);
@@ -165,7 +165,7 @@ describe('Sync Lock in the real n8n', () => {
 			running: false,
 			holder: null,
 			message: expect.stringMatching(/^Idle; last run success at .* \(new 2, changed 1\)$/),
-			lastRun: { runId: lease.runId, outcome: 'success', counts: { new: 2, changed: 1 } },
+			lastRun: { runId: lease.runId, outcome: 'success', counts: { created: 2, updated: 1 } },
 		});
 		const runs = report.runs as Array<Record<string, unknown>>;
 		expect(runs).toHaveLength(2);

@@ -310,12 +310,26 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		expect(hubWrites(env.hub)).toEqual({ 'PATCH /api/v1/contacts/lists/{listId}/contacts': 1 });
 	});
 
-	it("7. switching the audience takes the old audience's members out of the list and brings the new one's in", async () => {
+	it("7. switching the audience is stopped by the removal guard until confirmed, then takes the old audience's members out of the list and brings the new one's in", async () => {
 		const leaving = expectedContacts(env.mailchimp, ['SMS Opt-in', 'VIP']).size;
-		await env.n8n.importWorkflowFile(SYNC_TEMPLATE, (workflow) => ({
-			...configureSyncTemplate({ audienceId: SECOND_AUDIENCE, tags: ['VIP'], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub })(workflow),
-			id: env.workflowId,
-		}));
+		const switchTo = (parameters?: Record<string, Record<string, unknown>>) =>
+			env.n8n.importWorkflowFile(SYNC_TEMPLATE, (workflow) => ({
+				...configureSyncTemplate({ audienceId: SECOND_AUDIENCE, tags: ['VIP'], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub, parameters })(workflow),
+				id: env.workflowId,
+			}));
+		await switchTo();
+		const listedBefore = [...hubContacts(env.hub).values()].flat().filter((v) => v.lists.includes('MAILCHIMP')).length;
+		env.hub.counters.clear();
+		// Every member the sync wrote leaves at once: exactly what a wrong audience looks like, so nothing is removed.
+		const refused = release(await env.n8n.execute(env.workflowId)) as ReturnType<typeof release> & { errorSummary?: string };
+		expect(refused.outcome).toBe('failed');
+		expect(refused.errorSummary).toMatch(/^The run failed: Removal guard: this run would take \d+ of the \d+ members/);
+		expect(refused.counts.errors).toBeGreaterThanOrEqual(leaving);
+		expect(env.hub.counters.get('PATCH /api/v1/contacts/lists/{listId}/contacts') ?? 0).toBeLessThanOrEqual(1);
+		expect([...hubContacts(env.hub).values()].flat().filter((v) => v.lists.includes('MAILCHIMP')).length).toBeGreaterThanOrEqual(listedBefore);
+
+		// The user confirms (the guard off for this sync) and runs again.
+		await switchTo({ 'Remove From Hub': { options: { maxRemovalShare: 0 } } });
 		env.hub.counters.clear();
 		const run = await env.n8n.execute(env.workflowId);
 		expectHubToMatch(env.hub, env.mailchimp, { audienceId: SECOND_AUDIENCE, tags: ['VIP'] });
@@ -323,7 +337,6 @@ describe('the sync template in the real n8n, a few hundred members', () => {
 		// Every member the sync wrote for the first audience is let go: out of the list, or kept where a member
 		// of the new audience now holds the number (the shared twin).
 		expect((counts['removed-from-list'] ?? 0) + (counts.kept ?? 0)).toBe(leaving);
-		expect(counts.created).toBe(20);
 		const shared = hubContacts(env.hub).get(mobile(900_001).e164)!;
 		expect(shared).toHaveLength(1);
 		expect(shared[0].lists).toEqual(['MAILCHIMP']);

@@ -35,7 +35,18 @@ export interface FaultConfig {
 	rateHtml200: number;
 	rateEmpty200: number;
 	rateMalformed200: number;
-	/** Only requests whose route matches this regular expression get faults; empty = all. */
+	/**
+	 * Lost answers to requests the server DID carry out: the request is applied, then answered with a
+	 * 500 in the API's own error shape (`rateAppliedThen500`) or its connection is dropped before any
+	 * answer (`rateAppliedThenDrop`). Only successful answers are replaced; a request the API refused
+	 * keeps its refusal. Narrow them to writes with `routeFilter`, e.g. `^POST /api/v1/contacts/contacts$`.
+	 */
+	rateAppliedThen500: number;
+	rateAppliedThenDrop: number;
+	/**
+	 * Only requests whose route (`<METHOD> <template>`, e.g. `POST /api/v1/contacts/contacts`) matches
+	 * this regular expression get faults; empty = all.
+	 */
 	routeFilter: string;
 	/**
 	 * When set, fault rolls come from a generator seeded with this number (reset whenever the seed
@@ -54,6 +65,8 @@ export const NO_FAULTS: FaultConfig = {
 	rateHtml200: 0,
 	rateEmpty200: 0,
 	rateMalformed200: 0,
+	rateAppliedThen500: 0,
+	rateAppliedThenDrop: 0,
 	routeFilter: '',
 	seed: null,
 };
@@ -140,6 +153,8 @@ export interface EmulatorOptions {
 	faultBody: (status: number) => EmulatorResponse;
 	/** Breaks the shape of a real answer's body for `rateMalformed200`; without it the body becomes `[]`. */
 	malform?: (body: unknown) => unknown;
+	/** The 500 that replaces the answer to an applied request (`rateAppliedThen500`); default faultBody(500). */
+	appliedFaultBody?: () => EmulatorResponse;
 	/** Called for every request before routing (e.g. authentication, connection limits). */
 	before?: (req: EmulatorRequest) => EmulatorResponse | undefined;
 	/** Called when a request ends, whatever the outcome. */
@@ -245,13 +260,20 @@ export async function startEmulator(
 			const early = options.before?.(request);
 			if (early) return send(res, early);
 			try {
-				const garbled = await applyFaults(request, res);
+				const fault = await applyFaults(request, res);
 				if (res.writableEnded || res.destroyed) return;
 				if (hit === undefined) return send(res, options.notFound(request));
 				if (hit === 'method') return send(res, options.methodNotAllowed(request));
 				request.params = hit.params;
-				if (garbled) return send(res, await garble(garbled, request, hit.route.handler));
-				send(res, await hit.route.handler(request));
+				if (fault === 'html' || fault === 'empty' || fault === 'malformed') return send(res, await garble(fault, request, hit.route.handler));
+				const answer = await hit.route.handler(request);
+				if (fault && answer.status >= 200 && answer.status < 300) {
+					// The request was carried out; only its answer is lost.
+					count(`fault ${fault}`);
+					if (fault === 'applied drop') return dropConnection(res);
+					return send(res, options.appliedFaultBody?.() ?? options.faultBody(500));
+				}
+				send(res, answer);
 			} finally {
 				options.after?.(request);
 			}
@@ -282,8 +304,20 @@ export async function startEmulator(
 		return { status: 200, body: options.malform ? options.malform(real.body) : [] };
 	}
 
-	/** Answers (or drops) the request when a fault is rolled; a garbled 200 is left to the caller, which knows the route. */
-	async function applyFaults(request: EmulatorRequest, res: http.ServerResponse): Promise<GarbledKind | undefined> {
+	function dropConnection(res: http.ServerResponse) {
+		res.socket?.destroy();
+		res.destroy();
+	}
+
+	/**
+	 * Answers (or drops) the request when a fault is rolled. A garbled 200, or a lost answer to a
+	 * request that is carried out first ('applied 500', 'applied drop'), is left to the caller, which
+	 * knows the route. One roll decides, so a seed replays exactly.
+	 */
+	async function applyFaults(
+		request: EmulatorRequest,
+		res: http.ServerResponse,
+	): Promise<GarbledKind | 'applied 500' | 'applied drop' | undefined> {
 		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
 		if (delay > 0) await sleep(delay);
 		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return undefined;
@@ -291,8 +325,7 @@ export async function startEmulator(
 		let edge = faults.dropRate;
 		if (dice < edge) {
 			count('fault drop');
-			res.socket?.destroy();
-			res.destroy();
+			dropConnection(res);
 			return undefined;
 		}
 		if (dice < (edge += faults.rate429)) {
@@ -320,6 +353,8 @@ export async function startEmulator(
 				return kind;
 			}
 		}
+		if (dice < (edge += faults.rateAppliedThen500 ?? 0)) return 'applied 500';
+		if (dice < (edge += faults.rateAppliedThenDrop ?? 0)) return 'applied drop';
 		return undefined;
 	}
 

@@ -216,6 +216,11 @@ export interface HubAccountData {
 	blacklist?: string[];
 	/** Numbers whose last preference is UNSUBSCRIBED although no contact holds them (deleted contacts). */
 	unsubscribedNumbers?: string[];
+	/**
+	 * Whether the Hub refuses (409) a contact whose channel another contact holds is unverified
+	 * (reference/hub-api.md). Default: it refuses; true models a Hub that accepts the duplicate.
+	 */
+	acceptDuplicateNumbers?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,6 +374,8 @@ export class HubAccount {
 	readonly subscriptionMemory = new Map<string, SubscriptionState>();
 	readonly subscriptionEvents: SubscriptionEvent[] = [];
 	creditsUsed = 0;
+	/** See HubAccountData.acceptDuplicateNumbers. */
+	acceptDuplicateNumbers = false;
 	private seq = 0;
 
 	constructor(
@@ -556,6 +563,7 @@ export class HubAccount {
 
 	/** 409 when another contact already holds one of these channels. */
 	private assertChannelsFree(channels: Array<{ channelId: string; type: ChannelType }>, exceptContactId?: string) {
+		if (this.acceptDuplicateNumbers) return;
 		for (const channel of channels) {
 			for (const other of this.contactsWithChannel(channel.channelId)) {
 				if (other.id === exceptContactId) continue;
@@ -1019,6 +1027,7 @@ export class HubAccount {
 	// --- seeding and the state dump -------------------------------------------------------
 
 	seed(data: HubAccountData) {
+		if (data.acceptDuplicateNumbers !== undefined) this.acceptDuplicateNumbers = data.acceptDuplicateNumbers;
 		for (const list of data.lists ?? []) this.createList({ name: list.name, alias: list.alias }, list.id);
 		for (const field of data.customFields ?? []) {
 			this.createCustomField({ label: field.label, mergeTag: field.mergeTag, type: field.type, maxLength: field.maxLength ?? 255 }, field.id);

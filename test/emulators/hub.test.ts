@@ -500,6 +500,51 @@ describe('faults, counters, control and exchanges', () => {
 		expect(emu.counters.get('GET /api/v1/contacts/lists')).toBe(2);
 	});
 
+	it('applies a write and then answers 500 with the ApiError body, only on the routes selected', async () => {
+		const faults = await fetch(`${emu.url}/_control/faults`, {
+			method: 'PUT',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ rateAppliedThen500: 1, routeFilter: '^POST /api/v1/contacts/contacts$', seed: 3 }),
+		});
+		expect(faults.status).toBe(200);
+		const lost = await call(emu, 'POST', '/api/v1/contacts/contacts', { body: contactBody('+61491570156') });
+		expect(lost.status).toBe(500);
+		expect(lost.body).toEqual({ uuid: expect.stringMatching(UUID), type: 'internal_server_error', title: 'Internal Server Error', detail: expect.any(String) });
+		// The contact exists although the answer said otherwise; a resend meets it.
+		expect([...emu.account('AccountA').contacts.values()].map((c) => c.channels[0].channelId)).toEqual(['+61491570156']);
+		expect((await call(emu, 'POST', '/api/v1/contacts/contacts', { body: contactBody('+61491570156') })).status).toBe(409);
+		// Reads and other routes are untouched; a refused write keeps its refusal.
+		expect((await call(emu, 'GET', '/api/v1/contacts/contacts')).status).toBe(200);
+		expect((await call(emu, 'POST', '/api/v1/contacts/contacts', { body: {} })).status).toBe(400);
+		expect(emu.counters.get('fault applied 500')).toBe(1);
+	});
+
+	it('applies a write and then drops the connection before answering', async () => {
+		Object.assign(emu.faults, { rateAppliedThenDrop: 1, routeFilter: '^POST /api/v1/contacts/lists$' });
+		await expect(call(emu, 'POST', '/api/v1/contacts/lists', { body: { name: 'Dropped' } })).rejects.toThrow();
+		expect([...emu.account('AccountA').lists.values()].map((l) => l.name)).toEqual(['Dropped']);
+		expect(emu.counters.get('fault applied drop')).toBe(1);
+		Object.assign(emu.faults, { rateAppliedThenDrop: 0 });
+	});
+
+	it('replays the same lost answers for the same seed', async () => {
+		const pattern = async () => {
+			await fetch(`${emu.url}/_control/faults`, {
+				method: 'PUT',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ rateAppliedThen500: 0.5, routeFilter: '^POST /api/v1/contacts/lists$', seed: 21 }),
+			});
+			const statuses: number[] = [];
+			for (let i = 0; i < 12; i++) statuses.push((await call(emu, 'POST', '/api/v1/contacts/lists', { body: { name: `L${statuses.length}-${Math.random()}` } })).status);
+			return statuses;
+		};
+		const first = await pattern();
+		expect(first).toContain(500);
+		expect(first).toContain(201);
+		expect(await pattern()).toEqual(first);
+		await fetch(`${emu.url}/_control/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+	});
+
 	it('dumps, seeds and resets accounts through /_control', async () => {
 		const seed = await fetch(`${emu.url}/_control/accounts/AccountB/seed`, {
 			method: 'POST',

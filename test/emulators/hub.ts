@@ -46,6 +46,7 @@ import {
 	HubAccount,
 	MAX_PAGE_SIZE,
 	WEBHOOK_EVENTS,
+	apiError,
 	invalidInput,
 	isUuid,
 	messagingBadRequest,
@@ -802,6 +803,11 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 			const headers: Record<string, string> = {};
 			if (options.retryAfterSeconds !== undefined) headers['retry-after'] = String(options.retryAfterSeconds);
 			return { status, body: { message: 'Too many requests' }, headers };
+		},
+		// A write carried out whose answer is lost: the Contacts API's InternalServerError (an ApiError body).
+		appliedFaultBody: () => {
+			const error = apiError(500, 'internal_server_error', 'Internal Server Error', 'An unexpected error occurred.');
+			return { status: error.status, body: error.body };
 		},
 	});
 

@@ -15,8 +15,9 @@ import { audienceLocator, mailchimpAuthentication, withDisplayOptions } from '..
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode, storeProperties } from '../../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
-import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, memberKeyOf } from '../changes';
-import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch, type TaggedMember } from '../members';
+import { memberKeyOf, type TaggedMember } from '../../shared/items';
+import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger } from '../changes';
+import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch } from '../members';
 
 type OutputMode = 'changes' | 'all';
 

@@ -14,14 +14,13 @@ import {
 } from 'n8n-workflow';
 import { getCountries } from 'libphonenumber-js/max';
 
-import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import { memberKeyOf, type InvalidReason, type TaggedMember } from '../../shared/items';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { countryName, phoneCountry } from '../../shared/phone';
 import type { MailchimpClient, MergeField } from '../../shared/transport/mailchimp';
 import {
 	invalidReason,
 	mapMember,
-	type InvalidReason,
 	mappingFromDefaults,
 	type FieldProblem,
 	type HubCustomField,
@@ -128,13 +127,6 @@ function readStoredMapping(ctx: IExecuteFunctions): StoredMapping {
 		fixed[field] = { kind: 'mailchimp', key: raw };
 	}
 	return { fixed, expressionFields };
-}
-
-/** The member key every later node uses: Mailchimp's email-independent contact id, else the member id. */
-function memberKeyOf(json: IDataObject): string | undefined {
-	const sync = json.sync as IDataObject | undefined;
-	const key = sync?.memberKey ?? json.contactId ?? json.memberId;
-	return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { ResourceMapperField } from 'n8n-workflow';
 
-import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { HubContactFields, InvalidReason, TaggedMember } from '../../shared/items';
 import { normalisePhone } from '../../shared/phone';
 import type { HubCustomField as HubCustomFieldData } from '../../shared/transport/hub';
 import type { MergeField } from '../../shared/transport/mailchimp';
@@ -30,7 +30,6 @@ import {
 	fitUrl,
 	type Fitted,
 } from './values';
-import type { HubContactFields } from '../../shared/contact';
 
 /**
  * The Hub's lengths for its standard contact fields. The Sinch Engage spec publishes none (only
@@ -98,19 +97,12 @@ export interface MappingContext {
 	today?: Date;
 }
 
-export type { HubContactFields } from '../../shared/contact';
+export type { HubContactFields } from '../../shared/items';
 
 export interface FieldProblem {
 	field: string;
 	reason: string;
 }
-
-/**
- * Why a member cannot become a contact, for the nodes after Map Fields: a member whose phone is
- * missing or invalid leaves the Hub list; `other` (a mapping or an expression that failed) says
- * nothing about the member's phone.
- */
-export type InvalidReason = 'phone-missing' | 'phone-invalid' | 'other';
 
 export type MappedMember =
 	| { ok: true; contact: HubContactFields; warnings: string[] }

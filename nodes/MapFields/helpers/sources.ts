@@ -7,7 +7,7 @@
  */
 import type { INodePropertyOptions } from 'n8n-workflow';
 
-import type { TaggedMember } from '../../FetchTaggedMembers/members';
+import type { TaggedMember } from '../../shared/items';
 import type { MergeField } from '../../shared/transport/mailchimp';
 import { isAddress, textOf } from './values';
 

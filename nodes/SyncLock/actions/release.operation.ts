@@ -19,7 +19,7 @@ export const description: INodeProperties[] = [
 			{
 				name: 'From Items',
 				value: 'auto',
-				description: 'Success if no item carries an error, partial if some do, failed if all do',
+				description: 'Success if no item carries an error, partial if some do, failed if all do or one says the run must fail (fatal)',
 			},
 			{ name: 'Partial', value: 'partial' },
 			{ name: 'Success', value: 'success' },
@@ -40,8 +40,8 @@ export const description: INodeProperties[] = [
 				displayName: 'Count Items By',
 				name: 'countBy',
 				type: 'string',
-				default: 'sync.change',
-				description: 'The field whose values are counted, e.g. sync.change gives counts of new, changed and removed members',
+				default: 'sync.result',
+				description: 'The field whose values are counted, e.g. sync.result gives counts of created, updated, unchanged, removed and invalid members',
 			},
 			{
 				displayName: 'Error Summary',
@@ -68,7 +68,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const options = this.getNodeParameter('releaseOptions', first, {}) as IDataObject;
 			const summary = summariseItems(
 				indices.map((i) => items[i]),
-				String(options.countBy ?? 'sync.change').trim(),
+				String(options.countBy ?? 'sync.result').trim(),
 				this.getNodeParameter('outcome', first, 'auto') as FinishedOutcome | 'auto',
 				String(options.errorSummary ?? ''),
 			);

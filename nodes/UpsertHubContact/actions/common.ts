@@ -5,6 +5,7 @@ import { DEFAULT_LIST_NAME } from '../helpers/identity';
 
 export const DEFAULT_CONCURRENCY = 8;
 export const MAX_CONCURRENCY = 32;
+export const DEFAULT_MAX_REMOVAL_SHARE = 20;
 
 export const commonProperties: INodeProperties[] = [
 	{
@@ -31,6 +32,16 @@ export const commonProperties: INodeProperties[] = [
 				default: DEFAULT_CONCURRENCY,
 				description: 'How many contacts are written to the Hub at once',
 			},
+			{
+				displayName: 'Max Removal Share',
+				name: 'maxRemovalShare',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 100 },
+				default: DEFAULT_MAX_REMOVAL_SHARE,
+				description:
+					"The largest share (in percent) of the sync's members one run may take out of the Hub. A run that would remove more removes nothing and is recorded as failed, since a wrong tag or audience looks just like members leaving. 0 switches the guard off.",
+				displayOptions: { show: { '/operation': ['remove'] } },
+			},
 		],
 	},
 ];
@@ -45,4 +56,15 @@ export function readRunSettings(ctx: IExecuteFunctions): { listName: string; con
 	const options = ctx.getNodeParameter('options', 0, {}) as { concurrency?: number };
 	const concurrency = Math.min(MAX_CONCURRENCY, Math.max(1, Math.floor(Number(options.concurrency ?? DEFAULT_CONCURRENCY)) || DEFAULT_CONCURRENCY));
 	return { listName, concurrency };
+}
+
+export function readRemoveSettings(ctx: IExecuteFunctions): { maxRemovalShare: number } {
+	const options = ctx.getNodeParameter('options', 0, {}) as { maxRemovalShare?: number };
+	const raw = Number(options.maxRemovalShare ?? DEFAULT_MAX_REMOVAL_SHARE);
+	if (!Number.isFinite(raw) || raw < 0 || raw > 100) {
+		throw new NodeOperationError(ctx.getNode(), `Max Removal Share must be a percentage from 0 to 100, not ${String(options.maxRemovalShare)}`, {
+			description: 'Enter e.g. 20 (the default); 0 switches the removal guard off.',
+		});
+	}
+	return { maxRemovalShare: raw };
 }

@@ -1,5 +1,6 @@
 import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData } from 'n8n-workflow';
 
+import { isLeaseLost } from '../../shared/lease';
 import { Outcomes } from '../helpers/items';
 import { commonProperties } from './common';
 import * as remove from './remove.operation';
@@ -22,7 +23,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		await handler.execute.call(this, items, outcomes);
 	} catch (error) {
 		if (!this.continueOnFail()) throw error;
-		outcomes.failRest({ error: (error as Error).message, description: (error as { description?: string }).description ?? undefined });
+		const failure = { error: (error as Error).message, description: (error as { description?: string }).description ?? undefined };
+		// A run that lost its lease saved no ledger entry for what it did since: every item goes to Error,
+		// marked fatal so the run is recorded failed (CONTRACT §4); the next run redoes them.
+		if (isLeaseLost(error)) outcomes.failAll({ ...failure, fatal: true });
+		else outcomes.failRest(failure);
 	}
 	return outcomes.outputs();
 }

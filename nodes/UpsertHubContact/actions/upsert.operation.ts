@@ -10,25 +10,22 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import pLimit from 'p-limit';
 
+import { RunLease } from '../../shared/lease';
+import type { OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import {
-	HUB_MEMBERSHIP_BATCH,
-	HubApiError,
-	HubAuthError,
 	HubConflictError,
 	HubNotFoundError,
-	HubUnavailableError,
 	createHubClient,
 	type HubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
-import { changeListBatch, chunks, contactsById, lookupNumbers } from '../helpers/hub';
-import { ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
+import { contactsById, lookupNumbers } from '../helpers/hub';
+import { changeListInBatches, runHubJobs, uniqueInputs } from '../helpers/jobs';
+import { SOURCE_VALUE, ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
 import {
 	MemberProblem,
 	Outcomes,
-	failureOf,
-	notAttempted,
 	readUpsertItem,
 	type HubOutcome,
 	type UpsertInput,
@@ -44,31 +41,32 @@ interface Task {
 	intent: MemberIntent;
 	/** The existing contact to bring in line; none = create. */
 	target?: HubContact;
+	/** Other contacts of this member holding its number that are certainly the sync's: merged into the target. */
+	copies: HubContact[];
+	/** Said on the item: copies that may not be the sync's, left alone. */
+	note?: string;
 }
 
 interface Upserted {
 	contact: HubContact;
 	action: 'created' | 'updated' | 'unchanged';
 	changedFields: string[];
+	/** Ids of the duplicate contacts deleted. */
+	merged: string[];
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[], outcomes: Outcomes): Promise<void> {
-	const inputs: UpsertInput[] = [];
-	const seenKeys = new Map<string, UpsertInput>();
-	for (let i = 0; i < items.length; i++) {
-		const input = readUpsertItem(items[i], i);
-		if (typeof input === 'string') outcomes.fail(i, { error: input });
-		else if (seenKeys.has(`${input.audienceId}\n${input.memberKey}`)) {
-			outcomes.fail(i, { error: `Member ${input.memberKey} appears more than once in the input; it was synced from item ${seenKeys.get(`${input.audienceId}\n${input.memberKey}`)!.index}` });
-		} else {
-			seenKeys.set(`${input.audienceId}\n${input.memberKey}`, input);
-			inputs.push(input);
-		}
-	}
+	const inputs = uniqueInputs(items, readUpsertItem, outcomes, (_input, first) =>
+		`Member ${first.memberKey} appears more than once in the input; it was synced from item ${first.index}`,
+	);
 	if (inputs.length === 0) return;
 
 	const { listName, concurrency } = readRunSettings(this);
+	const store = await openStoreForNode(this, 0);
+	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
+	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
 	const client = await createHubClient(this);
+	await lease.check();
 	const identity = await ensureIdentity(
 		client,
 		this.getNode(),
@@ -82,6 +80,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		limit,
 	);
 	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
+	// Every opt-out seen is remembered; a number that ever opted out is written UNSUBSCRIBED even if
+	// the Hub forgot it (CONTRACT §2).
+	const optedOut = await rememberOptOuts(store, inputs, byPhone, authorised);
 
 	// Two members with one number: one contact, one winner; the others are reported.
 	const winners: Task[] = [];
@@ -101,12 +102,13 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			});
 		}
 		winners.push({
+			copies: [],
 			input: winner,
 			intent: {
 				memberKey: winner.memberKey,
 				contact: winner.contact,
 				// Opt-out wins for the number: any member holding it who opted out of SMS, or the blacklist.
-				optOut: group.some((m) => m.smsUnsubscribed) || authorised.get(phone) === false,
+				optOut: group.some((m) => m.smsUnsubscribed) || authorised.get(phone) === false || optedOut.has(phone),
 				previousPhone: winner.previousPhone,
 			},
 		});
@@ -121,7 +123,11 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const tasks: Task[] = [];
 	for (const task of winners) {
 		const { input } = task;
-		const holder = smsHolder(byPhone.get(input.contact.phone), input.contact.phone, ours(input.memberKey));
+		// The contact the ledger knows wins over another copy of the member (see findCopies).
+		const candidates = byPhone.get(input.contact.phone);
+		const holder =
+			smsHolder(candidates?.filter((c) => c.id === input.hubContactId && ours(input.memberKey)(c)), input.contact.phone) ??
+			smsHolder(candidates, input.contact.phone, ours(input.memberKey));
 		if (holder) {
 			const owner = memberKeyOn(holder, identity.memberId);
 			// A contact another member left (Remove took it out of our list) is free for the member who
@@ -138,6 +144,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			if (stored && (!owner || owner === input.memberKey)) task.target = stored;
 		}
 		if (task.target) {
+			findCopies(task, byPhone.get(input.contact.phone) ?? [], identity);
 			const other = claimed.get(task.target.id);
 			if (other !== undefined) {
 				outcomes.fail(input.index, { error: `Hub contact ${task.target.id} is already synced from member ${other} in this run` });
@@ -148,7 +155,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		tasks.push(task);
 	}
 
-	const ledger = new LedgerBatches(() => openStoreForNode(this, 0));
+	const ledger = new LedgerBatches(async () => store, lease.fence, this.getNode());
 	const record = (input: UpsertInput, contact: HubContact) => {
 		if (input.contentHash === null || input.syncName === null) return;
 		ledger.write({
@@ -161,75 +168,89 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			syncedAt: new Date(),
 		});
 	};
-	const outcome = (result: Upserted, phone: string, extra: string[] = []): HubOutcome => ({
-		contactId: result.contact.id,
-		action: extra.length > 0 && result.action === 'unchanged' ? 'updated' : result.action,
-		subscription: subscriptionOf(result.contact, phone),
-		changedFields: [...result.changedFields, ...extra],
-	});
+	const outcome = (task: Task, result: Upserted, extra: string[] = []): HubOutcome => {
+		const changedFields = [...result.changedFields, ...(result.merged.length > 0 ? ['duplicates'] : []), ...extra];
+		const notes = [
+			...(result.merged.length > 0
+				? [`Merged ${result.merged.length} duplicate Hub contact(s) of this member into this one and deleted them: ${result.merged.join(', ')}`]
+				: []),
+			...(task.note ? [task.note] : []),
+		];
+		return {
+			contactId: result.contact.id,
+			action: changedFields.length > 0 && result.action === 'unchanged' ? 'updated' : result.action,
+			subscription: subscriptionOf(result.contact, task.input.contact.phone),
+			changedFields,
+			...(notes.length > 0 ? { note: notes.join(' ') } : {}),
+		};
+	};
 
-	let hubDown: HubUnavailableError | undefined;
-	let fatal: unknown;
 	const notInList: Array<{ task: Task; result: Upserted }> = [];
-	await Promise.all(
-		tasks.map((task) =>
-			limit(async () => {
-				if (fatal !== undefined) return;
-				if (hubDown) return outcomes.fail(task.input.index, notAttempted(hubDown));
-				try {
-					const result = await upsertOne(client, identity, task);
-					if (inList(result.contact, identity.list.id)) {
-						outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone));
-						record(task.input, result.contact);
-					} else notInList.push({ task, result });
-				} catch (error) {
-					if (error instanceof HubAuthError || !(error instanceof HubApiError || error instanceof MemberProblem)) {
-						fatal ??= error;
-						return;
-					}
-					if (error instanceof HubUnavailableError) hubDown ??= error;
-					outcomes.fail(task.input.index, failureOf(error));
-				}
-			}),
-		),
+	await runHubJobs(
+		tasks,
+		limit,
+		outcomes,
+		(task) => task.input.index,
+		async (task) => {
+			const result = await upsertOne(client, identity, task);
+			if (inList(result.contact, identity.list.id)) {
+				outcomes.succeed(task.input.index, outcome(task, result));
+				record(task.input, result.contact);
+			} else notInList.push({ task, result });
+		},
+		() => ledger.flush(),
+		() => lease.check(),
 	);
-	if (fatal !== undefined) {
-		await ledger.flush();
-		throw fatal;
-	}
 
 	// List membership in bulk; the ledger waits for it, so a failure here is redone next run.
 	notInList.sort((a, b) => a.task.input.index - b.task.input.index);
-	for (const batch of chunks(notInList, HUB_MEMBERSHIP_BATCH)) {
-		let unknown = new Set<string>();
-		try {
-			unknown = await changeListBatch(client, identity.list.id, 'add', batch.map((b) => b.result.contact.id));
-		} catch (error) {
-			if (error instanceof HubAuthError) {
-				await ledger.flush();
-				throw error;
-			}
-			const failure = failureOf(error);
+	await changeListInBatches(client, identity.list.id, 'add', notInList, (entry) => entry.result.contact.id, {
+		failed: (batch, failure) => {
 			for (const { task, result } of batch) {
 				outcomes.fail(task.input.index, {
 					...failure,
 					error: `Hub contact ${result.contact.id} was ${result.action}, but could not be put in the list "${identity.list.name}": ${failure.error}`,
 				});
 			}
-			continue;
-		}
-		for (const { task, result } of batch) {
-			if (unknown.has(result.contact.id)) {
-				outcomes.fail(task.input.index, {
-					error: `Hub contact ${result.contact.id} was deleted in the Hub while this run synced it; the next run creates it again`,
-				});
-				continue;
+		},
+		done: (batch, unknown) => {
+			for (const { task, result } of batch) {
+				if (unknown.has(result.contact.id)) {
+					outcomes.fail(task.input.index, {
+						error: `Hub contact ${result.contact.id} was deleted in the Hub while this run synced it; the next run creates it again`,
+					});
+					continue;
+				}
+				outcomes.succeed(task.input.index, outcome(task, result, ['list']));
+				record(task.input, result.contact);
 			}
-			outcomes.succeed(task.input.index, outcome(result, task.input.contact.phone, ['list']));
-			record(task.input, result.contact);
-		}
-	}
+		},
+		beforeThrow: () => ledger.flush(),
+		beforeBatch: () => lease.check(),
+	});
 	await ledger.flush();
+}
+
+/**
+ * Records the opt-outs this run sees (Mailchimp SMS unsubscribed, the Hub's blacklist, an
+ * UNSUBSCRIBED SMS channel) and resolves with every number of the run that ever opted out.
+ */
+async function rememberOptOuts(
+	store: SyncStore,
+	inputs: UpsertInput[],
+	byPhone: Map<string, HubContact[]>,
+	authorised: Map<string, boolean>,
+): Promise<Set<string>> {
+	const seen: OptOutRecord[] = [];
+	for (const input of inputs) {
+		const { phone } = input.contact;
+		const at = { phone, audienceId: input.audienceId };
+		if (input.smsUnsubscribed) seen.push({ ...at, source: 'mailchimp-sms-unsubscribed' });
+		if (authorised.get(phone) === false) seen.push({ ...at, source: 'hub-blacklist' });
+		if ((byPhone.get(phone) ?? []).some((c) => subscriptionOf(c, phone) === 'UNSUBSCRIBED')) seen.push({ ...at, source: 'hub-unsubscribed' });
+	}
+	if (seen.length > 0) await store.recordOptOuts(seen);
+	return await store.readOptOuts([...new Set(inputs.map((i) => i.contact.phone))]);
 }
 
 /** Winner first: the member the Hub contact already carries, then Mailchimp SMS-subscribed, then the lowest key. */
@@ -248,17 +269,55 @@ function belongsToAnother(contact: HubContact, owner: string, phone: string) {
 	};
 }
 
-/** At most one write for the member: create, or patch what differs, or nothing. */
+/**
+ * Other contacts holding the member's number and carrying its Mailchimp ID (a create whose answer was
+ * lost, on a Hub that accepts a number twice). Those that also carry Source = MAILCHIMP are certainly
+ * the sync's and are merged; others are only reported. An opt-out on any copy is kept.
+ */
+function findCopies(task: Task, holders: HubContact[], identity: SyncIdentity): void {
+	const { input, target } = task;
+	const phone = input.contact.phone;
+	const copies = holders.filter(
+		(c) =>
+			c.id !== target!.id &&
+			memberKeyOn(c, identity.memberId) === input.memberKey &&
+			c.channels.some((ch) => ch.type === 'SMS' && ch.channelId === phone),
+	);
+	const sourceOf = (c: HubContact) => c.customFields?.find((f) => f.id === identity.source.id)?.value;
+	task.copies = copies.filter((c) => sourceOf(c) === SOURCE_VALUE);
+	const foreign = copies.filter((c) => sourceOf(c) !== SOURCE_VALUE);
+	if (foreign.length > 0) {
+		task.note = `Hub contact(s) ${foreign.map((c) => c.id).join(', ')} also hold ${phone} and carry this member's Mailchimp ID, but not Source ${SOURCE_VALUE}, so they were left alone; merge or delete them in the Hub.`;
+	}
+	if (task.copies.some((c) => subscriptionOf(c, phone) === 'UNSUBSCRIBED')) task.intent = { ...task.intent, optOut: true };
+}
+
+/** The member's contact brought in line, then its certain copies deleted. */
 async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task): Promise<Upserted> {
+	const result = await writeOne(client, identity, task);
+	for (const copy of task.copies) {
+		try {
+			await client.deleteContact(copy.id);
+		} catch (error) {
+			if (!(error instanceof HubNotFoundError)) throw error;
+		}
+		result.merged.push(copy.id);
+	}
+	return result;
+}
+
+/** At most one write for the member: create, or patch what differs, or nothing. */
+async function writeOne(client: HubClient, identity: SyncIdentity, task: Task): Promise<Upserted> {
 	const { intent } = task;
 	let target = task.target;
 	if (!target) {
 		const { body, fields } = createBody(intent, identity);
 		try {
-			const created = await client.createContact(body);
+			// A lost answer is looked up by the number and this member's Mailchimp ID before any resend.
+			const created = await client.createContact(body, (found) => memberKeyOn(found, identity.memberId) === intent.memberKey);
 			// Mapped custom fields are named by their merge tag, as in updates.
 			const tags = new Map((created.customFields ?? []).map((f): [string, string] => [f.id, f.mergeTag]));
-			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f) };
+			return { contact: created, action: 'created', changedFields: fields.map((f) => tags.get(f) ?? f), merged: [] };
 		} catch (error) {
 			// The number is taken after all (a lookup that raced a create, or a lost answer to our own POST).
 			if (!(error instanceof HubConflictError)) throw error;
@@ -272,14 +331,20 @@ async function upsertOne(client: HubClient, identity: SyncIdentity, task: Task):
 			}
 		}
 	}
-	const plan = planUpdate(target, intent, identity);
-	if (!plan.ok) throw new MemberProblem(plan.reason);
-	if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [] };
 	try {
-		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed };
+		let plan = planUpdate(target, intent, identity);
+		if (plan.ok && plan.patch?.channels) {
+			// The channels array is sent whole: read the contact again just before, so a STOP (or any
+			// other change) since the run's lookup is what the patch builds on, not what we saw then.
+			target = await client.getContact(target.id);
+			plan = planUpdate(target, intent, identity);
+		}
+		if (!plan.ok) throw new MemberProblem(plan.reason);
+		if (!plan.patch) return { contact: target, action: 'unchanged', changedFields: [], merged: [] };
+		return { contact: await client.updateContact(target.id, plan.patch), action: 'updated', changedFields: plan.changed, merged: [] };
 	} catch (error) {
 		// Deleted in the Hub between our read and our write: the member gets a new contact.
 		if (!(error instanceof HubNotFoundError) || !task.target) throw error;
-		return await upsertOne(client, identity, { ...task, target: undefined });
+		return await writeOne(client, identity, { ...task, target: undefined });
 	}
 }

@@ -8,15 +8,11 @@ import {
 	type HubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
+import { chunks } from '../../shared/chunks';
 
 /** Numbers or contact ids per lookup: they travel in the URL. */
 const NUMBER_BATCH = 100;
 
-export function chunks<T>(items: T[], size: number): T[][] {
-	const out: T[][] = [];
-	for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-	return out;
-}
 
 type Limit = <T>(work: () => Promise<T>) => Promise<T>;
 const unlimited: Limit = (work) => work();

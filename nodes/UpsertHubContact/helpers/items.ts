@@ -4,27 +4,10 @@
  */
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
-import {
-	HubApiError,
-	HubInvalidInputError,
-	HubUnavailableError,
-	type HubInvalidField,
-	type HubSubscriptionState,
-} from '../../shared/transport/hub';
-import type { DesiredContact } from './plan';
+import { memberKeyOf, type HubContactFields, type HubOutcome, type InvalidReason } from '../../shared/items';
+import { HubApiError, HubInvalidInputError, HubUnavailableError, type HubInvalidField } from '../../shared/transport/hub';
 
-export type HubAction = 'created' | 'updated' | 'unchanged' | 'removed-from-list' | 'unsubscribed' | 'deleted' | 'kept';
-
-/** `json.hub` on Done. */
-export interface HubOutcome {
-	contactId: string | null;
-	action: HubAction;
-	subscription: HubSubscriptionState | null;
-	/** What this run wrote: field names, custom field merge tags, `phone`, `subscription`, `list`, `contact` (deleted). */
-	changedFields: string[];
-	/** Why nothing (or less than asked) was done, in words. */
-	note?: string;
-}
+export type { HubAction, HubOutcome } from '../../shared/items';
 
 export interface ItemFailure {
 	error: string;
@@ -32,6 +15,8 @@ export interface ItemFailure {
 	/** The Hub's HTTP status, when the Hub answered. */
 	hubStatus?: number;
 	invalidFields?: HubInvalidField[];
+	/** The run must be recorded as failed (CONTRACT §4), e.g. the removal guard refused. */
+	fatal?: boolean;
 }
 
 /** A failure of one item that is not an HTTP error (a duplicate, a contact that belongs to another member). */
@@ -52,7 +37,7 @@ export interface UpsertInput {
 	audienceId: string;
 	memberKey: string;
 	email: string | null;
-	contact: DesiredContact;
+	contact: HubContactFields;
 	/** Mailchimp's sms_subscription_status is unsubscribed. */
 	smsUnsubscribed: boolean;
 	smsSubscribed: boolean;
@@ -73,7 +58,7 @@ export function readUpsertItem(item: INodeExecutionData, index: number): UpsertI
 		const upstream = isText(json.error) ? ` (the previous node reported: ${json.error})` : '';
 		return `This item has no Hub contact with a phone number${upstream}; connect Upsert Hub Contact to the Valid output of Map Fields`;
 	}
-	const memberKey = sync.memberKey ?? member.memberKey;
+	const memberKey = sync.memberKey ?? member.memberKey ?? memberKeyOf(member);
 	const audienceId = sync.audienceId ?? member.audienceId;
 	if (!isText(memberKey) || !isText(audienceId)) {
 		return 'This item has no Mailchimp member key or audience (json.sync); connect Upsert Hub Contact after Fetch Tagged Members and Map Fields';
@@ -113,25 +98,35 @@ export interface RemoveInput {
 	syncName: string;
 	audienceId: string;
 	memberKey: string;
+	/** Left the selection, or still selected but without a usable phone (Map Fields' Invalid, CONTRACT §3). */
+	change: 'removed' | 'invalid';
+	invalidReason: InvalidReason | null;
+	/** Mailchimp's sms_subscription_status is unsubscribed (invalid rows). */
+	smsUnsubscribed: boolean;
 	hubContactId: string | null;
 	phone: string | null;
 }
 
-/** Fetch Tagged Members' Removed output → what Remove needs, or why the item cannot be used. */
+/** Fetch Tagged Members' Removed output or Map Fields' Invalid output → what Remove needs, or why the item cannot be used. */
 export function readRemoveItem(item: INodeExecutionData, index: number): RemoveInput | string {
 	const sync = (item.json.sync as IDataObject | undefined) ?? {};
 	const memberKey = sync.memberKey ?? item.json.memberKey;
-	// A member who is still selected must never reach a removal by a wiring mistake.
-	if (!isText(memberKey) || !isText(sync.audienceId) || !isText(sync.syncName) || sync.change !== 'removed') {
-		return 'This item is not a removed member (json.sync with syncName, audienceId, memberKey and change "removed"); connect Remove to the Removed output of Fetch Tagged Members';
+	// A member who is still selected and valid must never reach a removal by a wiring mistake.
+	if (!isText(memberKey) || !isText(sync.audienceId) || !isText(sync.syncName) || (sync.change !== 'removed' && sync.change !== 'invalid')) {
+		return 'This item is not a removed member or an invalid row (json.sync with syncName, audienceId, memberKey and change "removed" or "invalid"); connect Remove to the Removed output of Fetch Tagged Members and the Invalid output of Map Fields';
 	}
+	const reason = sync.invalidReason;
 	return {
 		index,
 		syncName: sync.syncName,
 		audienceId: sync.audienceId,
 		memberKey,
+		change: sync.change,
+		invalidReason: reason === 'phone-missing' || reason === 'phone-invalid' || reason === 'other' ? reason : sync.change === 'invalid' ? 'other' : null,
+		smsUnsubscribed: sync.smsUnsubscribed === true,
 		hubContactId: textOrNull(sync.hubContactId),
-		phone: textOrNull(sync.phone),
+		// Fetch's removals carry the ledger's number as `phone`; Map Fields' invalid rows as `previousPhone`.
+		phone: textOrNull(sync.phone) ?? textOrNull(sync.previousPhone),
 	};
 }
 
@@ -168,7 +163,8 @@ export class Outcomes {
 		const sync = json.sync && typeof json.sync === 'object' ? { ...(json.sync as IDataObject) } : undefined;
 		if (sync && hub.contactId && hub.action !== 'deleted') sync.hubContactId = hub.contactId;
 		// What happened, in the field Sync Lock Release can count a run by (Count Items By: sync.result).
-		if (sync) sync.result = hub.action;
+		// An invalid row stays counted as invalid; what its contact went through is in `hub.action`.
+		if (sync && sync.change !== 'invalid') sync.result = hub.action;
 		this.done.set(index, {
 			json: { ...json, ...(sync ? { sync } : {}), hub: hub as unknown as IDataObject },
 			pairedItem: { item: index },
@@ -178,6 +174,12 @@ export class Outcomes {
 	fail(index: number, failure: ItemFailure): void {
 		const given = Object.fromEntries(Object.entries(failure).filter(([, v]) => v !== undefined));
 		this.failed.set(index, { json: { ...this.items[index].json, ...given } as IDataObject, pairedItem: { item: index } });
+	}
+
+	/** Every item fails with this, those already done too (their ledger entries were not saved). */
+	failAll(failure: ItemFailure): void {
+		this.done.clear();
+		for (let i = 0; i < this.items.length; i++) if (!this.failed.has(i)) this.fail(i, failure);
 	}
 
 	/** Items no result was recorded for (after a node-level failure) fail with this. */

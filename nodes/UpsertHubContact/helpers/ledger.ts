@@ -4,7 +4,10 @@
  * entries and at the end, so a run killed half-way loses at most one batch: those members look
  * changed to the next run, which finds their contacts by phone and writes nothing twice.
  */
-import type { LedgerEntry, SyncStore } from '../../shared/store';
+import type { INode } from 'n8n-workflow';
+
+import { leaseLostNodeError } from '../../shared/lease';
+import { LeaseLostError, type LeaseFence, type LedgerEntry, type SyncStore } from '../../shared/store';
 
 export const LEDGER_BATCH = 50;
 
@@ -18,6 +21,10 @@ export class LedgerBatches {
 
 	constructor(
 		private readonly openStore: () => Promise<SyncStore>,
+		/** The run's lease (CONTRACT §1): the store writes only while it holds, in the same transaction. */
+		private readonly fence?: LeaseFence,
+		/** Names the node in a lost-lease error. */
+		private readonly node?: INode,
 		private readonly batchSize = LEDGER_BATCH,
 	) {}
 
@@ -46,8 +53,14 @@ export class LedgerBatches {
 		if (written.length > 0 || forgotten.size > 0) {
 			this.chain = this.chain.then(async () => {
 				const store = await this.openStore();
-				if (written.length > 0) await store.upsertLedger(written);
-				for (const { syncName, audienceId, keys } of forgotten.values()) await store.deleteLedger(syncName, audienceId, keys);
+				try {
+					if (written.length > 0) await store.upsertLedger(written, this.fence);
+					for (const { syncName, audienceId, keys } of forgotten.values()) await store.deleteLedger(syncName, audienceId, keys, this.fence);
+				} catch (error) {
+					// Another run holds the lock now: nothing of this batch was written, and the node says why.
+					if (error instanceof LeaseLostError && this.node) throw leaseLostNodeError(this.node, error);
+					throw error;
+				}
 			});
 		}
 		return this.chain;

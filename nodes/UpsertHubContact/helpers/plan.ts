@@ -3,7 +3,7 @@
  * that brings an existing contact in line (nothing at all when it already is). Pure: no n8n, no HTTP.
  *
  * Two rules shape it:
- * - Opt-out wins. The sync never sends SUBSCRIBED. A number that is opted out (Mailchimp SMS
+ * - Opt-out wins. The sync never sends SUBSCRIBED, not even for a channel it only sends back. A number that is opted out (Mailchimp SMS
  *   unsubscribed, or on the Hub blacklist) is sent UNSUBSCRIBED; a clean number is sent without a
  *   state, so the Hub applies its own default (subscribed) or the preference it kept for that number,
  *   even after the contact was deleted (re-importing is not a resubscribe).
@@ -12,7 +12,7 @@
  */
 import type { HubContact, HubContactInput, HubSubscriptionState } from '../../shared/transport/hub';
 import { SOURCE_VALUE, type SyncIdentity } from './identity';
-import type { HubContactFields } from '../../shared/contact';
+import type { HubContactFields } from '../../shared/items';
 
 /** Map Fields' `json.contact`. */
 export type DesiredContact = HubContactFields;
@@ -51,12 +51,16 @@ function fieldName(id: string, identity: SyncIdentity, tags: ReadonlyMap<string,
 	return tags.get(id) ?? id;
 }
 
-/** A channel sent back as the Hub has it (only SMS and WhatsApp reach here: see WRITABLE_CHANNELS). */
+/**
+ * A channel this write does not create, sent back so the complete array keeps it (only SMS and
+ * WhatsApp reach here: see WRITABLE_CHANNELS). Its UNSUBSCRIBED is repeated, its SUBSCRIBED never:
+ * without a state the Hub keeps the channel's own, so a STOP that arrived after our read still wins.
+ */
 function echoChannel(c: HubContact['channels'][number]): ChannelInput {
 	return {
 		channelId: c.channelId,
 		type: c.type as ChannelInput['type'],
-		...(c.subscriptionState ? { subscriptionState: c.subscriptionState } : {}),
+		...(c.subscriptionState === 'UNSUBSCRIBED' ? { subscriptionState: 'UNSUBSCRIBED' as const } : {}),
 	};
 }
 

@@ -27,6 +27,7 @@ import {
 	type JsonObject,
 } from 'n8n-workflow';
 
+import { chunks } from '../chunks';
 import { DEFAULT_RETRY_POLICY, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryPolicy, type RetryVerdict } from '../retry';
 
 export const HUB_CREDENTIAL_TYPE = 'sinchHubApi';
@@ -274,6 +275,12 @@ export class HubUnavailableError extends HubApiError {
 	}
 }
 
+/**
+ * A 2xx answer that is not shaped as the API documents (an HTML page from a proxy, `{}`, a contact
+ * without channels). Nothing may be concluded from it, so nothing is written because of it.
+ */
+export class HubBadAnswerError extends HubApiError {}
+
 /** Internal: a failure the retry policy may try again; never leaves this module. */
 class RetryableFailure extends Error {
 	constructor(
@@ -305,6 +312,80 @@ function connectionCode(error: unknown): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Answers: the shapes the code relies on, checked before use. Each check names what was wrong.
+
+type Check = (value: unknown) => string | undefined;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `text (${JSON.stringify(v.slice(0, 40))})` : typeof v);
+
+function needText(o: Record<string, unknown>, name: string, what: string, optional = false): string | undefined {
+	const v = o[name];
+	if (optional && (v === undefined || v === null)) return undefined;
+	return typeof v === 'string' && (optional || v !== '') ? undefined : `${what} has no text "${name}" (got ${kindOf(v)})`;
+}
+
+function needArray(o: Record<string, unknown>, name: string, what: string, item: Check, optional = false): string | undefined {
+	const v = o[name];
+	if (optional && (v === undefined || v === null)) return undefined;
+	if (!Array.isArray(v)) return `${what} has no array "${name}" (got ${kindOf(v)})`;
+	for (let i = 0; i < v.length; i++) {
+		const problem = item(v[i]);
+		if (problem) return `${what}: ${name}[${i}] ${problem}`;
+	}
+	return undefined;
+}
+
+const first = (...problems: Array<string | undefined>) => problems.find((p) => p !== undefined);
+
+const checkChannel: Check = (c) => {
+	if (!isObject(c)) return `is ${kindOf(c)}, not a channel`;
+	const state = c.subscriptionState;
+	return first(
+		needText(c, 'channelId', 'the channel'),
+		needText(c, 'type', 'the channel'),
+		state === undefined || state === null || state === 'SUBSCRIBED' || state === 'UNSUBSCRIBED' ? undefined : `has the subscription state ${kindOf(state)}`,
+	);
+};
+
+const checkFieldValue: Check = (f) => (isObject(f) ? first(needText(f, 'id', 'the custom field value'), needText(f, 'value', 'the custom field value', true)) : `is ${kindOf(f)}`);
+const checkListRef: Check = (l) => (isObject(l) ? needText(l, 'id', 'the list') : `is ${kindOf(l)}`);
+
+export const checkContact: Check = (c) => {
+	if (!isObject(c)) return `a contact is ${kindOf(c)}`;
+	return first(
+		needText(c, 'id', 'a contact'),
+		needArray(c, 'channels', `contact ${String(c.id)}`, checkChannel),
+		needArray(c, 'customFields', `contact ${String(c.id)}`, checkFieldValue, true),
+		needArray(c, 'lists', `contact ${String(c.id)}`, checkListRef, true),
+	);
+};
+
+export const checkList: Check = (l) => (isObject(l) ? first(needText(l, 'id', 'a list'), needText(l, 'name', 'a list')) : `a list is ${kindOf(l)}`);
+
+export const checkCustomField: Check = (f) => {
+	if (!isObject(f)) return `a custom field is ${kindOf(f)}`;
+	return first(
+		needText(f, 'id', 'a custom field'),
+		needText(f, 'label', 'a custom field'),
+		needText(f, 'mergeTag', 'a custom field'),
+		needText(f, 'type', 'a custom field'),
+		typeof f.maxLength === 'number' ? undefined : `custom field ${String(f.id)} has no number "maxLength" (got ${kindOf(f.maxLength)})`,
+	);
+};
+
+/** A page of the token-paged Contacts API: `content` an array of checked items, tokens text or absent. */
+function checkTokenPage(item: Check): Check {
+	return (page) => {
+		if (!isObject(page)) return `the page is ${kindOf(page)}, not an object`;
+		return first(
+			needArray(page, 'content', 'the page', item),
+			needText(page, 'nextPageToken', 'the page', true),
+		);
+	};
+}
+
+// ---------------------------------------------------------------------------------------------
 // Query strings: the contacts `request` object goes form-exploded (`pageSize=100&channelIds=%2B61…`)
 
 export type HubQuery = Record<string, string | number | boolean | string[] | undefined>;
@@ -318,12 +399,6 @@ export function hubQueryString(query: HubQuery): string {
 		else params.append(key, String(value));
 	}
 	return params.toString();
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-	const out: T[][] = [];
-	for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-	return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,9 +422,12 @@ export function hubBaseUrl(credential: HubCredentialData, node: INode): string {
 			description: 'Pick a region in the credential, or with "Custom" enter a URL such as https://au.app.api.sinch.com',
 		});
 	}
-	if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+	// The key and secret travel with every request: only https, except to this machine (a local
+	// test server or emulator), where nothing crosses a network.
+	const loopback = url.hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === '[::1]';
+	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
 		throw new NodeOperationError(node, 'The Hub base URL must start with https://', {
-			description: `The credential's base URL uses ${url.protocol}; enter an https:// address`,
+			description: `The credential's base URL is ${url.protocol}//${url.host}; enter an https:// address. Plain http:// is accepted only for a test server on this machine (localhost or 127.0.0.1).`,
 		});
 	}
 	return raw.replace(/\/+$/, '');
@@ -363,11 +441,19 @@ export interface HubClientOptions {
 	timeoutMs?: number;
 }
 
-interface CallOptions {
+interface CallOptions<T> {
 	query?: HubQuery;
 	body?: unknown;
-	/** False for requests the Hub must not receive twice (sending messages). */
+	/**
+	 * False for requests the Hub must not receive twice (creates, sends): one whose answer was lost
+	 * (timeout, reset, 500/502/504) is resent only after `reconcile` found it was not carried out,
+	 * and never resent without one.
+	 */
 	idempotent?: boolean;
+	/** Looks for what a lost request would have made; its finding is the request's answer. */
+	reconcile?: () => Promise<T | undefined>;
+	/** The shape the caller relies on: a problem found makes the call fail with HubBadAnswerError. */
+	check?: Check;
 }
 
 /** Reads the credential once and returns a client for this execution. */
@@ -390,12 +476,13 @@ export class HubClient {
 	// --- the one request function ---------------------------------------------------------
 
 	/** One Hub call with the retry policy; resolves with the 2xx answer, else throws a typed error. */
-	async request<T>(method: IHttpRequestMethods, path: string, call: CallOptions = {}): Promise<{ status: number; body: T }> {
+	async request<T>(method: IHttpRequestMethods, path: string, call: CallOptions<T> = {}): Promise<{ status: number; body: T }> {
 		const qs = call.query ? hubQueryString(call.query) : '';
 		const url = `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
 		const idempotent = call.idempotent ?? true;
+		const reconcile = call.reconcile;
 		try {
-			return await withRetry(
+			return await withRetry<{ status: number; body: T }>(
 				async () => {
 					let response: IN8nHttpFullResponse;
 					try {
@@ -423,7 +510,11 @@ export class HubClient {
 					}
 					const status = response.statusCode;
 					const body = parseBody(response.body);
-					if (status >= 200 && status < 300) return { status, body: body as T };
+					if (status >= 200 && status < 300) {
+						const problem = call.check?.(body);
+						if (problem) throw this.badAnswer(method, path, status, problem);
+						return { status, body: body as T };
+					}
 					if (status === 429 || (status >= 500 && status !== 501)) {
 						const retryAfter = parseRetryAfter(response.headers?.['retry-after'] as string | undefined);
 						throw new RetryableFailure(status, undefined, retryAfter, status === 429 || status === 503);
@@ -432,28 +523,36 @@ export class HubClient {
 				},
 				(error): RetryVerdict => {
 					if (!(error instanceof RetryableFailure)) return { retryable: false };
-					// A lost answer to a send may still have been acted on: never resend those.
-					if (!idempotent && !error.notProcessed) return { retryable: false };
-					return { retryable: true, retryAfterMs: error.retryAfterMs };
+					// A lost answer to a create or a send may hide a success: look before resending.
+					return { retryable: true, retryAfterMs: error.retryAfterMs, mayHaveApplied: !idempotent && !error.notProcessed };
 				},
 				{
 					sleep: this.options.sleep ?? sleep,
 					random: this.options.random,
+					reconcile: reconcile
+						? async () => {
+								const found = await reconcile();
+								if (found === undefined) return undefined;
+								this.ctx.logger?.debug(`Sinch Hub ${method} ${path}: the answer was lost, but the Hub had carried it out`);
+								return { result: { status: 200, body: found } };
+							}
+						: undefined,
 					onRetry: ({ attempt, waitMs, error }) =>
 						this.ctx.logger?.debug(`Sinch Hub ${method} ${path}: ${(error as Error).message}; retry ${attempt} in ${waitMs} ms`),
 				},
 				this.options.retryPolicy ?? DEFAULT_RETRY_POLICY,
 			);
 		} catch (error) {
-			if (error instanceof RetriesExhaustedError) throw this.unavailable(method, path, error.lastError, error.attempts, idempotent);
-			if (error instanceof RetryableFailure) throw this.unavailable(method, path, error, 1, idempotent);
+			if (error instanceof RetriesExhaustedError) throw this.unavailable(method, path, error.lastError, error.attempts, idempotent, !!reconcile);
+			if (error instanceof RetryableFailure) throw this.unavailable(method, path, error, 1, idempotent, !!reconcile);
 			throw error;
 		}
 	}
 
-	private unavailable(method: string, path: string, last: unknown, attempts: number, idempotent: boolean): HubUnavailableError {
+	private unavailable(method: string, path: string, last: unknown, attempts: number, idempotent: boolean, reconciled: boolean): HubUnavailableError {
 		const failure = last as RetryableFailure;
 		const what = failure.status !== undefined ? `HTTP ${failure.status}` : `connection failure (${failure.code ?? 'unknown'})`;
+		const lost = !idempotent && !failure.notProcessed;
 		return new HubUnavailableError(
 			this.node,
 			failure.status,
@@ -461,9 +560,22 @@ export class HubClient {
 				? 'The Sinch MessageMedia Hub kept asking us to slow down; try again later'
 				: 'The Sinch MessageMedia Hub is not answering; try again later',
 			`${method} ${path} failed ${attempts} time(s); last: ${what}.` +
-				(!idempotent && !failure.notProcessed ? ' The Hub may have accepted it, so it was not sent again.' : ''),
+				(lost
+					? reconciled
+						? ' Each lost answer was looked up in the Hub before sending again, and nothing was found; the next run looks again.'
+						: ' The Hub may have accepted it, so it was not sent again.'
+					: ''),
 			attempts,
-			!idempotent && !failure.notProcessed,
+			lost,
+		);
+	}
+
+	private badAnswer(method: string, path: string, status: number, problem: string): HubBadAnswerError {
+		return new HubBadAnswerError(
+			this.node,
+			status,
+			`The Hub's answer to ${method} ${path.split('?')[0]} was not what the API documents: ${problem}`.slice(0, 400),
+			'Nothing was written because of it. If it happens again, check the base URL in the credential (another server or a proxy may be answering) and the Hub status page.',
 		);
 	}
 
@@ -507,12 +619,15 @@ export class HubClient {
 	}
 
 	/** Pages through a token-paged endpoint of the Contacts API until there is no next page. */
-	async *tokenPages<T>(path: string, filter: HubQuery, pageSize = HUB_PAGE_SIZE): AsyncGenerator<T[]> {
+	async *tokenPages<T>(path: string, filter: HubQuery, item: Check, pageSize = HUB_PAGE_SIZE): AsyncGenerator<T[]> {
 		let token: string | undefined;
 		const seen = new Set<string>();
 		do {
-			const { body } = await this.request<TokenPage<T>>('GET', path, { query: { ...filter, pageSize, nextPageToken: token } });
-			yield body.content ?? [];
+			const { body } = await this.request<TokenPage<T>>('GET', path, {
+				query: { ...filter, pageSize, nextPageToken: token },
+				check: checkTokenPage(item),
+			});
+			yield body.content;
 			token = body.nextPageToken || undefined;
 			if (token !== undefined) {
 				// A token that comes back again would loop for ever.
@@ -525,7 +640,7 @@ export class HubClient {
 	// --- contacts -------------------------------------------------------------------------
 
 	contactPages(filter: HubContactFilter = {}, pageSize = HUB_PAGE_SIZE): AsyncGenerator<HubContact[]> {
-		return this.tokenPages<HubContact>('/api/v1/contacts/contacts', { ...filter }, pageSize);
+		return this.tokenPages<HubContact>('/api/v1/contacts/contacts', { ...filter }, checkContact, pageSize);
 	}
 
 	async *contacts(filter: HubContactFilter = {}): AsyncGenerator<HubContact> {
@@ -555,17 +670,36 @@ export class HubClient {
 	}
 
 	async getContact(id: string): Promise<HubContact> {
-		return (await this.request<HubContact>('GET', `/api/v1/contacts/contacts/${encodeURIComponent(id)}`)).body;
+		return (await this.request<HubContact>('GET', `/api/v1/contacts/contacts/${encodeURIComponent(id)}`, { check: checkContact })).body;
 	}
 
-	/** Throws HubConflictError when a contact already holds one of the channels. */
-	async createContact(input: HubContactInput): Promise<HubContact> {
-		return (await this.request<HubContact>('POST', '/api/v1/contacts/contacts', { body: input })).body;
+	/**
+	 * Throws HubConflictError when a contact already holds one of the channels. A create whose answer
+	 * was lost is never resent blindly: the contact holding all its channels (and, with `isOurs`, the
+	 * one `isOurs` accepts, e.g. by the Mailchimp ID it carries) is the one it made.
+	 */
+	async createContact(input: HubContactInput, isOurs: (contact: HubContact) => boolean = () => true): Promise<HubContact> {
+		const channels = input.channels ?? [];
+		return (
+			await this.request<HubContact>('POST', '/api/v1/contacts/contacts', {
+				body: input,
+				check: checkContact,
+				idempotent: false,
+				reconcile: async () => {
+					if (channels.length === 0) return undefined;
+					const found = await this.findContactsByPhone(channels.map((c) => c.channelId));
+					const holders = found.get(channels[0].channelId) ?? [];
+					return holders.find(
+						(contact) => channels.every((want) => contact.channels.some((c) => c.channelId === want.channelId && c.type === want.type)) && isOurs(contact),
+					);
+				},
+			})
+		).body;
 	}
 
 	/** Arrays given (channels, lists, customFields) may replace the contact's: send complete ones. */
 	async updateContact(id: string, input: HubContactInput): Promise<HubContact> {
-		return (await this.request<HubContact>('PATCH', `/api/v1/contacts/contacts/${encodeURIComponent(id)}`, { body: input })).body;
+		return (await this.request<HubContact>('PATCH', `/api/v1/contacts/contacts/${encodeURIComponent(id)}`, { body: input, check: checkContact })).body;
 	}
 
 	async deleteContact(id: string): Promise<void> {
@@ -575,7 +709,7 @@ export class HubClient {
 	// --- lists ----------------------------------------------------------------------------
 
 	async *lists(filter: { name?: string; alias?: string; listIds?: string[] } = {}): AsyncGenerator<HubList> {
-		for await (const page of this.tokenPages<HubList>('/api/v1/contacts/lists', { ...filter })) yield* page;
+		for await (const page of this.tokenPages<HubList>('/api/v1/contacts/lists', { ...filter }, checkList)) yield* page;
 	}
 
 	/** The list with exactly this name (case-insensitive; an exact-case match wins). */
@@ -589,11 +723,22 @@ export class HubClient {
 	}
 
 	async getList(id: string): Promise<HubList> {
-		return (await this.request<HubList>('GET', `/api/v1/contacts/lists/${encodeURIComponent(id)}`)).body;
+		return (await this.request<HubList>('GET', `/api/v1/contacts/lists/${encodeURIComponent(id)}`, { check: checkList })).body;
 	}
 
+	/** A create whose answer was lost is looked up by its name before it is sent again. */
 	async createList(input: { name: string; alias?: string }): Promise<HubList> {
-		return (await this.request<HubList>('POST', '/api/v1/contacts/lists', { body: input })).body;
+		return (
+			await this.request<HubList>('POST', '/api/v1/contacts/lists', {
+				body: input,
+				check: checkList,
+				idempotent: false,
+				reconcile: async () => {
+					for await (const list of this.lists({ name: input.name })) if (list.name === input.name) return list;
+					return undefined;
+				},
+			})
+		).body;
 	}
 
 	async deleteList(id: string): Promise<void> {
@@ -636,7 +781,7 @@ export class HubClient {
 	// --- custom fields --------------------------------------------------------------------
 
 	async *customFields(filter: { label?: string; mergeTag?: string; customFieldIds?: string[] } = {}): AsyncGenerator<HubCustomField> {
-		for await (const page of this.tokenPages<HubCustomField>('/api/v1/contacts/custom-fields', { ...filter })) yield* page;
+		for await (const page of this.tokenPages<HubCustomField>('/api/v1/contacts/custom-fields', { ...filter }, checkCustomField)) yield* page;
 	}
 
 	/** By merge tag if given, else by label; exact, case-insensitive. */
@@ -649,8 +794,17 @@ export class HubClient {
 		return undefined;
 	}
 
+	/** A create whose answer was lost is looked up by its merge tag before it is sent again. */
 	async createCustomField(input: HubCustomFieldInput): Promise<HubCustomField> {
-		return (await this.request<HubCustomField>('POST', '/api/v1/contacts/custom-fields', { body: input })).body;
+		return (
+			await this.request<HubCustomField>('POST', '/api/v1/contacts/custom-fields', {
+				body: input,
+				check: checkCustomField,
+				idempotent: false,
+				// Merge tags are unique, and the caller looked for this one before creating it.
+				reconcile: async () => await this.findCustomField({ mergeTag: input.mergeTag }),
+			})
+		).body;
 	}
 
 	/** Finds the field by merge tag (then label) or creates it. */
@@ -760,13 +914,27 @@ export class HubClient {
 
 	// --- number authorisation (blacklist) -------------------------------------------------
 
-	/** number → may we send to it (false = on the blacklist). */
+	/**
+	 * number → may we send to it (false = on the blacklist). Every number asked about must be answered
+	 * with a yes or no: a number the answer leaves out is never taken as allowed, the call fails.
+	 */
 	async checkAuthorised(numbers: string[]): Promise<Map<string, boolean>> {
 		const result = new Map<string, boolean>();
+		const checkEntry: Check = (e) =>
+			isObject(e) ? first(needText(e, 'number', 'the entry'), typeof e.authorised === 'boolean' ? undefined : `for ${String(e.number)} has no true/false "authorised" (got ${kindOf(e.authorised)})`) : `is ${kindOf(e)}`;
 		for (const batch of chunks([...new Set(numbers)], HUB_AUTHORISATION_BATCH)) {
 			const path = `/v1/number_authorisation/is_authorised/${batch.map(encodeURIComponent).join(',')}`;
-			const { body } = await this.request<{ numbers?: Array<{ number: string; authorised: boolean }> }>('GET', path);
-			for (const entry of body.numbers ?? []) result.set(entry.number, entry.authorised);
+			const { body } = await this.request<{ numbers: Array<{ number: string; authorised: boolean }> }>('GET', path, {
+				check: (answer) => {
+					if (!isObject(answer)) return `the answer is ${kindOf(answer)}, not an object`;
+					const problem = needArray(answer, 'numbers', 'the answer', checkEntry);
+					if (problem) return problem;
+					const answered = new Set((answer.numbers as Array<{ number: string }>).map((e) => e.number));
+					const missing = batch.filter((n) => !answered.has(n));
+					return missing.length > 0 ? `it says nothing about ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}` : undefined;
+				},
+			});
+			for (const entry of body.numbers) if (batch.includes(entry.number)) result.set(entry.number, entry.authorised);
 		}
 		return result;
 	}
@@ -775,12 +943,18 @@ export class HubClient {
 		let token: string | undefined;
 		const seen = new Set<string>();
 		do {
-			const { body } = await this.request<{ numbers?: string[]; pagination?: { page?: string; next_uri?: string } }>(
+			const { body } = await this.request<{ numbers: string[]; pagination?: { page?: string; next_uri?: string } }>(
 				'GET',
 				'/v1/number_authorisation/mt/blacklist',
-				{ query: { token } },
+				{
+					query: { token },
+					check: (answer) =>
+						isObject(answer)
+							? needArray(answer, 'numbers', 'the blacklist page', (n) => (typeof n === 'string' ? undefined : `is ${kindOf(n)}, not a number`))
+							: `the answer is ${kindOf(answer)}, not an object`,
+				},
 			);
-			const numbers = body.numbers ?? [];
+			const numbers = body.numbers;
 			yield* numbers;
 			token = numbers.length > 0 ? body.pagination?.page || undefined : undefined;
 			if (token !== undefined && seen.has(token)) return;

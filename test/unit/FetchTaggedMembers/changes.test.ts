@@ -1,7 +1,7 @@
 import type { INode } from 'n8n-workflow';
 
 import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger } from '../../../nodes/FetchTaggedMembers/changes';
-import type { TaggedMember } from '../../../nodes/FetchTaggedMembers/members';
+import type { TaggedMember } from '../../../nodes/shared/items';
 import type { LedgerEntry } from '../../../nodes/shared/store';
 import { MailchimpClient, resolveMailchimpAuth } from '../../../nodes/shared/transport/mailchimp';
 import { credentialsOf, demoDataset, largeAudience } from '../../emulators/datasets';

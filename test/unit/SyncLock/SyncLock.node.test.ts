@@ -15,7 +15,7 @@ import {
 import { HubSyncStorePostgres } from '../../../credentials/HubSyncStorePostgres.credentials';
 import { SyncLock } from '../../../nodes/SyncLock/SyncLock.node';
 import { closeAllSyncStores } from '../../../nodes/shared/store';
-import { postgresFixture, type BackendFixture } from '../store/backends';
+import { postgresFixture, type BackendFixture } from '../shared/store/backends';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 const node = new SyncLock();
@@ -117,14 +117,14 @@ describe('Sync Lock: Acquire', () => {
 });
 
 describe('Sync Lock: Release', () => {
-	it('releases once for all items of the run and records the counts of what went through', async () => {
+	it('releases once for all items of the run and records the counts of what was done (sync.result by default)', async () => {
 		const { acquired } = await acquire('aud-1', 'exec-1');
 		const token = acquired[0].json.token;
 		const items: INodeExecutionData[] = [
-			{ json: { sync: { change: 'new' } } },
-			{ json: { sync: { change: 'new' } } },
-			{ json: { sync: { change: 'changed' } } },
-			{ json: { sync: { change: 'removed' } } },
+			{ json: { sync: { change: 'new', result: 'created' } } },
+			{ json: { sync: { change: 'new', result: 'created' } } },
+			{ json: { sync: { change: 'changed', result: 'updated' } } },
+			{ json: { sync: { change: 'removed', result: 'removed-from-list' } } },
 			{ json: { sync: { change: 'new' }, error: 'The Hub rejected the phone number' } },
 		];
 		const [out] = await run({ operation: 'release', token, outcome: 'auto', releaseOptions: {} }, { items });
@@ -134,11 +134,22 @@ describe('Sync Lock: Release', () => {
 			lockName: 'aud-1',
 			released: true,
 			outcome: 'partial',
-			counts: { new: 2, changed: 1, removed: 1, errors: 1 },
+			counts: { created: 2, updated: 1, 'removed-from-list': 1, errors: 1 },
 			errorSummary: '1 item failed: The Hub rejected the phone number',
-			message: 'Released "aud-1": partial (new 2, changed 1, removed 1, errors 1)',
+			message: 'Released "aud-1": partial (created 2, updated 1, removed-from-list 1, errors 1)',
 		});
 		expect((await acquire('aud-1', 'exec-2')).acquired).toHaveLength(1);
+	});
+
+	it('records the run failed when one item says it must fail (fatal), however many succeeded', async () => {
+		const { acquired } = await acquire('aud-1', 'exec-1');
+		const items: INodeExecutionData[] = [
+			{ json: { sync: { change: 'new', result: 'created' } } },
+			{ json: { sync: { change: 'removed' }, error: 'Removal guard: 30 of 100 members would be removed', fatal: true } },
+		];
+		const [out] = await run({ operation: 'release', token: acquired[0].json.token, outcome: 'auto', releaseOptions: {} }, { items });
+		expect(out[0].json).toMatchObject({ released: true, outcome: 'failed', counts: { created: 1, errors: 1 } });
+		expect(String(out[0].json.errorSummary)).toMatch(/^The run failed: Removal guard/);
 	});
 
 	it('changes nothing for a wrong token and says so', async () => {
@@ -200,14 +211,14 @@ describe('Sync Lock: Renew, Status, Force Release', () => {
 
 		await run(
 			{ operation: 'release', token: acquired[0].json.token, outcome: 'auto' },
-			{ items: [{ json: { sync: { change: 'new' } } }] },
+			{ items: [{ json: { sync: { change: 'new', result: 'created' } } }] },
 		);
 		const [after] = await run({ operation: 'status', lockName: 'aud-1', runLimit: 10, includeBusy: false });
 		expect(after[0].json).toMatchObject({
 			running: false,
 			holder: null,
-			message: expect.stringMatching(/^Idle; last run success at .* \(new 1\)$/),
-			lastRun: { outcome: 'success', trigger: 'manual', holder: 'exec-1', counts: { new: 1 } },
+			message: expect.stringMatching(/^Idle; last run success at .* \(created 1\)$/),
+			lastRun: { outcome: 'success', trigger: 'manual', holder: 'exec-1', counts: { created: 1 } },
 		});
 		expect(after[0].json.runs).toHaveLength(1);
 		expect(after[0].pairedItem).toEqual({ item: 0 });
@@ -251,9 +262,9 @@ describe('Sync Lock on PostgreSQL, through the credential', () => {
 		expect(busy[0].json).toMatchObject({ holder: 'pg-1' });
 		const [released] = await run(
 			{ store: 'postgres', operation: 'release', token: acquired[0].json.token, outcome: 'auto' },
-			{ credentials, items: [{ json: { sync: { change: 'changed' } } }] },
+			{ credentials, items: [{ json: { sync: { change: 'changed', result: 'updated' } } }] },
 		);
-		expect(released[0].json).toMatchObject({ released: true, outcome: 'success', counts: { changed: 1 } });
+		expect(released[0].json).toMatchObject({ released: true, outcome: 'success', counts: { updated: 1 } });
 	});
 
 	it('tests the credential with a real connection', async () => {

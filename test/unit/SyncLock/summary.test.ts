@@ -31,4 +31,16 @@ describe('summariseItems', () => {
 	it('a run with nothing to do is a success with no counts', () => {
 		expect(summariseItems([lease], 'sync.change', 'auto', '')).toEqual({ outcome: 'success', counts: {}, errorSummary: undefined });
 	});
+
+	it('fails the run when an item is fatal, and says why first', () => {
+		const summary = summariseItems(
+			[lease, { json: { sync: { result: 'created' } } }, { json: { error: 'Guard refused', fatal: true } }, { json: { error: 'Other' } }],
+			'sync.result',
+			'auto',
+			'',
+		);
+		expect(summary).toEqual({ outcome: 'failed', counts: { created: 1, errors: 2 }, errorSummary: 'The run failed: Guard refused. 2 items failed: Guard refused; Other' });
+		// An explicit outcome still wins.
+		expect(summariseItems([{ json: { error: 'Guard refused', fatal: true } }], 'sync.result', 'partial', '').outcome).toBe('partial');
+	});
 });

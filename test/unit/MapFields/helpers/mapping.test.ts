@@ -2,7 +2,7 @@
  * The mapping itself: Mailchimp fields offered, the defaults, reading a member, and one member →
  * Hub contact fields or the reasons it cannot be one.
  */
-import type { TaggedMember } from '../../../../nodes/FetchTaggedMembers/members';
+import type { TaggedMember } from '../../../../nodes/shared/items';
 import {
 	customFieldKey,
 	fitCustomField,

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { closeAllSyncStores, openSyncStore, resolveSqlitePath } from '../../../nodes/shared/store';
-import { openStoreForNode } from '../../../nodes/shared/store/node';
-import { assertSqliteAllowed, STORE_APPLICATION_ID } from '../../../nodes/shared/store/place';
+import { closeAllSyncStores, openSyncStore, resolveSqlitePath } from '../../../../nodes/shared/store';
+import { openStoreForNode } from '../../../../nodes/shared/store/node';
+import { assertSqliteAllowed, STORE_APPLICATION_ID } from '../../../../nodes/shared/store/place';
 
 const HOUR = 3_600_000;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { closeAllSyncStores, openSyncStore } from '../../../nodes/shared/store';
+import { closeAllSyncStores, openSyncStore } from '../../../../nodes/shared/store';
 
 const HOUR = 3_600_000;
 

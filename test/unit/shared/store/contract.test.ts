@@ -10,9 +10,9 @@ import {
 	type AcquiredLease,
 	type LedgerEntry,
 	type SyncStore,
-} from '../../../nodes/shared/store';
-import { PostgresSyncStore } from '../../../nodes/shared/store/postgres';
-import { SqliteSyncStore } from '../../../nodes/shared/store/sqlite';
+} from '../../../../nodes/shared/store';
+import { PostgresSyncStore } from '../../../../nodes/shared/store/postgres';
+import { SqliteSyncStore } from '../../../../nodes/shared/store/sqlite';
 import { Client } from 'pg';
 
 import { FIXTURES, sleep, type BackendFixture, type PostgresConfig } from './backends';

@@ -3,7 +3,7 @@
  * outcome. The bad-input tests run it as an unprivileged user, where file permissions really bite
  * (root ignores them).
  */
-import { openSyncStore, SyncStoreError } from '../../../nodes/shared/store';
+import { openSyncStore, SyncStoreError } from '../../../../nodes/shared/store';
 
 async function main(): Promise<void> {
 	try {

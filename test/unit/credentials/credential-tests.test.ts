@@ -8,9 +8,9 @@
 import path from 'node:path';
 import type { ICredentialType, INodeType } from 'n8n-workflow';
 
-import manifest from '../../package.json';
+import manifest from '../../../package.json';
 
-const REPO = path.resolve(__dirname, '..', '..');
+const REPO = path.resolve(__dirname, '..', '..', '..');
 
 /** The source module behind a `dist/...js` entry of package.json's `n8n` section. */
 function load<T>(distPath: string): T {

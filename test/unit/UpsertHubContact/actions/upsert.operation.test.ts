@@ -5,9 +5,9 @@ import type { IHttpRequestOptions } from 'n8n-workflow';
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import { OpenApiValidator } from '../../contract/openapi';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
-import type { HubAccount } from '../../emulators/hub-state';
+import { OpenApiValidator } from '../../../contract/openapi';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import type { HubAccount } from '../../../emulators/hub-state';
 import {
 	AUDIENCE,
 	HUB_KEY,
@@ -22,7 +22,7 @@ import {
 	writeCounts,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from '../harness';
 
 const POINTS = '5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f';
 const CITY = '6a1d2e3f-4b5c-4d6e-9f70-8b9c0d1e2f3a';
@@ -289,6 +289,40 @@ describe('Upsert: opt-out wins', () => {
 		expect(contactByPhone(BEN.phone)!.channels[0].subscriptionState).toBe('UNSUBSCRIBED');
 	});
 
+	it.each([
+		['after the run read it', 'read'],
+		['just before the patch', 'patch'],
+	])('keeps a STOP on another channel that arrived mid-run (%s) when the number moves', async (_when, moment) => {
+		const SECOND = '+61491570998';
+		hub.seed(HUB_KEY.accountId, { contacts: [{ firstName: 'Ana', channels: [{ channelId: ANA.phone }, { channelId: SECOND }] }] });
+		await run([{ key: 'ana', phone: ANA.phone, firstName: 'Ana' }]);
+		const id = contactByPhone(ANA.phone)!.id;
+		let stopped = false;
+		const stop = () => {
+			if (stopped) return;
+			stopped = true;
+			account().receiveReply({ from: SECOND, content: 'STOP' });
+		};
+		const moved = { key: 'ana', phone: '+61491570157', firstName: 'Ana', hubContactId: id, previousPhone: ANA.phone };
+		const { done, errors } = await runNode(hub, store.path, [memberItem(moved)], {
+			afterResponse: (request, response) => {
+				if (moment === 'read' && String(request.url).includes('contactIds=')) stop();
+				return response;
+			},
+			beforeRequest: (request) => {
+				if (moment === 'patch' && request.method === 'PATCH' && String(request.url).includes(`/contacts/contacts/${id}`)) stop();
+			},
+		});
+		expect(errors).toEqual([]);
+		expect(stopped).toBe(true);
+		expect(hubOf(done[0]).changedFields).toEqual(['phone']);
+		expect(account().contactData(account().contacts.get(id)!).channels).toEqual([
+			{ channelId: SECOND, type: 'SMS', subscriptionState: 'UNSUBSCRIBED' },
+			{ channelId: '+61491570157', type: 'SMS', subscriptionState: 'SUBSCRIBED' },
+		]);
+		expect(subscribedEvents(SECOND).filter((e) => e.cause !== 'seed' && e.cause !== 'create')).toEqual([]);
+	});
+
 	it('creates a blacklisted number UNSUBSCRIBED, and unsubscribes an existing contact once its number is blacklisted', async () => {
 		hub.seed(HUB_KEY.accountId, { blacklist: [BEN.phone] });
 		await run([BEN, CHLOE]);
@@ -469,9 +503,9 @@ describe('Upsert: per-member failures', () => {
 	it('throws on a credential the Hub rejects, or with "continue on fail" sends every item to Error', async () => {
 		const items = [memberItem(BEN)];
 		const bad = async (continueOnFail: boolean) => {
-			const { UpsertHubContact } = await import('../../../nodes/UpsertHubContact/UpsertHubContact.node');
-			const { fakeExecuteContext } = await import('../helpers/fakeExecuteContext');
-			const { SinchHubApi } = await import('../../../credentials/SinchHubApi.credentials');
+			const { UpsertHubContact } = await import('../../../../nodes/UpsertHubContact/UpsertHubContact.node');
+			const { fakeExecuteContext } = await import('../../helpers/fakeExecuteContext');
+			const { SinchHubApi } = await import('../../../../credentials/SinchHubApi.credentials');
 			const ctx = fakeExecuteContext({
 				credentials: { sinchHubApi: { type: new SinchHubApi(), data: { region: 'custom', baseUrl: hub.url, apiKey: 'wrong', apiSecret: 'wrong', accountId: '' } } },
 				parameters: { operation: 'upsert', listName: 'MAILCHIMP', store: 'sqlite', storePath: store.path, options: {} },
@@ -498,6 +532,7 @@ describe('Upsert: the requests themselves', () => {
 				'GET /api/v1/contacts/custom-fields',
 				'POST /api/v1/contacts/custom-fields',
 				'GET /api/v1/contacts/contacts',
+				'GET /api/v1/contacts/contacts/{contactId}',
 				'POST /api/v1/contacts/contacts',
 				'PATCH /api/v1/contacts/contacts/{contactId}',
 				'PATCH /api/v1/contacts/lists/{listId}/contacts',

@@ -17,7 +17,7 @@ interface Connection {
 	node: string;
 	index: number;
 }
-const template = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'workflows', 'mailchimp-hub-sync.json'), 'utf8')) as {
+const template = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'workflows', 'mailchimp-hub-sync.json'), 'utf8')) as {
 	nodes: TemplateNode[];
 	connections: Record<string, { main: Array<Array<Connection>> }>;
 	settings: { executionOrder?: string; saveDataSuccessExecution?: string; saveDataErrorExecution?: string; saveManualExecutions?: unknown };

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { closeAllSyncStores, openSyncStore, type SyncStore } from '../../../nodes/shared/store';
+import { closeAllSyncStores, openSyncStore, type SyncStore } from '../../../../nodes/shared/store';
 import { FIXTURES, sleep, type BackendFixture } from './backends';
 import { startWorkers, stopWorkers, type Worker } from './workers';
 

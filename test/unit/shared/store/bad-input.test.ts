@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
 
-import { closeAllSyncStores, openSyncStore, resolveSqlitePath, type SyncStore } from '../../../nodes/shared/store';
+import { closeAllSyncStores, openSyncStore, resolveSqlitePath, type SyncStore } from '../../../../nodes/shared/store';
 import { postgresFixture, postgresServer, type BackendFixture, type PostgresConfig } from './backends';
 
 const HOUR = 3_600_000;

@@ -2,9 +2,9 @@
  * The pure planning of Upsert Hub Contact, for the contacts the emulator cannot hold: channels the API
  * can read but not write (GBM, Instagram, …), several SMS numbers on one contact.
  */
-import type { HubContact, HubCustomField, HubList } from '../../../nodes/shared/transport/hub';
-import type { SyncIdentity } from '../../../nodes/UpsertHubContact/helpers/identity';
-import { planUnsubscribe, planUpdate, type MemberIntent } from '../../../nodes/UpsertHubContact/helpers/plan';
+import type { HubContact, HubCustomField, HubList } from '../../../../nodes/shared/transport/hub';
+import type { SyncIdentity } from '../../../../nodes/UpsertHubContact/helpers/identity';
+import { planUnsubscribe, planUpdate, type MemberIntent } from '../../../../nodes/UpsertHubContact/helpers/plan';
 
 const field = (id: string, label: string, mergeTag: string) => ({ id, label, mergeTag, type: 'TEXT', maxLength: 100 }) as HubCustomField;
 const identity: SyncIdentity = {
@@ -89,13 +89,32 @@ describe('planUnsubscribe', () => {
 			ok: true,
 			channels: [
 				{ channelId: '+61491570156', type: 'SMS', subscriptionState: 'UNSUBSCRIBED' },
-				{ channelId: '+61491570999', type: 'SMS', subscriptionState: 'SUBSCRIBED' },
-				{ channelId: '+61491570999', type: 'WHATSAPP', subscriptionState: 'SUBSCRIBED' },
+				// Sent back without a state: the Hub keeps its own, so a STOP since our read is not undone.
+				{ channelId: '+61491570999', type: 'SMS' },
+				{ channelId: '+61491570999', type: 'WHATSAPP' },
 			],
 		});
-		expect(planUnsubscribe(two, null).ok && planUnsubscribe(two, null)).toMatchObject({
-			channels: [{ subscriptionState: 'UNSUBSCRIBED' }, { subscriptionState: 'UNSUBSCRIBED' }, { type: 'WHATSAPP', subscriptionState: 'SUBSCRIBED' }],
+		expect(planUnsubscribe(two, null).ok && planUnsubscribe(two, null)).toEqual({
+			ok: true,
+			channels: [
+				{ channelId: '+61491570156', type: 'SMS', subscriptionState: 'UNSUBSCRIBED' },
+				{ channelId: '+61491570999', type: 'SMS', subscriptionState: 'UNSUBSCRIBED' },
+				{ channelId: '+61491570999', type: 'WHATSAPP' },
+			],
 		});
+	});
+
+	it('never sends SUBSCRIBED for a channel a patch only sends back', () => {
+		const patch = planUnsubscribe(
+			contact([
+				{ channelId: '+61491570156', type: 'SMS', subscriptionState: 'SUBSCRIBED' },
+				{ channelId: '+61491570999', type: 'SMS', subscriptionState: 'UNSUBSCRIBED' },
+				{ channelId: '+61491570998', type: 'WHATSAPP', subscriptionState: 'SUBSCRIBED' },
+			]),
+			'+61491570156',
+		);
+		expect(JSON.stringify(patch)).not.toContain('"SUBSCRIBED"');
+		expect(patch.ok && patch.channels![1]).toEqual({ channelId: '+61491570999', type: 'SMS', subscriptionState: 'UNSUBSCRIBED' });
 	});
 
 	it('plans nothing when already unsubscribed, and refuses to drop unwritable channels', () => {

@@ -16,7 +16,7 @@
 import { openSync, closeSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { openSyncStore, type StoreConfig, type SyncStore } from '../../../nodes/shared/store';
+import { openSyncStore, type StoreConfig, type SyncStore } from '../../../../nodes/shared/store';
 
 type Message =
 	| { type: 'attempt'; lock: string; holder: string; ttlMs: number; marker?: string }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
-import type { PostgresStoreOptions } from '../../../nodes/shared/store';
+import type { PostgresStoreOptions } from '../../../../nodes/shared/store';
 
 export function postgresServer(): Omit<PostgresStoreOptions, 'schema'> {
 	return {

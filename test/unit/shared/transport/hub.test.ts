@@ -4,9 +4,10 @@ import { inspect } from 'node:util';
 
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { HUB_REGIONS, SinchHubApi } from '../../credentials/SinchHubApi.credentials';
+import { HUB_REGIONS, SinchHubApi } from '../../../../credentials/SinchHubApi.credentials';
 import {
 	HubAuthError,
+	HubBadAnswerError,
 	HubConflictError,
 	HubInvalidInputError,
 	HubNotFoundError,
@@ -16,10 +17,10 @@ import {
 	hubQueryString,
 	type HubContact,
 	type HubOutboundMessage,
-} from '../../nodes/shared/transport/hub';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../emulators/hub';
-import { runCredentialTest } from './helpers/fakeExecuteContext';
-import { hubContext, testHubClient } from './helpers/hubContext';
+} from '../../../../nodes/shared/transport/hub';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import { runCredentialTest } from '../../helpers/fakeExecuteContext';
+import { hubContext, testHubClient } from '../../helpers/hubContext';
 
 const A = { apiKey: 'transport-key-a', apiSecret: 'transport-secret-a-3f9c', accountId: 'AccountA' };
 const B = { apiKey: 'transport-key-b', apiSecret: 'transport-secret-b-77e1', accountId: 'AccountB' };
@@ -65,13 +66,24 @@ describe('credential', () => {
 		expect((await runCredentialTest(type, { ...data, accountId: 'NotMine' })).message).toMatch(/sub-account/);
 	});
 
-	it('turns the region into a base URL, and refuses a custom one that is not http(s)', () => {
+	it('turns the region into a base URL, and refuses a custom one that is not https (http only on this machine)', () => {
 		expect(hubBaseUrl({ region: HUB_REGIONS.eu }, node)).toBe('https://eu.app.api.sinch.com');
 		expect(hubBaseUrl({ region: HUB_REGIONS.legacyAu }, node)).toBe('https://api.messagemedia.com');
 		expect(hubBaseUrl({}, node)).toBe('https://au.app.api.sinch.com');
 		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://127.0.0.1:4010/' }, node)).toBe('http://127.0.0.1:4010');
 		expect(() => hubBaseUrl({ region: 'custom', baseUrl: '' }, node)).toThrow(NodeOperationError);
 		expect(() => hubBaseUrl({ region: 'custom', baseUrl: 'ftp://hub.example' }, node)).toThrow(/https/);
+		// The key and secret never travel in plain http beyond this machine.
+		expect(() => hubBaseUrl({ region: 'custom', baseUrl: 'http://hub.example.com' }, node)).toThrow(/must start with https/);
+		let refused: NodeOperationError | undefined;
+		try {
+			hubBaseUrl({ region: 'custom', baseUrl: 'http://10.0.0.5:8080' }, node);
+		} catch (error) {
+			refused = error as NodeOperationError;
+		}
+		expect(refused?.description).toMatch(/http:\/\/10\.0\.0\.5:8080; enter an https:\/\/ address\. Plain http:\/\/ is accepted only for a test server on this machine/);
+		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://localhost:4010' }, node)).toBe('http://localhost:4010');
+		expect(hubBaseUrl({ region: 'custom', baseUrl: 'http://[::1]:4010' }, node)).toBe('http://[::1]:4010');
 	});
 });
 
@@ -344,5 +356,84 @@ describe('secrets', () => {
 		expect(ctx.logLines.length).toBeGreaterThan(0); // the retries were logged
 		const logged = JSON.stringify(ctx.logLines);
 		for (const secret of secrets) expect(logged).not.toContain(secret);
+	});
+});
+
+describe('answers that are not shaped as the API documents', () => {
+	/** A server that answers 200 with the given body (a proxy page, `{}`, a half contact) for one path. */
+	async function garbled(body: string, contentType = 'application/json') {
+		const http = await import('node:http');
+		const web = http.createServer((_req, res) => {
+			res.writeHead(200, { 'content-type': contentType }).end(body);
+		});
+		await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+		const url = `http://127.0.0.1:${(web.address() as net.AddressInfo).port}`;
+		const { client } = await testHubClient(emu, { ...A, baseUrl: url }, { retryPolicy: FAST });
+		return { client, close: () => new Promise<void>((r) => web.close(() => r())) };
+	}
+
+	it.each([
+		['an HTML page for a contacts page', '<html><body>Gateway</body></html>', 'text/html', /GET \/api\/v1\/contacts\/contacts was not what the API documents: the page is text/],
+		['{} for a contacts page', '{}', 'application/json', /the page has no array "content"/],
+		['a contact without channels', JSON.stringify({ content: [{ id: 'c1', customFields: [] }] }), 'application/json', /contact c1 has no array "channels"/],
+		['a contact without an id', JSON.stringify({ content: [{ channels: [] }] }), 'application/json', /a contact has no text "id"/],
+		['an unknown subscription state', JSON.stringify({ content: [{ id: 'c1', channels: [{ channelId: '+61491570156', type: 'SMS', subscriptionState: 'MAYBE' }] }] }), 'application/json', /channels\[0\] has the subscription state/],
+		['a page token that is a number', JSON.stringify({ content: [], nextPageToken: 7 }), 'application/json', /no text "nextPageToken"/],
+	])('refuses %s, naming the endpoint and what was wrong', async (_what, body, type, message) => {
+		const hub = await garbled(body, type);
+		try {
+			const error = await hub.client.findContactsByPhone(['+61491570156']).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(HubBadAnswerError);
+			expect((error as Error).message).toMatch(message);
+		} finally {
+			await hub.close();
+		}
+	});
+
+	it('refuses a list or custom field page that lacks what the sync reads', async () => {
+		const lists = await garbled(JSON.stringify({ content: [{ id: 'l1' }] }));
+		try {
+			await expect(lists.client.findListByName('MAILCHIMP')).rejects.toThrow(/GET \/api\/v1\/contacts\/lists was not what the API documents: the page: content\[0\] a list has no text "name"/);
+			await expect(lists.client.findCustomField({ mergeTag: 'source' })).rejects.toThrow(/custom-fields was not .* a custom field has no text "label"/);
+		} finally {
+			await lists.close();
+		}
+	});
+
+	it('refuses a created contact that comes back without channels', async () => {
+		const hub = await garbled(JSON.stringify({ id: 'c1' }));
+		try {
+			await expect(hub.client.createContact({ channels: [{ channelId: '+61491570156', type: 'SMS' }] })).rejects.toThrow(/POST \/api\/v1\/contacts\/contacts .*no array "channels"/);
+		} finally {
+			await hub.close();
+		}
+	});
+
+	it('never takes a number the is_authorised answer leaves out as allowed', async () => {
+		const partial = await garbled(JSON.stringify({ uri: '/x', numbers: [{ number: '+61491570156', authorised: true }] }));
+		try {
+			await expect(partial.client.checkAuthorised(['+61491570156', '+61491570157'])).rejects.toThrow(/is_authorised.*says nothing about \+61491570157/);
+		} finally {
+			await partial.close();
+		}
+		const vague = await garbled(JSON.stringify({ numbers: [{ number: '+61491570156', authorised: 'yes' }] }));
+		try {
+			await expect(vague.client.checkAuthorised(['+61491570156'])).rejects.toThrow(/no true\/false "authorised"/);
+		} finally {
+			await vague.close();
+		}
+		const empty = await garbled('{}');
+		try {
+			await expect(empty.client.checkAuthorised(['+61491570156'])).rejects.toBeInstanceOf(HubBadAnswerError);
+		} finally {
+			await empty.close();
+		}
+	});
+
+	it('still reads the emulator’s real answers', async () => {
+		const { client } = await testHubClient(emu, A);
+		await client.createContact({ channels: [{ channelId: phone(1), type: 'SMS' }] });
+		expect((await client.findContactsByPhone([phone(1)])).get(phone(1))).toHaveLength(1);
+		expect(await client.checkAuthorised([phone(1), phone(2)])).toEqual(new Map([[phone(1), true], [phone(2), true]]));
 	});
 });

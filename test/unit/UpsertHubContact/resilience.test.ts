@@ -26,7 +26,7 @@ import {
 	SYNC,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
@@ -37,8 +37,9 @@ beforeAll(async () => {
 afterAll(async () => hub?.close());
 beforeEach(() => {
 	hub.reset();
+	hub.account(HUB_KEY.accountId).acceptDuplicateNumbers = false;
 	hub.counters.clear();
-	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, routeFilter: '', seed: null });
+	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, rateAppliedThen500: 0, rateAppliedThenDrop: 0, routeFilter: '', seed: null });
 	store = tempStore();
 });
 afterEach(async () => store.cleanup());
@@ -99,12 +100,106 @@ describe('Upsert with 10% of Hub answers 429 or 5xx', () => {
 		const ledger = await ledgerOf(store.path);
 		Object.assign(hub.faults, { rate429: 0.05, rate5xx: 0.05, seed: 7 });
 		const leaving = specs.slice(0, 20).map((s) => removedItem(s.key, ledger.get(s.key)!.hubContactId, s.phone));
-		const { done, errors } = await runNode(hub, store.path, leaving, { operation: 'remove', removeAction: 'removeFromList' });
+		const { done, errors } = await runNode(hub, store.path, leaving, { operation: 'remove', removeAction: 'removeFromList', maxRemovalShare: 50 });
 		expect(errors).toEqual([]);
 		expect(done.map((d) => hubOf(d).action)).toEqual(Array(20).fill('removed-from-list'));
 		expect(list().members.size).toBe(40);
 		expect(contacts()).toHaveLength(60);
 		expect((await ledgerOf(store.path)).size).toBe(40);
+	});
+});
+
+describe('Upsert when the Hub carries out a write but its answer is lost', () => {
+	const allCreated = (done: Array<{ json: Record<string, unknown> }>) => done.map((d) => hubOf(d as never).action);
+
+	it.each([
+		['answers 500', { rateAppliedThen500: 0.5 }],
+		['drops the connection', { rateAppliedThenDrop: 0.5 }],
+	])('creates each contact once and reports it created when the Hub %s after creating', async (_what, fault) => {
+		const specs = members(40);
+		Object.assign(hub.faults, { ...fault, routeFilter: '^POST /api/v1/contacts/contacts$', seed: 5 });
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem));
+		expect(errors).toEqual([]);
+		const lost = (hub.counters.get('fault applied 500') ?? 0) + (hub.counters.get('fault applied drop') ?? 0);
+		expect(lost).toBeGreaterThan(5);
+		expect(allCreated(done)).toEqual(Array(40).fill('created'));
+		// Looked up, not resent: one create per member.
+		expect(hub.counters.get('POST /api/v1/contacts/contacts')).toBe(40);
+		expectExactly(specs);
+		expect((await ledgerOf(store.path)).size).toBe(40);
+
+		Object.assign(hub.faults, { rateAppliedThen500: 0, rateAppliedThenDrop: 0, routeFilter: '' });
+		hub.counters.clear();
+		const again = await runNode(hub, store.path, specs.map((s) => memberItem({ ...s, change: 'changed' })));
+		expect(allCreated(again.done)).toEqual(Array(40).fill('unchanged'));
+		expect(totalWrites(hub)).toBe(0);
+	});
+
+	it('creates the list and the custom fields once when their answers are lost', async () => {
+		Object.assign(hub.faults, { rateAppliedThen500: 1, routeFilter: '^POST /api/v1/contacts/(lists|custom-fields)$' });
+		const { done, errors } = await runNode(hub, store.path, members(3).map(memberItem));
+		expect(errors).toEqual([]);
+		expect(done).toHaveLength(3);
+		expect([...account().lists.values()].map((l) => l.name)).toEqual(['MAILCHIMP']);
+		expect([...account().customFields.values()].map((f) => f.mergeTag).sort()).toEqual(['mailchimp_id', 'source']);
+		expect(hub.counters.get('fault applied 500')).toBe(3);
+		expect(hub.counters.get('POST /api/v1/contacts/lists')).toBe(1);
+	});
+
+	it('puts contacts in the list once when the answer to a list add is lost', async () => {
+		const specs = members(10);
+		await runNode(hub, store.path, specs.map(memberItem));
+		for (const id of [...list().members]) list().members.delete(id);
+		Object.assign(hub.faults, { rateAppliedThen500: 0.5, routeFilter: '^PATCH /api/v1/contacts/lists/\\{listId\\}/contacts$', seed: 2 });
+		const { done, errors } = await runNode(hub, store.path, specs.map((s) => memberItem({ ...s, change: 'changed' })));
+		expect(errors).toEqual([]);
+		expect(done.map((d) => hubOf(d).changedFields)).toEqual(Array(10).fill(['list']));
+		expect(list().members.size).toBe(10);
+		expect(contacts()).toHaveLength(10);
+	});
+});
+
+describe('A Hub that accepts one number twice', () => {
+	it('still makes one contact per member when create answers are lost', async () => {
+		account().acceptDuplicateNumbers = true;
+		const specs = members(30);
+		Object.assign(hub.faults, { rateAppliedThen500: 0.3, rateAppliedThenDrop: 0.3, routeFilter: '^POST /api/v1/contacts/contacts$', seed: 9 });
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem));
+		expect(errors).toEqual([]);
+		expect(done.map((d) => hubOf(d).action)).toEqual(Array(30).fill('created'));
+		expectExactly(specs);
+	});
+
+	it('merges copies of a member that are certainly the sync\'s (keeping an opt-out), and reports one that is not', async () => {
+		account().acceptDuplicateNumbers = true;
+		const [a, b] = members(3, 1);
+		await runNode(hub, store.path, [a, b].map(memberItem));
+		const ledger = await ledgerOf(store.path);
+		const copy = (spec: MemberSpec, extra: Record<string, unknown>) =>
+			account().createContact({
+				firstName: 'Copy',
+				channels: [{ channelId: spec.phone, type: 'SMS', ...extra }],
+				customFields: [...account().customFields.values()]
+					.filter((f) => f.mergeTag === 'mailchimp_id' || (f.mergeTag === 'source' && !('foreign' in extra)))
+					.map((f) => ({ id: f.id, value: f.mergeTag === 'source' ? 'MAILCHIMP' : spec.key })),
+				lists: [{ id: list().id }],
+			});
+		const first = copy(a, { subscriptionState: 'UNSUBSCRIBED' });
+		const second = copy(a, {});
+		const foreign = account().createContact({
+			channels: [{ channelId: b.phone, type: 'SMS' }],
+			customFields: [...account().customFields.values()].filter((f) => f.mergeTag === 'mailchimp_id').map((f) => ({ id: f.id, value: b.key })),
+		});
+		const { done, errors } = await runNode(hub, store.path, [a, b].map((s) => memberItem({ ...s, change: 'changed', hubContactId: ledger.get(s.key)!.hubContactId })));
+		expect(errors).toEqual([]);
+		const [forA, forB] = done.map(hubOf);
+		expect(forA).toMatchObject({ contactId: ledger.get(a.key)!.hubContactId, action: 'updated', subscription: 'UNSUBSCRIBED' });
+		expect(forA.changedFields).toEqual(['subscription', 'duplicates']);
+		expect(forA.note).toContain(first.id);
+		expect(forA.note).toContain(second.id);
+		expect(account().contactsWithChannel(a.phone).map((c) => c.id)).toEqual([ledger.get(a.key)!.hubContactId]);
+		expect(forB.note).toContain(foreign.id);
+		expect(account().contactsWithChannel(b.phone)).toHaveLength(2);
 	});
 });
 

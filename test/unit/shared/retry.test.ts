@@ -1,4 +1,4 @@
-import { backoffDelay, parseRetryAfter, RetriesExhaustedError, withRetry, type RetryPolicy } from '../../nodes/shared/retry';
+import { backoffDelay, parseRetryAfter, RetriesExhaustedError, withRetry, type RetryPolicy } from '../../../nodes/shared/retry';
 
 const policy: RetryPolicy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, maxTotalWaitMs: 10_000 };
 
@@ -26,6 +26,66 @@ describe('withRetry', () => {
 		expect(calls).toBe(3);
 		// Full jitter with random() = 1 hits the exponential ceiling: 100, then 200.
 		expect(waits).toEqual([100, 200]);
+	});
+
+	it('never resends a request that may have been carried out when nobody can look', async () => {
+		const { sleep } = recorder();
+		let calls = 0;
+		const lost = new Error('HTTP 500');
+		await expect(
+			withRetry(
+				async () => {
+					calls++;
+					throw lost;
+				},
+				() => ({ retryable: true, mayHaveApplied: true }),
+				{ sleep },
+				policy,
+			),
+		).rejects.toBe(lost);
+		expect(calls).toBe(1);
+	});
+
+	it('asks reconcile before resending a request that may have been carried out, and ends with what it found', async () => {
+		const { waits, sleep } = recorder();
+		let calls = 0;
+		const looked: unknown[] = [];
+		const lost = new Error('socket hang up');
+		const result = await withRetry<string>(
+			async () => {
+				calls++;
+				throw lost;
+			},
+			() => ({ retryable: true, mayHaveApplied: true }),
+			{
+				sleep,
+				random: () => 1,
+				reconcile: async (error) => {
+					looked.push(error);
+					return { result: 'found it' };
+				},
+			},
+			policy,
+		);
+		expect([result, calls, looked, waits]).toEqual(['found it', 1, [lost], [100]]);
+	});
+
+	it('resends once reconcile found nothing, and looks once more before giving up', async () => {
+		const { sleep } = recorder();
+		let calls = 0;
+		let looks = 0;
+		await expect(
+			withRetry(
+				async () => {
+					calls++;
+					throw new Error('HTTP 502');
+				},
+				() => ({ retryable: true, mayHaveApplied: true }),
+				{ sleep, reconcile: async () => void looks++ },
+				policy,
+			),
+		).rejects.toBeInstanceOf(RetriesExhaustedError);
+		expect([calls, looks]).toEqual([policy.maxAttempts, policy.maxAttempts]);
 	});
 
 	it('does not retry what the classifier calls final', async () => {

@@ -5,9 +5,9 @@
 import { DatabaseSync } from 'node:sqlite';
 import { Client } from 'pg';
 
-import { closeAllSyncStores, openSyncStore } from '../../../nodes/shared/store';
-import { hashToken } from '../../../nodes/shared/store/common';
-import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '../../../nodes/shared/store/migrations';
+import { closeAllSyncStores, openSyncStore } from '../../../../nodes/shared/store';
+import { hashToken } from '../../../../nodes/shared/store/common';
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '../../../../nodes/shared/store/migrations';
 import { postgresFixture, sqliteFixture, type BackendFixture } from './backends';
 
 const HOUR = 3_600_000;

@@ -15,7 +15,7 @@ import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
 import type { HubAccount } from '../../emulators/hub-state';
 import { startMailchimpEmulator, type DatasetMember, type MailchimpDataset, type MailchimpEmulator } from '../../emulators/mailchimp';
 import { fakeExecuteContext, type FakeCredential } from '../helpers/fakeExecuteContext';
-import { HUB_KEY, SYNC, hubOf, keyOf, ledgerOf, requestCounts, runNode, tempStore, totalWrites, writeCounts, type StoreDir } from './helpers';
+import { HUB_KEY, SYNC, hubOf, keyOf, ledgerOf, requestCounts, runNode, tempStore, totalWrites, writeCounts, type StoreDir } from './harness';
 
 const AUDIENCE = 'b2c3d4e5f6';
 const API_KEY = `${'fedcba9876543210'.repeat(2)}-us6`;

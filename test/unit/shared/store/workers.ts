@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-import type { StoreConfig } from '../../../nodes/shared/store';
+import type { StoreConfig } from '../../../../nodes/shared/store';
 
 const WORKER = join(__dirname, 'lock-worker.ts');
 

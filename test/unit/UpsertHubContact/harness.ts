@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse, INodeExecutionData } from 'n8n-workflow';
 
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { UpsertHubContact } from '../../../nodes/UpsertHubContact/UpsertHubContact.node';
@@ -82,6 +82,32 @@ export function removedItem(key: string, hubContactId: string | null, phone: str
 	};
 }
 
+/** One item as Map Fields puts it on Invalid (CONTRACT §3): the phone is missing or not a mobile. */
+export function invalidItem(
+	key: string,
+	hubContactId: string | null,
+	previousPhone: string | null,
+	extra: { invalidReason?: string; smsUnsubscribed?: boolean } = {},
+): INodeExecutionData {
+	return {
+		json: {
+			reason: 'The phone number is not a valid mobile',
+			member: { memberKey: key, email: `${key}@example.com`, audienceId: AUDIENCE },
+			sync: {
+				syncName: SYNC,
+				audienceId: AUDIENCE,
+				memberKey: key,
+				change: 'invalid',
+				invalidReason: extra.invalidReason ?? 'phone-invalid',
+				...(extra.smsUnsubscribed ? { smsUnsubscribed: true } : {}),
+				hubContactId,
+				previousPhone,
+				result: 'invalid',
+			},
+		},
+	};
+}
+
 export interface StoreDir {
 	path: string;
 	cleanup(): Promise<void>;
@@ -108,9 +134,13 @@ export interface RunOptions {
 	removeAction?: string;
 	listName?: string;
 	concurrency?: number;
+	/** Remove's removal guard (percent; 0 = off); the node's default when absent. */
+	maxRemovalShare?: number;
 	continueOnFail?: boolean;
 	/** Called before each Hub request is sent (e.g. to simulate another writer). */
 	beforeRequest?: (request: IHttpRequestOptions) => void | Promise<void>;
+	/** May replace the Hub's answer before the node sees it (e.g. a garbled 200 from a proxy). */
+	afterResponse?: (request: IHttpRequestOptions, response: IN8nHttpFullResponse) => IN8nHttpFullResponse;
 }
 
 export interface RunResult {
@@ -133,17 +163,21 @@ export async function runNode(hub: HubEmulator, storePath: string, items: INodeE
 			removeAction: options.removeAction ?? 'removeFromList',
 			store: 'sqlite',
 			storePath,
-			options: options.concurrency ? { concurrency: options.concurrency } : {},
+			options: {
+				...(options.concurrency ? { concurrency: options.concurrency } : {}),
+				...(options.maxRemovalShare !== undefined ? { maxRemovalShare: options.maxRemovalShare } : {}),
+			},
 		},
 		items,
 		continueOnFail: options.continueOnFail,
 		node: { name: 'Upsert Hub Contact', type: 'n8n-nodes-mailchimp-hub-sync.upsertHubContact' },
 	});
-	if (options.beforeRequest) {
+	if (options.beforeRequest || options.afterResponse) {
 		const send = ctx.helpers.httpRequestWithAuthentication;
 		ctx.helpers.httpRequestWithAuthentication = async function (this: unknown, name: string, request: IHttpRequestOptions) {
-			await options.beforeRequest!(request);
-			return await send.call(this as IExecuteFunctions, name, request);
+			await options.beforeRequest?.(request);
+			const response = (await send.call(this as IExecuteFunctions, name, request)) as IN8nHttpFullResponse;
+			return options.afterResponse ? options.afterResponse(request, response) : response;
 		} as typeof send;
 	}
 	const [done, errors] = await new UpsertHubContact().execute.call(ctx);

@@ -2,12 +2,13 @@
  * Upsert Hub Contact (Remove) against the Hub emulator: each action, what counts as done, and the
  * rule that a contact the sync did not create or link is never touched.
  */
-import { OpenApiValidator } from '../../contract/openapi';
-import { startHubEmulator, type HubEmulator, type HubExchange } from '../../emulators/hub';
-import type { HubAccount } from '../../emulators/hub-state';
+import { OpenApiValidator } from '../../../contract/openapi';
+import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
+import type { HubAccount } from '../../../emulators/hub-state';
 import {
 	HUB_KEY,
 	hubOf,
+	invalidItem,
 	keyOf,
 	ledgerOf,
 	memberItem,
@@ -19,7 +20,7 @@ import {
 	writeCounts,
 	type MemberSpec,
 	type StoreDir,
-} from './helpers';
+} from '../harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
@@ -59,8 +60,9 @@ async function synced() {
 	};
 }
 
+/** Three synced members: any removal is a third of the ledger, so the guard (tested on its own) is off here. */
 const remove = (items: ReturnType<typeof removedItem>[], removeAction: string) =>
-	runNode(hub, store.path, items, { operation: 'remove', removeAction });
+	runNode(hub, store.path, items, { operation: 'remove', removeAction, maxRemovalShare: 0 });
 
 describe('Remove', () => {
 	it('takes contacts out of the list in one bulk request (the default), and forgets them in the ledger', async () => {
@@ -184,11 +186,123 @@ describe('Remove', () => {
 		expect([...account().contacts.values()].some((c) => c.firstName === 'Hub only')).toBe(true);
 	});
 
+	it.each([
+		['{}', {}],
+		['a proxy page', '<html>Service moved</html>'],
+		['contacts without channels', { content: [{ id: 'x' }] }],
+	])('removes nothing when the contacts lookup answers %s, and keeps the ledger', async (_what, garbage) => {
+		const { ledger, removed } = await synced();
+		const before = list().members.size;
+		const run = runNode(hub, store.path, removed(['ana', 'ben']), {
+			operation: 'remove',
+			removeAction: 'delete',
+			maxRemovalShare: 0,
+			afterResponse: (request, response) =>
+				String(request.url).includes('/api/v1/contacts/contacts?') ? { ...response, statusCode: 200, body: garbage } : response,
+		});
+		await expect(run).rejects.toThrow(/GET \/api\/v1\/contacts\/contacts was not what the API documents/);
+		expect(totalWrites(hub)).toBe(0);
+		expect(list().members.size).toBe(before);
+		expect((await ledgerOf(store.path)).size).toBe(ledger.size);
+	});
+
 	it('reports items that are not removed members', async () => {
 		const { done, errors } = await runNode(hub, store.path, [memberItem(MEMBERS[0]), { json: { foo: 1 } }], { operation: 'remove' });
 		expect(done).toEqual([]);
 		expect(errors).toHaveLength(2);
 		expect(errors[1].json.error).toContain('connect Remove to the Removed output of Fetch Tagged Members');
+	});
+});
+
+describe('Remove: the removal guard', () => {
+	const TEN: MemberSpec[] = Array.from({ length: 10 }, (_, i) => ({ key: `g${i}`, phone: `+614915702${String(i).padStart(2, '0')}` }));
+	async function syncedTen() {
+		await runNode(hub, store.path, TEN.map(memberItem));
+		const ledger = await ledgerOf(store.path);
+		hub.counters.clear();
+		return { ledger, removed: (n: number) => TEN.slice(0, n).map((m) => removedItem(m.key, ledger.get(m.key)!.hubContactId, m.phone)) };
+	}
+
+	it('removes nothing when a run would remove more than 20 % of the ledger, and marks every removal fatal', async () => {
+		const { ledger, removed } = await syncedTen();
+		const { done, errors } = await runNode(hub, store.path, removed(3), { operation: 'remove', removeAction: 'delete' });
+		expect(done).toEqual([]);
+		expect(errors).toHaveLength(3);
+		for (const error of errors) {
+			expect(error.json.fatal).toBe(true);
+			expect(error.json.error).toBe(
+				'Removal guard: this run would take 3 of the 10 members the sync has written out of the Hub (30 %), more than the Max Removal Share of 20 %; nothing was removed',
+			);
+			expect(String(error.json.description)).toContain('raise Max Removal Share');
+		}
+		expect(totalWrites(hub)).toBe(0);
+		expect(requestCounts(hub)).toEqual({});
+		expect(account().contacts.size).toBe(10);
+		expect((await ledgerOf(store.path)).size).toBe(ledger.size);
+	});
+
+	it('lets a run at the limit through, and one above it once the limit is raised or the guard is off', async () => {
+		const { removed } = await syncedTen();
+		expect((await runNode(hub, store.path, removed(2), { operation: 'remove' })).done).toHaveLength(2);
+		expect((await runNode(hub, store.path, removed(5).slice(2), { operation: 'remove', maxRemovalShare: 40 })).done).toHaveLength(3);
+		expect((await runNode(hub, store.path, removed(10).slice(5), { operation: 'remove', maxRemovalShare: 0 })).done).toHaveLength(5);
+		expect(list().members.size).toBe(0);
+	});
+
+	it('refuses a share that is not a percentage', async () => {
+		const { removed } = await syncedTen();
+		await expect(runNode(hub, store.path, removed(1), { operation: 'remove', maxRemovalShare: -5 })).rejects.toThrow(/percentage from 0 to 100/);
+	});
+});
+
+describe('Remove: invalid rows (a member whose phone is now missing or not a mobile)', () => {
+	it('keeps a row the sync never wrote, with a note, and asks the Hub nothing', async () => {
+		const { done, errors } = await runNode(hub, store.path, [invalidItem('nobody', null, null, { invalidReason: 'phone-missing' })], { operation: 'remove' });
+		expect(errors).toEqual([]);
+		expect(hubOf(done[0])).toEqual({ contactId: null, action: 'kept', subscription: null, changedFields: [], note: 'Never synced; nothing to take out' });
+		// Counted by Release as invalid, as Map Fields marked it.
+		expect((done[0].json.sync as { result: string }).result).toBe('invalid');
+		expect(requestCounts(hub)).toEqual({});
+	});
+
+	it('takes the contact the ledger knows out of the list, says why, and forgets the member', async () => {
+		const { ledger } = await synced();
+		const ana = ledger.get('ana')!;
+		const { done, errors } = await runNode(hub, store.path, [invalidItem('ana', ana.hubContactId, ana.phone, { invalidReason: 'phone-missing' })], {
+			operation: 'remove',
+			maxRemovalShare: 0,
+		});
+		expect(errors).toEqual([]);
+		expect(hubOf(done[0])).toMatchObject({ contactId: ana.hubContactId, action: 'removed-from-list', changedFields: ['list'], subscription: 'SUBSCRIBED' });
+		expect(hubOf(done[0]).note).toBe("The member's phone number is now empty in Mailchimp");
+		expect(list().members.has(ana.hubContactId!)).toBe(false);
+		expect((await ledgerOf(store.path)).has('ana')).toBe(false);
+	});
+
+	it('keeps the contact of a row that failed for a reason other than the phone, and its ledger entry', async () => {
+		const { ledger } = await synced();
+		const ana = ledger.get('ana')!;
+		const { done, errors } = await runNode(hub, store.path, [invalidItem('ana', ana.hubContactId, ana.phone, { invalidReason: 'other' })], {
+			operation: 'remove',
+			maxRemovalShare: 0,
+		});
+		expect(errors).toEqual([]);
+		expect(hubOf(done[0])).toMatchObject({ contactId: ana.hubContactId, action: 'kept', changedFields: [] });
+		expect(list().members.has(ana.hubContactId!)).toBe(true);
+		expect((await ledgerOf(store.path)).has('ana')).toBe(true);
+	});
+
+	it('unsubscribes the contact of a member who opted out of SMS, whatever the action', async () => {
+		const { ledger } = await synced();
+		const item = (key: string) => invalidItem(key, ledger.get(key)!.hubContactId, ledger.get(key)!.phone, { smsUnsubscribed: true });
+		const removed = await runNode(hub, store.path, [item('ana')], { operation: 'remove', maxRemovalShare: 0 });
+		expect(hubOf(removed.done[0])).toMatchObject({ action: 'removed-from-list', changedFields: ['subscription', 'list'], subscription: 'UNSUBSCRIBED' });
+		const kept = await runNode(hub, store.path, [item('ben')], { operation: 'remove', removeAction: 'keep', maxRemovalShare: 0 });
+		expect(hubOf(kept.done[0])).toMatchObject({ action: 'unsubscribed', changedFields: ['subscription'], subscription: 'UNSUBSCRIBED' });
+		for (const key of ['ana', 'ben']) {
+			expect(contact(ledger.get(key)!.hubContactId!)!.channels[0].subscriptionState).toBe('UNSUBSCRIBED');
+		}
+		expect(list().members.has(ledger.get('ben')!.hubContactId!)).toBe(true);
 	});
 });
 
