@@ -459,7 +459,7 @@ function configureBaselineWorkflow(settings: BaselineSettings): WorkflowFixture 
 				if (values[assignment.name] !== undefined) assignment.value = values[assignment.name];
 			}
 		}
-		// Keep about as many Hub requests in flight as Upsert's default concurrency (8): 8 per Hub latency.
+		// The baseline's throttle: 8 Hub requests per Hub latency (what Upsert kept in flight before its default became 32).
 		const batch = node.parameters.options?.batching?.batch;
 		if (batch) batch.batchInterval = settings.batchIntervalMs;
 	}
