@@ -16,7 +16,7 @@
  *
  *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
- *                         [--workflow workflows/<file>.json] [--results-dir bench/results | --no-results]
+ *                         [--workflow workflows/<file>.json] [--hub-concurrency n] [--results-dir bench/results | --no-results]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
@@ -34,6 +34,7 @@ import { largeAudience, seededRandom } from '../test/emulators/datasets';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../test/emulators/hub';
 import { startMailchimpEmulator, type Audience, type MailchimpDataset, type MailchimpEmulator } from '../test/emulators/mailchimp';
 import { DEFAULT_LIST_NAME, EMAIL_FIELD, MEMBER_ID_FIELD, SOURCE_FIELD } from '../nodes/UpsertHubContact/helpers/identity';
+import { resolveSqlitePath } from '../nodes/shared/store/place';
 import type { HubCustomFieldInput } from '../nodes/shared/transport/hub';
 import { sampleProcessGroup } from './process-memory';
 
@@ -52,6 +53,8 @@ export interface SyncBenchOptions {
 	seed: number;
 	/** Our workflow: a shipped template (default: the first of TEMPLATES that exists), else one assembled here. */
 	workflowFile?: string;
+	/** Upsert and Remove's Concurrency option (Hub requests in flight); default: as the template has it. */
+	hubConcurrency?: number;
 	/** Where the JSON results go; false for none. */
 	resultsDir: string | false;
 	log: (line: string) => void;
@@ -405,7 +408,7 @@ function assembledSyncWorkflow(): WorkflowFixture {
 }
 
 /** Points every package node of a workflow at the benchmark's audience, tags and credentials (API key auth). */
-function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): WorkflowFixture {
+function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string, hubConcurrency?: number): WorkflowFixture {
 	const audience = { __rl: true, mode: 'id', value: audienceId };
 	const nodes = workflow.nodes.map((original) => {
 		const node = structuredClone(original) as Record<string, unknown> & { type: string; parameters: Record<string, unknown> };
@@ -424,6 +427,9 @@ function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string): W
 		}
 		if (node.type === FETCH) node.parameters.tags = TAG_NAMES;
 		if (node.type === MAP || node.type === UPSERT) credentials.sinchHubApi = ref(CREDENTIALS.hub);
+		if (node.type === UPSERT && hubConcurrency !== undefined) {
+			node.parameters.options = { ...(node.parameters.options as Record<string, unknown> | undefined), concurrency: hubConcurrency };
+		}
 		node.credentials = credentials;
 		return node;
 	});
@@ -453,7 +459,7 @@ function configureBaselineWorkflow(settings: BaselineSettings): WorkflowFixture 
 				if (values[assignment.name] !== undefined) assignment.value = values[assignment.name];
 			}
 		}
-		// Keep about as many Hub requests in flight as Upsert's default concurrency (8): 8 per Hub latency.
+		// The baseline's throttle: 8 Hub requests per Hub latency (what Upsert kept in flight before its default became 32).
 		const batch = node.parameters.options?.batching?.batch;
 		if (batch) batch.batchInterval = settings.batchIntervalMs;
 	}
@@ -532,15 +538,21 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 	const cpu = process.cpuUsage(cpuBefore);
 	side.recording = false;
 
-	const row = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
-	const stoppedAt = parseDbTime(row?.stoppedAt ?? null);
-	const runMs = stoppedAt - parseDbTime(row?.startedAt ?? null);
+	const stored = (await n8n.executions()).filter((r) => r.workflowId === side.workflowId && !before.has(r.id)).at(-1);
+	// The template keeps no successful run in n8n (saveDataSuccessExecution: none; `n8n execute` exits
+	// before it has even marked the run finished): then the sync's own record of the run (Sync Lock,
+	// Acquire to Release) says how it went and how long it took.
+	const row = stored && !['new', 'running'].includes(stored.status) ? stored : undefined;
+	const recorded = row ? undefined : lastSyncRun(n8n.userFolder, started);
+	const stoppedAt = row ? parseDbTime(row.stoppedAt) : (recorded?.finishedAt ?? Number.NaN);
+	const runMs = stoppedAt - (row ? parseDbTime(row.startedAt) : (recorded?.startedAt ?? Number.NaN));
 	// n8n prints the whole run data when it ends; for a large run the pipe is cut short, so the
 	// execution record, not the printed output, says whether the workflow succeeded.
-	const ok = row?.status === 'success';
+	const ok = row ? row.status === 'success' : recorded?.outcome === 'success';
 	const error = ok
 		? undefined
-		: (result.error?.message ?? `n8n execution ${row ? `status ${row.status}` : 'not recorded'}, exit code ${result.exitCode}: ${result.stderr.slice(-500)}`);
+		: (result.error?.message ??
+			`n8n execution ${row ? `status ${row.status}` : recorded ? `not kept, the sync recorded ${recorded.outcome}` : 'not recorded'}, exit code ${result.exitCode}: ${result.stderr.slice(-500)}`);
 	const cliNote =
 		ok && result.exitCode !== 0
 			? `n8n execute exited with ${result.exitCode} after the workflow succeeded: ${lastErrorLine(result.stdout + result.stderr)}`
@@ -579,6 +591,21 @@ async function runOnce(n8n: N8nSuite, side: Side, phase: Phase, syncedMembers: n
 	};
 	log(`${side.contender} (${phase}): ${ok ? 'ok' : `FAILED: ${error}`}, wall ${round(wallMs / 1000)} s, run ${round(run.runMs / 1000)} s, Hub writes ${hubWrites}, peak RSS ${run.memory.peakRssDuringRunMb} / ${run.memory.peakRssUntilSavedMb} / ${run.memory.peakRssMb} MB (run / +save / +print)`);
 	return run;
+}
+
+/** The sync's last run since `since` as its store (the default SQLite file in the n8n folder) recorded it. */
+function lastSyncRun(userFolder: string, since: number): { outcome: string; startedAt: number; finishedAt: number } | undefined {
+	const file = resolveSqlitePath('', { N8N_USER_FOLDER: userFolder });
+	if (!existsSync(file)) return undefined;
+	const database = new DatabaseSync(file, { readOnly: true });
+	try {
+		const row = database
+			.prepare(`SELECT outcome, started_at, finished_at FROM hub_sync_run WHERE outcome <> 'busy' AND started_at >= ? ORDER BY seq DESC LIMIT 1`)
+			.get(since) as { outcome: string; started_at: number; finished_at: number | null } | undefined;
+		return row ? { outcome: row.outcome, startedAt: row.started_at, finishedAt: row.finished_at ?? Number.NaN } : undefined;
+	} finally {
+		database.close();
+	}
 }
 
 /**
@@ -727,7 +754,7 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 
 		const templateText = templateFile ? readFileSync(path.resolve(REPO_ROOT, templateFile), 'utf8') : undefined;
 		const template = templateText ? (JSON.parse(templateText) as WorkflowFixture) : assembledSyncWorkflow();
-		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id)]);
+		[ours.workflowId] = await n8n.importWorkflows([configureSyncWorkflow(template, oursAudience.id, options.hubConcurrency)]);
 		const workflowSource = templateFile ?? 'assembled in bench/sync.ts from the node types (no shipped sync workflow yet)';
 		log(`our workflow: ${workflowSource}`);
 
@@ -891,7 +918,7 @@ export function printSyncReport(report: SyncBenchReport): void {
 	const o = report.options;
 	console.log(
 		`\nSync benchmark: ${o.members} members over 3 overlapping tags, Mailchimp ${o.mailchimpLatencyMs} ms and Hub ${o.hubLatencyMs} ms latency, ` +
-			`${o.changeShare * 100} % changed for (b); n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
+			`${o.changeShare * 100} % changed for (b)${o.hubConcurrency ? `, Upsert concurrency ${o.hubConcurrency}` : ''}; n8n 2.41.1, ${report.machine.cpus} CPUs (load ${report.machine.loadAverage.join(' ')})`,
 	);
 	console.log(`Our workflow: ${report.workflow.source}${report.workflow.sha256 ? ` (sha256 ${report.workflow.sha256})` : ''}`);
 	if (report.baseline) console.log(`Baseline: bench/workflows/baseline-sync.json, ${report.baseline.note}`);
@@ -965,6 +992,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'baseline-budget-min': { type: 'string' },
 			seed: { type: 'string' },
 			workflow: { type: 'string' },
+			'hub-concurrency': { type: 'string' },
 			'results-dir': { type: 'string' },
 			'no-results': { type: 'boolean' },
 		},
@@ -978,6 +1006,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 	if (values['baseline-budget-min'] !== undefined) options.baselineBudgetMinutes = number(values['baseline-budget-min']);
 	if (values.seed !== undefined) options.seed = number(values.seed);
 	if (typeof values.workflow === 'string') options.workflowFile = values.workflow;
+	if (values['hub-concurrency'] !== undefined) options.hubConcurrency = number(values['hub-concurrency']);
 	if (typeof values['results-dir'] === 'string') options.resultsDir = path.resolve(values['results-dir']);
 	if (values['no-results']) options.resultsDir = false;
 	if (typeof values.baseline === 'string') {

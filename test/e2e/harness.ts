@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -358,6 +358,8 @@ export interface SuiteOptions {
 export class N8nSuite {
 	readonly timings: Timing[] = [];
 	private readonly running = new Set<ChildProcess>();
+	/** User folders of workers, deleted with the suite's. */
+	private readonly extraFolders: string[] = [];
 
 	private constructor(
 		readonly name: string,
@@ -597,6 +599,46 @@ export class N8nSuite {
 		return server;
 	}
 
+	/**
+	 * Starts `n8n worker` (queue mode: the suite's env must carry EXECUTIONS_MODE=queue, PostgreSQL and Redis)
+	 * with a user folder of its own, holding its own copy of the installed package, as a separate host has.
+	 * Resolves when the worker's health endpoint says it is ready.
+	 */
+	async startWorker(options: { name: string; concurrency?: number; timeoutMs?: number; env?: Record<string, string> }): Promise<N8nWorker> {
+		const folder = `${this.userFolder}-${options.name.replace(/[^a-z0-9-]/gi, '_')}`;
+		mkdirSync(path.join(folder, '.n8n'), { recursive: true });
+		if (existsSync(this.nodesFolder)) cpSync(this.nodesFolder, path.join(folder, '.n8n', 'nodes'), { recursive: true });
+		this.extraFolders.push(folder);
+		const healthPort = await freePort();
+		const env = this.env({
+			N8N_USER_FOLDER: folder,
+			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+			QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+			QUEUE_HEALTH_CHECK_PORT: String(healthPort),
+			...options.env,
+		});
+		const args = [this.runtime.n8nBin, 'worker', `--concurrency=${options.concurrency ?? 10}`];
+		const started = Date.now();
+		const child = spawn(this.runtime.nodeBin, args, { cwd: folder, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+		this.running.add(child);
+		const worker = new N8nWorker(options.name, child);
+		child.on('close', () => this.running.delete(child));
+		const timeoutMs = options.timeoutMs ?? 120_000;
+		for (;;) {
+			if (worker.exited) throw new Error(`n8n worker ${options.name} exited before it was ready:\n${tail(worker.output())}`);
+			if (Date.now() > started + timeoutMs) {
+				killTree(child, 'SIGKILL');
+				throw new Error(`n8n worker ${options.name} was not ready after ${timeoutMs} ms:\n${tail(worker.output())}`);
+			}
+			const ready = await fetch(`http://127.0.0.1:${healthPort}/healthz/readiness`).then((r) => r.ok, () => false);
+			if (ready) break;
+			await new Promise((r) => setTimeout(r, 250));
+		}
+		this.timings.push({ command: `n8n worker ${options.name} (until ready)`, ms: Date.now() - started });
+		if (!quiet()) process.stderr.write(`[n8n-e2e] ${this.name}: n8n worker ${options.name} (until ready) ${((Date.now() - started) / 1000).toFixed(2)} s\n`);
+		return worker;
+	}
+
 	/** A workflow as n8n stores it now (including `staticData`), through `n8n export:workflow`. */
 	async exportWorkflow(workflowId: string): Promise<WorkflowFixture & { staticData?: unknown }> {
 		const file = path.join(this.userFolder, 'io', `export-${workflowId}-${Date.now()}.json`);
@@ -635,6 +677,13 @@ export class N8nSuite {
 		return (await this.probe(['execution-data', path.dirname(path.dirname(this.runtime.n8nBin)), this.databaseFile, String(executionId)])) as N8nRun['data'];
 	}
 
+	/** Run data as n8n stores it (the "flatted" text of execution_data.data), parsed with n8n's own parser. */
+	async unflatten(stored: string): Promise<N8nRun['data']> {
+		const file = this.writeInput('execution-data', '');
+		writeFileSync(file, stored);
+		return (await this.probe(['unflatten', path.dirname(path.dirname(this.runtime.n8nBin)), file])) as N8nRun['data'];
+	}
+
 	/** All node types n8n knows, from `n8n export:nodes` (n8n's full start-up loading, community packages included). */
 	async exportNodeTypes(): Promise<{ types: Array<Record<string, unknown> & { name: string }>; result: N8nCommandResult }> {
 		const file = path.join(this.userFolder, 'io', `nodes-${Date.now()}.json`);
@@ -660,7 +709,7 @@ export class N8nSuite {
 			process.stderr.write(`[n8n-e2e] ${this.name}: ${this.timings.length} commands, ${(total / 1000).toFixed(1)} s\n`);
 		}
 		if (process.env.N8N_E2E_KEEP === '1') process.stderr.write(`[n8n-e2e] kept user folder ${this.userFolder}\n`);
-		else rmSync(this.userFolder, { recursive: true, force: true });
+		else for (const folder of [this.userFolder, ...this.extraFolders]) rmSync(folder, { recursive: true, force: true });
 	}
 
 	private async probe(args: string[]): Promise<unknown> {
@@ -742,11 +791,67 @@ export class N8nServer {
 		return { status: response.status, body };
 	}
 
+	/** Runs a saved workflow as the editor's "Execute workflow" does, from the given trigger; returns the execution id. */
+	async runManually(workflowId: string, triggerName: string): Promise<string> {
+		const { status, body } = await this.rest('POST', `/rest/workflows/${workflowId}/run`, { triggerToStartFrom: { name: triggerName } });
+		const executionId = (body as { data?: { executionId?: string } }).data?.executionId;
+		if (status !== 200 || !executionId) throw new Error(`manual run of ${workflowId} answered ${status}: ${JSON.stringify(body)}`);
+		return String(executionId);
+	}
+
+	/** Publishes (activates) the workflow's current version, so its triggers fire; or deactivates it. */
+	async setActive(workflowId: string, active: boolean): Promise<void> {
+		const current = await this.rest('GET', `/rest/workflows/${workflowId}`);
+		const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
+		const { status, body } = active
+			? await this.rest('POST', `/rest/workflows/${workflowId}/activate`, { versionId })
+			: await this.rest('POST', `/rest/workflows/${workflowId}/deactivate`, {});
+		if (status !== 200) throw new Error(`${active ? 'activating' : 'deactivating'} ${workflowId} answered ${status}: ${JSON.stringify(body)}`);
+	}
+
 	/** The editor's credential test of a stored credential, with the data the form holds (`POST /rest/credentials/test`). */
 	async testCredential(credential: { id: string; name: string; type: string; data: Record<string, unknown> }): Promise<{ status: string; message: string }> {
 		const { status, body } = await this.rest('POST', '/rest/credentials/test', { credentials: credential });
 		if (status !== 200) throw new Error(`credential test of ${credential.name} answered ${status}: ${JSON.stringify(body)}`);
 		return (body as { data: { status: string; message: string } }).data;
+	}
+}
+
+/** A running `n8n worker`: which executions it took (from its log), and a way to stop or kill it. */
+export class N8nWorker {
+	private log = '';
+	exited = false;
+
+	constructor(
+		readonly name: string,
+		private readonly child: ChildProcess,
+	) {
+		child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+		child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+		child.on('close', () => (this.exited = true));
+	}
+
+	get pid(): number | undefined {
+		return this.child.pid;
+	}
+
+	output(): string {
+		return this.log;
+	}
+
+	/** Ids of the executions this worker started, in order (n8n logs "Worker started execution <id>"). */
+	executions(): string[] {
+		return [...this.log.matchAll(/Worker started execution (\d+)/g)].map((m) => m[1]);
+	}
+
+	/** Kills the worker and its task runner (the whole process group) and waits until it is gone. */
+	async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+		if (this.exited) return;
+		const closed = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
+		killTree(this.child, signal);
+		const force = signal === 'SIGKILL' ? undefined : setTimeout(() => killTree(this.child, 'SIGKILL'), 10_000);
+		await closed;
+		if (force) clearTimeout(force);
 	}
 }
 

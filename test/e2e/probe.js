@@ -9,6 +9,8 @@
  *       Runs one read-only query on n8n's SQLite database and prints the rows.
  *   node probe.js execution-data <n8nPackageDir> <databaseFile> <executionId>
  *       Prints the stored run data of one execution (n8n stores it in the "flatted" format).
+ *   node probe.js unflatten <n8nPackageDir> <file>
+ *       Prints the run data in a file as n8n stored it (flatted), e.g. read from n8n's PostgreSQL database.
  *
  * Prints one JSON document on stdout; on failure prints the reason on stderr and exits 1.
  */
@@ -80,6 +82,7 @@ async function main() {
 	if (command === 'load-package') result = await loadPackage(args[0], args[1]);
 	else if (command === 'sql') result = sql(args[0], args[1], args[2]);
 	else if (command === 'execution-data') result = executionData(args[0], args[1], args[2]);
+	else if (command === 'unflatten') result = useN8nModulePaths(args[0])('flatted').parse(require('node:fs').readFileSync(args[1], 'utf8'));
 	else throw new Error(`Unknown probe command "${command}"`);
 	process.stdout.write(JSON.stringify(result) + '\n');
 }

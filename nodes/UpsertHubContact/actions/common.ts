@@ -3,7 +3,11 @@ import { NodeOperationError, type IExecuteFunctions, type INodeProperties } from
 
 import { DEFAULT_LIST_NAME } from '../helpers/identity';
 
-export const DEFAULT_CONCURRENCY = 8;
+/**
+ * The Hub documents no rate limit, and a 429 is backed off and retried: 32 writes in flight took a first
+ * sync of 10,000 members from 67 s (8 in flight) to 27 s against the emulator at 60 ms.
+ */
+export const DEFAULT_CONCURRENCY = 32;
 export const MAX_CONCURRENCY = 32;
 export const DEFAULT_MAX_REMOVAL_SHARE = 20;
 

@@ -17,6 +17,8 @@ import {
 	NodeApiError,
 	NodeOperationError,
 	sleep,
+	type ICredentialDataDecryptedObject,
+	type ICredentialsDecrypted,
 	type IExecuteFunctions,
 	type IHookFunctions,
 	type IHttpRequestMethods,
@@ -456,10 +458,17 @@ interface CallOptions<T> {
 	check?: Check;
 }
 
-/** Reads the credential once and returns a client for this execution. */
+/**
+ * Reads the credential once and returns a client for this execution that keeps it: n8n's request helper is
+ * handed the decrypted credential with every request, instead of reading it from n8n's database and
+ * decrypting it again each time (a quarter of n8n's CPU in a first sync of 100,000 members).
+ */
 export async function createHubClient(ctx: HubContext, options: HubClientOptions = {}): Promise<HubClient> {
-	const credential = (await ctx.getCredentials(HUB_CREDENTIAL_TYPE)) as HubCredentialData;
-	return new HubClient(ctx, hubBaseUrl(credential, ctx.getNode()), options);
+	const node = ctx.getNode();
+	const data = await ctx.getCredentials<HubCredentialData>(HUB_CREDENTIAL_TYPE);
+	const stored = node.credentials?.[HUB_CREDENTIAL_TYPE];
+	const credential: ICredentialsDecrypted = { id: stored?.id ?? '', name: stored?.name ?? '', type: HUB_CREDENTIAL_TYPE, data: data as ICredentialDataDecryptedObject };
+	return new HubClient(ctx, hubBaseUrl(data, node), options, credential);
 }
 
 export class HubClient {
@@ -469,6 +478,8 @@ export class HubClient {
 		private readonly ctx: HubContext,
 		readonly baseUrl: string,
 		private readonly options: HubClientOptions = {},
+		/** The credential as read once; without it n8n reads it for every request. Never logged or put into items. */
+		private readonly credential?: ICredentialsDecrypted,
 	) {
 		this.node = ctx.getNode();
 	}
@@ -494,7 +505,7 @@ export class HubClient {
 							returnFullResponse: true,
 							ignoreHttpStatusErrors: true,
 							timeout: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-						})) as IN8nHttpFullResponse;
+						}, this.credential ? { credentialsDecrypted: this.credential } : undefined)) as IN8nHttpFullResponse;
 					} catch (error) {
 						// Never rethrow n8n's error as is: its cause holds the request options, credential included.
 						const code = connectionCode(error);

@@ -22,7 +22,8 @@ import {
 } from '../retry';
 import { UnexpectedAnswer, bodyOf, memberAt, namedAt, pageOf } from './mailchimp-answers';
 
-export const DEFAULT_CONCURRENCY = 5;
+/** Of Mailchimp's 10 connections per account, leaves 2 to the account's other integrations. */
+export const DEFAULT_CONCURRENCY = 8;
 /** Mailchimp answers 429 beyond 10 simultaneous connections per account. */
 export const MAX_CONCURRENCY = 10;
 /** The largest page Mailchimp serves; its default of 10 silently truncates careless readers. */
@@ -429,21 +430,35 @@ export class MailchimpClient {
 	}
 
 	/**
-	 * The one paging helper: reads the first page to learn `total_items`, then the remaining pages —
-	 * at once (within the concurrency cap) or one after the other. Always sends `count`, since
-	 * Mailchimp's default of 10 would silently truncate.
+	 * The one paging helper. Always sends `count`, since Mailchimp's default of 10 would silently truncate.
+	 * With `expectedTotal` (a count Mailchimp already gave, such as a tag's member_count) every page it
+	 * implies is requested at once, within the concurrency caps, instead of the first page alone: the
+	 * first page's `total_items` then decides, and pages it adds are read after. Without it: the first page
+	 * to learn `total_items`, then the remaining pages at once or one after the other.
 	 */
 	async readAll<T>(
 		readPage: (offset: number, count: number) => Promise<Page<T>>,
-		{ concurrent = true, pageSize = PAGE_SIZE }: { concurrent?: boolean; pageSize?: number } = {},
+		{ concurrent = true, pageSize = PAGE_SIZE, expectedTotal }: { concurrent?: boolean; pageSize?: number; expectedTotal?: number } = {},
 	): Promise<T[]> {
+		const offsetsUpTo = (from: number, total: number) => {
+			const offsets: number[] = [];
+			for (let offset = from; offset < total; offset += pageSize) offsets.push(offset);
+			return offsets;
+		};
+		const readPages = (offsets: number[]) => Promise.all(offsets.map((offset) => readPage(offset, pageSize).then((p) => p.items)));
+		if (concurrent && expectedTotal !== undefined && expectedTotal > pageSize) {
+			const guessed = offsetsUpTo(0, expectedTotal);
+			const [first, ...rest] = await Promise.all(guessed.map((offset) => readPage(offset, pageSize)));
+			// Members joined while this ran, or the count left some statuses out: read what it did not cover.
+			const more = await readPages(offsetsUpTo(guessed.length * pageSize, first.total));
+			return first.items.concat(...rest.map((p) => p.items), ...more);
+		}
 		const first = await readPage(0, pageSize);
-		const offsets: number[] = [];
-		for (let offset = pageSize; offset < first.total; offset += pageSize) offsets.push(offset);
 		if (first.items.length < pageSize) return first.items;
+		const offsets = offsetsUpTo(pageSize, first.total);
 		const rest: T[][] = [];
 		if (concurrent) {
-			rest.push(...(await Promise.all(offsets.map((offset) => readPage(offset, pageSize).then((p) => p.items)))));
+			rest.push(...(await readPages(offsets)));
 		} else {
 			for (const offset of offsets) {
 				const page = await readPage(offset, pageSize);
@@ -534,6 +549,8 @@ export class MailchimpClient {
 					}),
 				(data) => pageOf(data, 'members', member),
 			),
+			// The tag's member count comes with the tag: all its pages are asked for at once.
+			{ expectedTotal: tag.memberCount },
 		);
 	}
 

@@ -76,6 +76,41 @@ function expectExactly(specs: MemberSpec[]) {
 	expect(list().members.size).toBe(specs.length);
 }
 
+describe('Upsert at its default concurrency', () => {
+	it('keeps up to 32 Hub requests in flight, and still ends exact when a fifth of the answers are 429', async () => {
+		const specs = members(200);
+		hub.faults.latencyMs = 20;
+		let inFlight = 0;
+		let peak = 0;
+		const { done, errors } = await runNode(hub, store.path, specs.map(memberItem), {
+			beforeRequest: () => {
+				peak = Math.max(peak, ++inFlight);
+			},
+			afterResponse: (_request, response) => {
+				inFlight--;
+				return response;
+			},
+		});
+		hub.faults.latencyMs = 0;
+		expect(errors).toEqual([]);
+		expect(done).toHaveLength(200);
+		expect(peak).toBeGreaterThan(16);
+		expect(peak).toBeLessThanOrEqual(32);
+		expectExactly(specs);
+
+		// Every 429 is backed off and retried (the waits are skipped here), never a duplicate or a lost member.
+		hub.reset();
+		hub.counters.clear();
+		await store.cleanup();
+		store = tempStore();
+		Object.assign(hub.faults, { rate429: 0.2, seed: 11 });
+		const busy = await runNode(hub, store.path, specs.map(memberItem));
+		expect(busy.errors).toEqual([]);
+		expect(hub.counters.get('fault 429') ?? 0).toBeGreaterThan(20);
+		expectExactly(specs);
+	});
+});
+
 describe('Upsert with 10% of Hub answers 429 or 5xx', () => {
 	it('still ends exactly right, and the next run writes nothing', async () => {
 		const specs = members(150);

@@ -66,6 +66,8 @@ export interface LogLine {
 export type FakeExecuteContext = IExecuteFunctions & {
 	requests: SentRequest[];
 	logLines: LogLine[];
+	/** How often a credential was read (and, in n8n, fetched from its database and decrypted), by type. */
+	credentialReads: Record<string, number>;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +175,11 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 	};
 	const requests: SentRequest[] = [];
 	const logLines: LogLine[] = [];
+	const credentialReads: Record<string, number> = {};
+	const readCredential = (name: string) => {
+		credentialReads[name] = (credentialReads[name] ?? 0) + 1;
+		return { ...credential(name).data };
+	};
 	const staticData: Record<string, IDataObject> = {};
 	const items = options.items ?? [{ json: {} }];
 	const log = (level: LogLine['level']) => (message: string, meta?: unknown) => logLines.push({ level, message, meta });
@@ -186,6 +193,7 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 	const context = {
 		requests,
 		logLines,
+		credentialReads,
 		logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
 		getNode: () => node,
 		getInputData: () => items,
@@ -197,7 +205,7 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 		getWorkflowStaticData: (type: string) => (staticData[type] ??= {}),
 		getExecutionCancelSignal: () => undefined,
 		async getCredentials(name: string) {
-			return { ...credential(name).data };
+			return readCredential(name);
 		},
 		getNodeParameter(name: string, _itemIndex?: number, fallback?: unknown, opts?: { extractValue?: boolean }) {
 			let value = readPath(options.parameters ?? {}, name);
@@ -218,9 +226,16 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 				requests.push({ method: request.method ?? 'GET', url: `${request.baseURL ?? ''}${request.url}`, options: request });
 				return await sendLikeN8n(request);
 			},
-			async httpRequestWithAuthentication(this: unknown, name: string, request: IHttpRequestOptions) {
+			async httpRequestWithAuthentication(
+				this: unknown,
+				name: string,
+				request: IHttpRequestOptions,
+				additional?: { credentialsDecrypted?: { data?: ICredentialDataDecryptedObject } },
+			) {
 				try {
-					const { type, data } = credential(name);
+					// As n8n: the decrypted credential the caller hands over, else the node's credential read now.
+					const { type } = credential(name);
+					const data = additional?.credentialsDecrypted?.data ?? readCredential(name);
 					const authenticated = await applyCredential(type, { ...data }, request);
 					requests.push({ method: authenticated.method ?? 'GET', url: `${authenticated.baseURL ?? ''}${authenticated.url}`, options: authenticated });
 					return await sendLikeN8n(authenticated);

@@ -20,7 +20,7 @@ interface Connection {
 const template = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'workflows', 'mailchimp-hub-sync.json'), 'utf8')) as {
 	nodes: TemplateNode[];
 	connections: Record<string, { main: Array<Array<Connection>> }>;
-	settings: { executionOrder?: string };
+	settings: { executionOrder?: string; saveDataSuccessExecution?: string; saveDataErrorExecution?: string; saveManualExecutions?: unknown };
 };
 const node = (name: string) => template.nodes.find((n) => n.name === name)!;
 /** Every connection into a node, as "source#output → input". */
@@ -32,6 +32,14 @@ const into = (name: string) =>
 describe('the sync template', () => {
 	it('uses the v1 execution order', () => {
 		expect(template.settings.executionOrder).toBe('v1');
+	});
+
+	it('does not keep the data of successful scheduled runs, but keeps failed runs and runs started by hand', () => {
+		// Saving a first sync's run data (every member's items on every node) costs n8n more memory than the
+		// run itself; the sync keeps its own record of every run (Sync Lock Status), and failures stay in full.
+		expect(template.settings.saveDataSuccessExecution).toBe('none');
+		expect(template.settings.saveDataErrorExecution).toBeUndefined();
+		expect(template.settings.saveManualExecutions).toBeUndefined();
 	});
 
 	it("sends Fetch's Removed output to Remove From Hub and its members to Map Fields", () => {

@@ -55,6 +55,15 @@ describe('credential', () => {
 		expect([...emu.account('AccountA').lists.values()].map((l) => l.name)).toEqual(['Main']);
 	});
 
+	it('reads the credential once and hands it to n8n with every request, instead of n8n reading it again each time', async () => {
+		const { ctx, client } = await testHubClient(emu, A);
+		for (let i = 0; i < 5; i++) await client.createList({ name: `List ${i}` });
+		expect(ctx.requests).toHaveLength(5);
+		expect(ctx.requests.every((r) => r.options.auth?.username === A.apiKey && r.options.auth?.password === A.apiSecret)).toBe(true);
+		expect(ctx.credentialReads).toEqual({ sinchHubApi: 1 });
+		expect(emu.account('AccountA').lists.size).toBe(5);
+	});
+
 	it('passes its test request against the chosen base URL, and explains a rejected key', async () => {
 		const type = new SinchHubApi();
 		const data = { region: 'custom', baseUrl: emu.url, apiKey: A.apiKey, apiSecret: A.apiSecret, accountId: '' };

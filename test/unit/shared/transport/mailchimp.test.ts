@@ -124,6 +124,44 @@ describe('reading', () => {
 		}
 	});
 
+	it("asks for every page of a tag at once, without waiting for the first page's total", async () => {
+		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 4500, tags: [{ name: 'All', share: 1 }], seed: 8 }) });
+		try {
+			big.faults.latencyMs = 50;
+			const [account] = credentialsOf(big.state.dump());
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const client = new MailchimpClient(auth, node);
+			const [tag] = await client.getTags(account.lists[0].id);
+			big.requests.length = 0;
+			const members = await client.getTagMembers(account.lists[0].id, tag);
+			expect(members.length).toBe(tag.memberCount);
+			// All pages went out before any answer came back (the emulator records a request as it arrives).
+			const pages = big.requests.filter((r) => r.route?.endsWith('/members'));
+			expect(pages.length).toBe(Math.ceil(tag.memberCount! / 1000));
+			expect(Math.max(...pages.map((p) => p.at)) - Math.min(...pages.map((p) => p.at))).toBeLessThan(50);
+		} finally {
+			await big.close();
+		}
+	});
+
+	it('reads the pages a stale count left out, and copes with pages a shrunken one made empty', async () => {
+		const total = { now: 2500 };
+		const asked: number[] = [];
+		const readPage = async (offset: number, count: number) => {
+			asked.push(offset);
+			const items = Array.from({ length: Math.max(0, Math.min(count, total.now - offset)) }, (_, i) => offset + i);
+			return { items, total: total.now };
+		};
+		const client = new MailchimpClient(await apiKeyAuth(), node);
+		// The count said 1,500; the tag has 2,500 members by now.
+		expect(await client.readAll(readPage, { expectedTotal: 1500 })).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+		expect(asked).toEqual([0, 1000, 2000]);
+		asked.length = 0;
+		total.now = 900;
+		expect(await client.readAll(readPage, { expectedTotal: 2500 })).toEqual(Array.from({ length: 900 }, (_, i) => i));
+		expect(asked).toEqual([0, 1000, 2000]);
+	});
+
 	it('reads merge fields, audiences and a member\'s full tag list', async () => {
 		const client = new MailchimpClient(await apiKeyAuth(), node);
 		const fields = await client.getMergeFields(audienceId);
