@@ -113,7 +113,10 @@ export function summariseItems(
 		if (error !== undefined && error !== null && error !== '') {
 			errors++;
 			const message = typeof error === 'string' ? error : ((error as { message?: string }).message ?? JSON.stringify(error));
-			if (item.json.fatal === true) fatal ??= message;
+			// An error that names no member is a whole step's failure (n8n's error output of a node that stopped,
+			// or its Continue On Fail item): the run failed, whatever the other items say.
+			const member = valueAt(item.json, 'sync.memberKey') ?? item.json.memberKey;
+			if (item.json.fatal === true || member === undefined || member === null) fatal ??= message;
 			if (errorMessages.size < 3) errorMessages.add(message);
 			continue;
 		}
@@ -132,7 +135,9 @@ export function summariseItems(
 	const summary =
 		errorSummary.trim() ||
 		(errors > 0
-			? `${fatal !== undefined ? `The run failed: ${fatal}. ` : ''}${errors} item${errors === 1 ? '' : 's'} failed: ${[...errorMessages].join('; ')}`
+			? fatal !== undefined && errors === 1
+				? `The run failed: ${fatal}`
+				: `${fatal !== undefined ? `The run failed: ${fatal}. ` : ''}${errors} item${errors === 1 ? '' : 's'} failed: ${[...errorMessages].join('; ')}`
 			: undefined);
 	return { outcome: chosen, counts, errorSummary: summary };
 }

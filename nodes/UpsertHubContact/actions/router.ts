@@ -27,7 +27,8 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		// A run that lost its lease saved no ledger entry for what it did since: every item goes to Error,
 		// marked fatal so the run is recorded failed (CONTRACT §4); the next run redoes them.
 		if (isLeaseLost(error)) outcomes.failAll({ ...failure, fatal: true });
-		else outcomes.failRest(failure);
+		// The node as a whole failed (a rejected key, the Hub down during setup, the store): the run failed.
+		else outcomes.failRest({ ...failure, fatal: true });
 	}
 	return outcomes.outputs();
 }

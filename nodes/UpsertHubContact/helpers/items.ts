@@ -142,9 +142,11 @@ export function failureOf(error: unknown): ItemFailure {
 	return { error: (error as Error).message ?? String(error) };
 }
 
+/** A Hub that stopped answering fails the run, not just these members (the run is recorded failed). */
 export const notAttempted = (cause: HubUnavailableError): ItemFailure => ({
 	error: 'Not attempted: the Sinch MessageMedia Hub stopped answering during this run; the next run carries this member again',
 	description: cause.description ?? undefined,
+	fatal: true,
 });
 
 /** Collects each item's one result and hands them out in input order. */

@@ -127,7 +127,7 @@ describe('Sync Lock: Release', () => {
 			{ json: { sync: { change: 'new', result: 'created' } } },
 			{ json: { sync: { change: 'changed', result: 'updated' } } },
 			{ json: { sync: { change: 'removed', result: 'removed-from-list' } } },
-			{ json: { sync: { change: 'new' }, error: 'The Hub rejected the phone number' } },
+			{ json: { sync: { memberKey: 'm5', change: 'new' }, error: 'The Hub rejected the phone number' } },
 		];
 		const [out] = await run({ operation: 'release', token, outcome: 'auto', releaseOptions: {} }, { items });
 		expect(out).toHaveLength(1);

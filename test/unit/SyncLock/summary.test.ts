@@ -10,7 +10,7 @@ describe('summariseItems', () => {
 				{ json: { sync: { change: 'new' } } },
 				{ json: { sync: { change: 'new' } } },
 				{ json: { sync: { change: 'removed' } } },
-				{ json: { error: 'Hub said no' } },
+				{ json: { error: 'Hub said no', sync: { memberKey: 'm4', change: 'new' } } },
 			],
 			'sync.change',
 			'auto',
@@ -19,12 +19,23 @@ describe('summariseItems', () => {
 		expect(summary).toEqual({ outcome: 'partial', counts: { new: 2, removed: 1, errors: 1 }, errorSummary: '1 item failed: Hub said no' });
 	});
 
+	it("fails the run when an error names no member: a whole step stopped (n8n's error output, Continue On Fail)", () => {
+		const summary = summariseItems(
+			[lease, { json: { sync: { memberKey: 'm1', result: 'created' } } }, { json: { error: 'Mailchimp did not answer the merge fields' } }],
+			'sync.result',
+			'auto',
+			'',
+		);
+		expect(summary.outcome).toBe('failed');
+		expect(summary.errorSummary).toBe('The run failed: Mailchimp did not answer the merge fields');
+	});
+
 	it('counts the lease item when a node failed on it and sent it on with the error', () => {
 		const failed = { json: { ...lease.json, error: 'Mailchimp rejected the API key; check it in the credential' } };
 		expect(summariseItems([lease, failed], 'sync.change', 'auto', '')).toEqual({
 			outcome: 'failed',
 			counts: { errors: 1 },
-			errorSummary: '1 item failed: Mailchimp rejected the API key; check it in the credential',
+			errorSummary: 'The run failed: Mailchimp rejected the API key; check it in the credential',
 		});
 	});
 
@@ -34,7 +45,7 @@ describe('summariseItems', () => {
 
 	it('fails the run when an item is fatal, and says why first', () => {
 		const summary = summariseItems(
-			[lease, { json: { sync: { result: 'created' } } }, { json: { error: 'Guard refused', fatal: true } }, { json: { error: 'Other' } }],
+			[lease, { json: { sync: { result: 'created' } } }, { json: { error: 'Guard refused', fatal: true } }, { json: { error: 'Other', sync: { memberKey: 'm2' } } }],
 			'sync.result',
 			'auto',
 			'',

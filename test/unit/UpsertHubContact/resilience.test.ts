@@ -39,7 +39,7 @@ beforeEach(() => {
 	hub.reset();
 	hub.account(HUB_KEY.accountId).acceptDuplicateNumbers = false;
 	hub.counters.clear();
-	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, rateAppliedThen500: 0, rateAppliedThenDrop: 0, routeFilter: '', seed: null });
+	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, rateAppliedThen500: 0, rateAppliedThenDrop: 0, rate403NoBody: 0, routeFilter: '', seed: null });
 	store = tempStore();
 });
 afterEach(async () => store.cleanup());
@@ -248,6 +248,8 @@ describe('Upsert when the Hub stops answering', () => {
 		expect(errors[0].json.error).toBe('The Sinch MessageMedia Hub is not answering; try again later');
 		// Once the Hub is known to be down, the rest are not even tried.
 		expect(errors.filter((e) => String(e.json.error).startsWith('Not attempted')).length).toBeGreaterThanOrEqual(17);
+		// A Hub that stopped answering fails the run, not just these members (Release records it failed).
+		expect(errors.filter((e) => e.json.fatal === true).length).toBeGreaterThanOrEqual(17);
 		expect(hub.counters.get('POST /api/v1/contacts/contacts')).toBeLessThanOrEqual(2 * 8);
 		expect((await ledgerOf(store.path)).size).toBe(0);
 
@@ -255,6 +257,14 @@ describe('Upsert when the Hub stops answering', () => {
 		const again = await runNode(hub, store.path, specs.map(memberItem));
 		expect(again.errors).toEqual([]);
 		expectExactly(specs);
+	});
+
+	it('under continue on fail, a rejected key puts every member on Error marked fatal, so the run is recorded failed', async () => {
+		Object.assign(hub.faults, { rate403NoBody: 1 });
+		const { done, errors } = await runNode(hub, store.path, members(3).map(memberItem), { continueOnFail: true });
+		expect(done).toEqual([]);
+		expect(errors.map((e) => [e.json.error, e.json.fatal])).toEqual(Array(3).fill(['The Hub rejected the API key and secret; check the credential', true]));
+		expect(contacts()).toEqual([]);
 	});
 
 	it('throws when the setup calls keep failing, and touches no contact', async () => {
