@@ -18,6 +18,7 @@ import {
 	type IExecuteFunctions,
 	type INodeExecutionData,
 	type INodeProperties,
+	type NodeHint,
 } from 'n8n-workflow';
 
 import { memberKeyOf } from '../../shared/items';
@@ -28,6 +29,8 @@ import { createHubClient, type HubClient } from '../../shared/transport/hub';
 import { sendOnce, type Recipient, type SendResult } from '../helpers/send';
 import {
 	COMPANY_PLACEHOLDER,
+	CTIA_CONFIRMATION_TEXT,
+	CTIA_REQUEST_TEXT,
 	HUB_CONFIRMATION_TEXT,
 	HUB_REQUEST_TEXT,
 	countSegments,
@@ -174,6 +177,39 @@ export const description: INodeProperties[] = [
 		default: 0,
 		description: 'The most credits one run may spend on consent messages; members beyond it go to Skipped and get their message on a later run. 0: no limit.',
 		displayOptions: configured(['confirmation', 'doubleOptIn']),
+	},
+];
+
+const TEXT_IN_PANEL =
+	`($parameter.textPreset === "custom" ? ($parameter.mode === "doubleOptIn" ? $parameter.requestText : $parameter.confirmationText) : ` +
+	`$parameter.textPreset === "ctia" ? ($parameter.mode === "doubleOptIn" ? ${JSON.stringify(CTIA_REQUEST_TEXT)} : ${JSON.stringify(CTIA_CONFIRMATION_TEXT)}) : ` +
+	`($parameter.mode === "doubleOptIn" ? ${JSON.stringify(HUB_REQUEST_TEXT)} : ${JSON.stringify(HUB_CONFIRMATION_TEXT)}))` +
+	`.split(${JSON.stringify(COMPANY_PLACEHOLDER)}).join($parameter.companyName || "")`;
+const IN_PANEL = `$parameter.operation === "apply" && $parameter.position === "before"`;
+
+/** Warnings the editor shows in the panel while the parameters are edited (the exact segment count follows each run). */
+export const hints: NodeHint[] = [
+	{
+		message:
+			'This text is probably longer than one SMS segment (160 GSM characters, or 70 with an emoji, curly quote or many accents): each message costs 2 or more credits. The exact count is shown after a run.',
+		type: 'warning',
+		location: 'ndv',
+		whenToDisplay: 'always',
+		displayCondition: `={{ ${IN_PANEL} && $parameter.mode !== "none" && (/[^\\x20-\\x7E\\n]/.test(${TEXT_IN_PANEL}) ? ${TEXT_IN_PANEL}.length > 70 : ${TEXT_IN_PANEL}.length > 160) }}`,
+	},
+	{
+		message: 'Double opt-in needs a sender that can receive replies: an alphanumeric sender ID is refused. Enter a number, or leave Sender empty.',
+		type: 'danger',
+		location: 'ndv',
+		whenToDisplay: 'always',
+		displayCondition: `={{ ${IN_PANEL} && $parameter.mode === "doubleOptIn" && /[^+0-9]/.test(($parameter.sender || "").trim()) }}`,
+	},
+	{
+		message: 'An alphanumeric sender ID cannot receive replies: contacts cannot reply STOP to the confirmation. Use a number if you can.',
+		type: 'warning',
+		location: 'ndv',
+		whenToDisplay: 'always',
+		displayCondition: `={{ ${IN_PANEL} && $parameter.mode === "confirmation" && /[^+0-9]/.test(($parameter.sender || "").trim()) }}`,
 	},
 ];
 
