@@ -170,6 +170,16 @@ export const description: INodeProperties[] = [
 		displayOptions: configured(['confirmation', 'doubleOptIn']),
 	},
 	{
+		displayName: 'Ask Again After (Days)',
+		name: 'reaskAfterDays',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description:
+			'Ask a member who never answered once more after this many days (another paid message). 0: never ask again. A number that replied STOP is never asked again.',
+		displayOptions: configured(['doubleOptIn']),
+	},
+	{
 		displayName: 'Credit Budget per Run',
 		name: 'creditBudget',
 		type: 'number',
@@ -225,6 +235,8 @@ interface Settings extends CarriedSettings {
 	content: string;
 	sender: string;
 	creditBudget: number;
+	/** Double opt-in: days after which an unanswered request is sent again; 0 never. */
+	reaskAfterDays?: number;
 }
 
 interface Member extends Recipient {
@@ -298,6 +310,7 @@ function readSettings(ctx: IExecuteFunctions): Settings {
 		content: renderText(template, companyName),
 		sender: String(ctx.getNodeParameter('sender', 0, '') ?? '').trim(),
 		creditBudget: Number(ctx.getNodeParameter('creditBudget', 0, 0) ?? 0),
+		reaskAfterDays: mode === 'doubleOptIn' ? Number(ctx.getNodeParameter('reaskAfterDays', 0, 0) ?? 0) : 0,
 	};
 	checkSettings(ctx, settings);
 	return settings;
@@ -310,6 +323,12 @@ function checkSettings(ctx: IExecuteFunctions, settings: Settings): void {
 	if (!Number.isFinite(settings.creditBudget) || settings.creditBudget < 0) {
 		throw new NodeOperationError(ctx.getNode(), `The credit budget must be 0 or more, not ${String(settings.creditBudget)}`, {
 			description: 'Enter the most credits a run may spend on consent messages, or 0 for no limit.',
+		});
+	}
+	const reask = settings.reaskAfterDays ?? 0;
+	if (!Number.isFinite(reask) || reask < 0) {
+		throw new NodeOperationError(ctx.getNode(), `Ask Again After must be 0 or more days, not ${String(reask)}`, {
+			description: 'Enter the days after which an unanswered member is asked once more, or 0 to never ask again.',
 		});
 	}
 	const kind = senderKind(settings.sender);
@@ -514,6 +533,8 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 	const consent = await consentRecords(store, members);
 	const optedOut = await optOutReasons(client, store, members, consent);
 	const toAsk: Member[] = [];
+	const reaskDays = settings.reaskAfterDays ?? 0;
+	const askedBefore = reaskDays > 0 ? new Date(Date.now() - reaskDays * 86_400_000) : undefined;
 	for (const m of members) {
 		const reason = optedOut.get(m.index);
 		const record = consent.get(key(m));
@@ -521,6 +542,8 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 			emit(SKIPPED, m.index, withConsent(m.json, { ...base, status: 'opted-out', reason: `Not synced and not asked: the number is ${reason}` }, { result: 'consent-opted-out' }));
 		} else if (record?.state === 'confirmed') {
 			emit(CONTINUE, m.index, withConsent(m.json, { ...base, status: 'confirmed', answeredAt: record.answeredAt?.toISOString() ?? null }));
+		} else if (record?.state === 'asked' && askedBefore && record.askedAt && record.askedAt < askedBefore) {
+			toAsk.push({ ...m, reaskIfAskedBefore: askedBefore });
 		} else if (record?.state === 'asked' || record?.state === 'claimed') {
 			const note =
 				record.state === 'claimed'

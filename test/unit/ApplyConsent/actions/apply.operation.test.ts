@@ -230,6 +230,32 @@ describe('Double opt-in', () => {
 		expect(messages()).toHaveLength(0);
 	});
 
+	it('asks once more after the re-ask period only those who never answered; never a number that said STOP', async () => {
+		const [stale, recent, stopped] = members(3);
+		const db = await store.open();
+		const longAgo = new Date(Date.now() - 40 * 86_400_000);
+		for (const m of [stale, recent, stopped]) await db.claimConsentAsk(AUDIENCE, m.phone);
+		await db.markConsentAsked(AUDIENCE, stale.phone, 'msg-old', longAgo);
+		await db.markConsentAsked(AUDIENCE, recent.phone, 'msg-recent', new Date(Date.now() - 5 * 86_400_000));
+		await db.markConsentAsked(AUDIENCE, stopped.phone, 'msg-stopped', longAgo);
+		await db.recordConsentAnswer(AUDIENCE, stopped.phone, 'opted-out', 'STOP');
+		const items = [stale, recent, stopped].map(memberItem);
+		// Default: never ask again.
+		await runNode(hub, store.path, items, { mode: 'doubleOptIn' });
+		expect(messages()).toHaveLength(0);
+		const run = await runNode(hub, store.path, items, { mode: 'doubleOptIn', reaskAfterDays: 30 });
+		expect(sentTo()).toEqual([stale.phone]);
+		expect(run.awaiting.map((i) => [keyOf(i), consentOf(i).status])).toEqual([
+			['m0', 'sent'],
+			['m1', 'awaiting-reply'],
+		]);
+		expect(run.skipped.map(keyOf)).toEqual(['m2']);
+		expect((await db.getConsent(AUDIENCE, stale.phone))?.state).toBe('asked');
+		// Asked just now: not again on the next run.
+		await runNode(hub, store.path, items, { mode: 'doubleOptIn', reaskAfterDays: 30 });
+		expect(messages()).toHaveLength(1);
+	});
+
 	it('refuses an alphanumeric sender: it cannot receive the Y or YES', async () => {
 		await expect(runNode(hub, store.path, [memberItem(member(0))], { mode: 'doubleOptIn', sender: 'AcmeCoffee' })).rejects.toThrow(NodeOperationError);
 		expect(messages()).toHaveLength(0);
