@@ -37,6 +37,7 @@ import {
 	presetTexts,
 	renderText,
 	senderKind,
+	senderNumberType,
 	type ConsentMode,
 	type TextPreset,
 } from '../helpers/texts';
@@ -513,7 +514,7 @@ async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionDa
 	for (const m of over) emit(SKIPPED, m.index, withConsent(m.json, { status: 'skipped', reason }));
 	const segments = countSegments(settings.content).segments;
 	const byIndex = new Map(send.map((m) => [m.index, m]));
-	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, kind: 'consent-confirmation', credits: segments }, (r, result) => {
+	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, senderType: senderNumberType(settings.sender), kind: 'consent-confirmation', credits: segments }, (r, result) => {
 		const m = byIndex.get(r.index)!;
 		if (result.status === 'failed') emit(ERROR, r.index, { ...withConsent(m.json, sentConsent(result)), error: result.error, ...(result.description ? { description: result.description } : {}) });
 		else emit(CONTINUE, r.index, withConsent(m.json, sentConsent(result)));
@@ -558,7 +559,7 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 	for (const m of over) emit(SKIPPED, m.index, withConsent(m.json, { ...base, status: 'skipped', reason }, { result: 'consent-skipped' }));
 	const segments = countSegments(settings.content).segments;
 	const byIndex = new Map(send.map((m) => [m.index, m]));
-	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, kind: 'consent-request', credits: segments }, (r, result) => {
+	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, senderType: senderNumberType(settings.sender), kind: 'consent-request', credits: segments }, (r, result) => {
 		const m = byIndex.get(r.index)!;
 		const json = withConsent(m.json, { ...base, ...sentConsent(result) }, { result: 'awaiting-reply' });
 		if (result.status === 'failed') emit(ERROR, r.index, { ...json, error: result.error, ...(result.description ? { description: result.description } : {}) });

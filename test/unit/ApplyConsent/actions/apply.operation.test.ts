@@ -192,6 +192,7 @@ describe('Confirmation notification', () => {
 		]);
 		expect(consentOf(run.continued[0]).credits).toBe(2);
 		expect(credits()).toBe(2);
+		expect(messages()[0]).toMatchObject({ source_number: 'AcmeCoffee', source_number_type: 'ALPHANUMERIC' });
 	});
 
 	it('writes nothing under a lease that was taken over', async () => {
