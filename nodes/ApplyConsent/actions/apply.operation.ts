@@ -23,7 +23,8 @@ import {
 
 import { memberKeyOf } from '../../shared/items';
 import { RunLease } from '../../shared/lease';
-import type { ConsentRecord, OptOutRecord, SyncStore } from '../../shared/store';
+import { chunks } from '../../shared/chunks';
+import type { ConsentRecord, LedgerEntry, OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import { createHubClient, type HubClient } from '../../shared/transport/hub';
 import { sendOnce, type Recipient, type SendResult } from '../helpers/send';
@@ -44,6 +45,8 @@ import {
 
 /** The outputs of this operation, in order. */
 export const outputNames = ['Continue', 'Awaiting Reply', 'Skipped', 'Error'];
+/** Ledger entries written per store call. */
+const LEDGER_BATCH = 1000;
 const CONTINUE = 0;
 const AWAITING = 1;
 const SKIPPED = 2;
@@ -265,7 +268,7 @@ async function applyTo(ctx: IExecuteFunctions, items: INodeExecutionData[]): Pro
 		if (settings.mode !== 'doubleOptIn') {
 			const carried: CarriedSettings =
 				settings.mode === 'confirmation' ? { mode: 'confirmation', content: settings.content, sender: settings.sender, creditBudget: settings.creditBudget } : { mode: 'none' };
-			items.forEach((item, i) => emit(CONTINUE, i, withConsent(item.json, { mode: settings.mode, status: 'passed', settings: carried as unknown as IDataObject })));
+			items.forEach((item, i) => emit(CONTINUE, i, passOn(item.json, settings.mode, carried)));
 			return out;
 		}
 		await askForConsent(ctx, items, settings, emit);
@@ -287,8 +290,22 @@ async function applyTo(ctx: IExecuteFunctions, items: INodeExecutionData[]): Pro
 	}
 	const settings: Settings = { mode: 'confirmation', content: String(first.content ?? ''), sender: String(first.sender ?? ''), creditBudget: Number(first.creditBudget ?? 0) };
 	checkSettings(ctx, settings);
-	await sendConfirmations(ctx, items, settings, emit);
+	await sendConfirmations(ctx, items, settings, emit, out);
 	return out;
+}
+
+/**
+ * Before Upsert, in confirmation mode, a new member's content hash travels in `consent.ledgerHash`
+ * instead of `sync.contentHash`, so Upsert writes no ledger entry for them: Send Confirmations writes
+ * it once the member's confirmation is settled. A run that stops in between leaves the member new to
+ * the ledger, and the next run brings them back for their confirmation (the store's claim keeps it to one).
+ */
+function passOn(json: IDataObject, mode: ConsentMode, carried: CarriedSettings): IDataObject {
+	const sync = json.sync && typeof json.sync === 'object' ? (json.sync as IDataObject) : undefined;
+	const consent: IDataObject = { mode, status: 'passed', settings: carried as unknown as IDataObject };
+	if (mode !== 'confirmation' || !sync || sync.change !== 'new' || typeof sync.contentHash !== 'string') return withConsent(json, consent);
+	const { contentHash, ...rest } = sync;
+	return withConsent({ ...json, sync: rest }, { ...consent, ledgerHash: contentHash });
 }
 
 function readSettings(ctx: IExecuteFunctions): Settings {
@@ -467,7 +484,7 @@ function sentConsent(result: SendResult): IDataObject {
 	}
 }
 
-async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionData[], settings: Settings, emit: Emit): Promise<void> {
+async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionData[], settings: Settings, emit: Emit, out: Results): Promise<void> {
 	const members: Member[] = [];
 	for (const [i, item] of items.entries()) {
 		const hub = (item.json.hub as IDataObject | undefined) ?? {};
@@ -487,8 +504,39 @@ async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionDa
 		if (typeof member === 'string') emit(ERROR, i, { ...item.json, error: member });
 		else members.push(member);
 	}
-	if (members.length === 0) return;
+	const deferred = items.some((item) => typeof (item.json.consent as IDataObject | undefined)?.ledgerHash === 'string');
+	if (members.length === 0 && !deferred) return;
 	const { store, lease, client } = await setUp(ctx, items);
+	await confirm(store, lease, client, members, settings, emit);
+	// The members whose confirmation is settled (sent, not needed, opted out, asked before) join the
+	// ledger now; those kept back by the budget or failed stay new, so the next run brings them back.
+	await writeDeferredLedger(store, lease, out[CONTINUE]);
+}
+
+async function writeDeferredLedger(store: SyncStore, lease: RunLease, settled: INodeExecutionData[]): Promise<void> {
+	const entries: LedgerEntry[] = [];
+	for (const item of settled) {
+		const consent = item.json.consent as IDataObject | undefined;
+		const sync = (item.json.sync as IDataObject | undefined) ?? {};
+		const hub = (item.json.hub as IDataObject | undefined) ?? {};
+		const contact = (item.json.contact as IDataObject | undefined) ?? {};
+		const hash = consent?.ledgerHash;
+		if (typeof hash !== 'string' || typeof sync.syncName !== 'string' || typeof sync.audienceId !== 'string' || typeof sync.memberKey !== 'string') continue;
+		entries.push({
+			syncName: sync.syncName,
+			audienceId: sync.audienceId,
+			memberKey: sync.memberKey,
+			contentHash: hash,
+			hubContactId: typeof hub.contactId === 'string' ? hub.contactId : null,
+			phone: typeof contact.phone === 'string' ? contact.phone : null,
+			syncedAt: new Date(),
+		});
+	}
+	for (const batch of chunks(entries, LEDGER_BATCH)) await store.upsertLedger(batch, lease.fence);
+}
+
+async function confirm(store: SyncStore, lease: RunLease, client: HubClient, members: Member[], settings: Settings, emit: Emit): Promise<void> {
+	if (members.length === 0) return;
 	const consent = await consentRecords(store, members);
 	const optedOut = await optOutReasons(client, store, members, consent);
 	const fresh: Member[] = [];

@@ -129,6 +129,20 @@ describe('Confirmation notification', () => {
 		expect(new Set(messages().map((m) => m.content))).toEqual(new Set(['Hi from Acme Coffee. Reply STOP to cancel.']));
 	});
 
+	it("a new member joins the ledger only once their confirmation is settled, so a run stopped after Upsert brings them back", async () => {
+		const [ana, ben, cat] = members(3);
+		const before = await runNode(hub, store.path, [ana, ben, { ...cat, change: 'changed' }].map(memberItem), { mode: 'confirmation', creditBudget: 1 });
+		// Upsert writes no ledger entry for new members (no content hash on sync); a changed one is as before.
+		expect(before.continued.map((i) => (i.json.sync as { contentHash?: string }).contentHash)).toEqual([undefined, undefined, 'hash-m2']);
+		const db = await store.open();
+		expect(await db.readLedger(SYNC)).toEqual([]);
+		const after = await runNode(hub, store.path, before.continued.map((i) => upsertedItem(i, created())), { position: 'after' });
+		expect(after.continued.map((i) => [keyOf(i), consentOf(i).status])).toEqual([['m0', 'sent']]);
+		expect(after.skipped.map(keyOf)).toEqual(['m1', 'm2']);
+		// Sent (ana) joins the ledger with the hash Fetch computed; kept back by the budget (ben) does not.
+		expect((await db.readLedger(SYNC)).map((e) => [e.memberKey, e.contentHash, e.hubContactId, e.phone])).toEqual([['m0', 'hash-m0', 'contact-m0', ana.phone]]);
+	});
+
 	it('sends in requests of at most 100 messages', async () => {
 		await confirmAfterUpsert(hub, store.path, members(250), created);
 		expect(hub.counters.get('POST /v1/messages')).toBe(3);
