@@ -131,7 +131,7 @@ describe('Confirmation notification', () => {
 
 	it("a new member joins the ledger only once their confirmation is settled, so a run stopped after Upsert brings them back", async () => {
 		const [ana, ben, cat] = members(3);
-		const before = await runNode(hub, store.path, [ana, ben, { ...cat, change: 'changed' }].map(memberItem), { mode: 'confirmation', creditBudget: 1 });
+		const before = await runNode(hub, store.path, [ana, ben, { ...cat, change: 'changed' as const }].map(memberItem), { mode: 'confirmation', creditBudget: 1 });
 		// Upsert writes no ledger entry for new members (no content hash on sync); a changed one is as before.
 		expect(before.continued.map((i) => (i.json.sync as { contentHash?: string }).contentHash)).toEqual([undefined, undefined, 'hash-m2']);
 		const db = await store.open();
