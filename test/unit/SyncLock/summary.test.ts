@@ -30,6 +30,22 @@ describe('summariseItems', () => {
 		expect(summary.errorSummary).toBe('The run failed: Mailchimp did not answer the merge fields');
 	});
 
+	it('adds up the credits Apply Consent spent (json.consent.credits) into counts.credits', () => {
+		const summary = summariseItems(
+			[
+				lease,
+				{ json: { sync: { result: 'created' }, consent: { status: 'sent', credits: 1 } } },
+				{ json: { sync: { result: 'created' }, consent: { status: 'sent', credits: 2 } } },
+				{ json: { sync: { result: 'created' }, consent: { status: 'skipped' } } },
+				{ json: { sync: { result: 'created' }, consent: { credits: 'many' } } },
+			],
+			'sync.result',
+			'auto',
+			'',
+		);
+		expect(summary.counts).toEqual({ created: 4, credits: 3 });
+	});
+
 	it('counts the lease item when a node failed on it and sent it on with the error', () => {
 		const failed = { json: { ...lease.json, error: 'Mailchimp rejected the API key; check it in the credential' } };
 		expect(summariseItems([lease, failed], 'sync.change', 'auto', '')).toEqual({
