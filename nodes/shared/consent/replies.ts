@@ -36,3 +36,56 @@ export function classifyReply(content: string | null | undefined): ReplyMeaning 
 	if (CONFIRM_WORDS.includes(words[0]) && !words.some((w) => OPT_OUT_WORDS.includes(w))) return 'confirm';
 	return 'other';
 }
+
+/** A reply as the reply triggers emit it (`json.reply`) and Apply Consent's Handle Reply reads it. */
+export interface ConsentReply {
+	/** The Hub's reply id; for an OPT_OUT_SMS notification, its notification id. */
+	replyId: string;
+	/** The message replied to (ours, if it was a consent request). */
+	messageId: string | null;
+	/** The handset's number (E.164). */
+	from: string;
+	/** Our number the handset wrote to. */
+	to: string | null;
+	content: string;
+	receivedAt: string | null;
+	/** Copied by the Hub from the message replied to. */
+	metadata: Record<string, string>;
+	/** RECEIVED_SMS (a reply) or OPT_OUT_SMS (the Hub saw an opt-out keyword). */
+	event: 'RECEIVED_SMS' | 'OPT_OUT_SMS';
+	meaning: ReplyMeaning;
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/**
+ * A reply or opt-out notification body from the Hub (webhook or Replies API) as a ConsentReply;
+ * a description of what is missing when it is not one (the caller refuses it and names the source).
+ */
+export function consentReplyFrom(body: unknown): ConsentReply | string {
+	if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the body is not a JSON object';
+	const b = body as Record<string, unknown>;
+	const notificationId = text(b.notification_id);
+	const replyId = text(b.reply_id) ?? notificationId;
+	if (!replyId) return 'it has neither reply_id nor notification_id';
+	const from = text(b.source_number);
+	if (!from) return 'it has no source_number';
+	if (typeof b.content !== 'string') return 'it has no content';
+	const metadata: Record<string, string> = {};
+	if (b.metadata && typeof b.metadata === 'object' && !Array.isArray(b.metadata)) {
+		for (const [k, v] of Object.entries(b.metadata as Record<string, unknown>)) if (typeof v === 'string') metadata[k] = v;
+	}
+	const event = text(b.reply_id) ? 'RECEIVED_SMS' : 'OPT_OUT_SMS';
+	return {
+		replyId,
+		messageId: text(b.message_id),
+		from,
+		to: text(b.destination_number),
+		content: b.content,
+		receivedAt: text(b.date_received),
+		metadata,
+		event,
+		// The Hub itself recognised an opt-out keyword: an opt-out whatever the words.
+		meaning: event === 'OPT_OUT_SMS' ? 'opt-out' : classifyReply(b.content),
+	};
+}
