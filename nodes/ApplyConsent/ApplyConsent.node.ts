@@ -1,0 +1,63 @@
+import { NodeConnectionTypes, type IExecuteFunctions, type INodeCredentialDescription, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+
+import { hubSyncStorePostgresTest, storeCredentials, storeProperties } from '../shared/store/node';
+import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
+import { operationProperties, outputsExpression, router } from './actions/router';
+
+// Built outside the description: n8n's lint rules cannot read a spread inside it.
+const credentials: INodeCredentialDescription[] = [{ name: HUB_CREDENTIAL_TYPE, required: true }, ...storeCredentials];
+
+/**
+ * How members consent to SMS before (or as) they become Hub contacts: the Hub integration's three
+ * modes (confirmation notification, double opt-in, none), at most one paid message per number and
+ * audience, and an opt-out that always wins.
+ */
+export class ApplyConsent implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Apply Consent',
+		name: 'applyConsent',
+		icon: 'file:applyConsent.svg',
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] === "handleReply" ? "Handle reply" : "Apply to members" }}',
+		description: 'Ask members for SMS consent, confirm their subscription, or handle their replies',
+		defaults: { name: 'Apply Consent' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: outputsExpression,
+		credentials,
+		properties: [
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{
+						name: 'Apply to Members',
+						value: 'apply',
+						action: 'Apply consent to members',
+						description: 'Send the confirmation or the double opt-in request the consent mode asks for',
+					},
+					{
+						name: 'Handle Reply',
+						value: 'handleReply',
+						action: 'Handle a reply',
+						description: "Confirm, opt out or record a member's reply to a consent request",
+					},
+				],
+				default: 'apply',
+			},
+			...operationProperties,
+			...storeProperties,
+		],
+	};
+
+	methods = {
+		credentialTest: { hubSyncStorePostgresTest },
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}
