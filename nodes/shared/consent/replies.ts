@@ -89,3 +89,40 @@ export function consentReplyFrom(body: unknown): ConsentReply | string {
 		meaning: event === 'OPT_OUT_SMS' ? 'opt-out' : classifyReply(b.content),
 	};
 }
+
+/**
+ * What a consent request carries in the Hub message's `metadata` (echoed on its replies), so a reply
+ * finds its audience, member and sync. Values are strings, at most 256 characters (Hub limit).
+ */
+export const CONSENT_REQUEST_PURPOSE = 'hub-sync-consent-request';
+
+export interface ConsentRequestRef {
+	audienceId: string;
+	/** The member key the ledger uses (memberKeyOf). */
+	memberKey: string;
+	/** Mailchimp's member id (the subscriber hash), to read the member back. */
+	memberId?: string;
+	/** The ledger's name, so a confirmed member is written into the sync's ledger. */
+	syncName?: string;
+}
+
+export function consentRequestMetadata(ref: ConsentRequestRef): Record<string, string> {
+	return {
+		purpose: CONSENT_REQUEST_PURPOSE,
+		audienceId: ref.audienceId,
+		memberKey: ref.memberKey,
+		...(ref.memberId ? { memberId: ref.memberId } : {}),
+		...(ref.syncName ? { syncName: ref.syncName } : {}),
+	};
+}
+
+/** The request a reply's metadata names; null for a reply to any other message. */
+export function consentRequestOf(metadata: Record<string, string> | undefined): ConsentRequestRef | null {
+	if (!metadata || metadata.purpose !== CONSENT_REQUEST_PURPOSE || !metadata.audienceId || !metadata.memberKey) return null;
+	return {
+		audienceId: metadata.audienceId,
+		memberKey: metadata.memberKey,
+		...(metadata.memberId ? { memberId: metadata.memberId } : {}),
+		...(metadata.syncName ? { syncName: metadata.syncName } : {}),
+	};
+}
