@@ -1,5 +1,6 @@
 import {
 	NodeConnectionTypes,
+	NodeOperationError,
 	type IDataObject,
 	type INodeExecutionData,
 	type INodeType,
@@ -8,7 +9,7 @@ import {
 } from 'n8n-workflow';
 
 import { consentReplyFrom } from '../shared/consent/replies';
-import { HUB_CREDENTIAL_TYPE, HubBadAnswerError, createHubClient } from '../shared/transport/hub';
+import { HUB_CREDENTIAL_TYPE, createHubClient } from '../shared/transport/hub';
 
 interface PollState extends IDataObject {
 	/** Replies handed to the workflow by the previous poll, confirmed to the Hub at the next one. */
@@ -56,12 +57,9 @@ export class HubReplyPollTrigger implements INodeType {
 		for (const raw of await hub.checkReplies()) {
 			const reply = consentReplyFrom(raw);
 			if (typeof reply === 'string') {
-				throw new HubBadAnswerError(
-					this.getNode(),
-					200,
-					`GET /v1/replies answered a reply that cannot be read: ${reply}`,
-					'Nothing was handed over or confirmed; the same replies come back at the next poll. Check the Hub account\'s Replies API.',
-				);
+				throw new NodeOperationError(this.getNode(), `GET /v1/replies answered a reply that cannot be read: ${reply}`, {
+					description: "Nothing was handed over or confirmed; the same replies come back at the next poll. Check the Hub account's Replies API.",
+				});
 			}
 			items.push({ json: { reply: { ...reply } } });
 			ids.push(reply.replyId);
