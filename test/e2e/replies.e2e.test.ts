@@ -1,0 +1,272 @@
+/**
+ * Consent replies in the real n8n 2.41.1 with `n8n start`: the reply template (workflows/hub-replies.json)
+ * made active through the REST API the editor uses, the Hub emulator posting replies to the webhook the
+ * trigger registered. Consent requests are seeded as the sending side leaves them: a message sent
+ * through the Hub with the request's metadata, and the store's consent record marked asked.
+ */
+import path from 'node:path';
+
+import { consentRequestMetadata } from '../../nodes/shared/consent/replies';
+import { SQLITE_FILE_NAME, closeAllSyncStores, openSyncStore, type SyncStore } from '../../nodes/shared/store';
+import { credentialsOf, largeAudience } from '../emulators/datasets';
+import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
+import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+import { E2E_TIMEOUT_MS, N8nSuite, type WorkflowFixture } from './harness';
+import { SYNC_TEMPLATE, configureSyncTemplate } from './templates';
+
+jest.setTimeout(E2E_TIMEOUT_MS);
+
+const REPLY_TEMPLATE = 'workflows/hub-replies.json';
+const PACKAGE = 'n8n-nodes-mailchimp-hub-sync.';
+const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
+const TAG = 'SMS Opt-in';
+const CREDENTIALS = {
+	mailchimp: { id: 'replyMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' },
+	hub: { id: 'replyHub', name: 'Hub (emulator)', type: 'sinchHubApi' },
+};
+const PEOPLE = {
+	ann: { email: 'ann@example.com', first: 'Ann', phone: '+61491570101' },
+	bob: { email: 'bob@example.com', first: 'Bob', phone: '+61491570102' },
+	cat: { email: 'cat@example.com', first: 'Cat', phone: '+61491570103' },
+	dan: { email: 'dan@example.com', first: 'Dan', phone: '+61491570104' },
+	eve: { email: 'eve@example.com', first: 'Eve', phone: '+61491570105' },
+};
+type Person = keyof typeof PEOPLE;
+
+interface N8nServerLike {
+	url: string;
+	rest(method: string, route: string, payload?: unknown): Promise<{ status: number; body: unknown }>;
+	stop(): Promise<void>;
+}
+
+/** The reply template pointed at the audience and credentials, as a user sets it up in the editor. */
+function configureReplyTemplate(audienceId: string, usePolling: boolean) {
+	const base = configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub });
+	const ref = (c: { id: string; name: string }) => ({ id: c.id, name: c.name });
+	return (workflow: WorkflowFixture): WorkflowFixture => {
+		const configured = base(workflow);
+		return {
+			...configured,
+			name: usePolling ? `${configured.name} (polling)` : configured.name,
+			nodes: configured.nodes.map((node) => {
+				const type = String(node.type);
+				if (type === `${PACKAGE}hubReplyTrigger`) return { ...node, disabled: usePolling, credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub) } };
+				if (type === `${PACKAGE}hubReplyPollTrigger`) return { ...node, disabled: !usePolling, credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub) } };
+				if (type === `${PACKAGE}applyConsent`) {
+					return {
+						...node,
+						parameters: { ...(node.parameters as object), authentication: 'apiKey', audience: { __rl: true, mode: 'id', value: audienceId }, tags: [TAG] },
+						credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub), [CREDENTIALS.mailchimp.type]: ref(CREDENTIALS.mailchimp) },
+					};
+				}
+				return node;
+			}),
+		};
+	};
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined && value !== false) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
+describe('consent replies in the real n8n (n8n start, reply workflow active)', () => {
+	let mailchimp: MailchimpEmulator;
+	let hub: HubEmulator;
+	let n8n: N8nSuite;
+	let server: N8nServerLike | undefined;
+	let store: SyncStore;
+	let audienceId: string;
+	let syncWorkflowId: string;
+	let replyWorkflowId: string;
+	let pollWorkflowId: string;
+
+	const account = () => hub.account(HUB_ACCOUNT);
+	const contactsOf = (phone: string) =>
+		[...account().contacts.values()].map((c) => account().contactData(c)).filter((c) => c.channels.some((ch) => ch.type === 'SMS' && ch.channelId === phone));
+	const member = (who: Person) => [...mailchimp.state.accounts[0].audiences.get(audienceId)!.members.values()].find((m) => m.email === PEOPLE[who].email)!;
+	const finishedRuns = async (workflowId: string) => (await n8n.executions()).filter((e) => e.workflowId === workflowId && e.finished);
+
+	/** What the sending side leaves behind: the request sent with its metadata, the number marked asked. */
+	async function askConsent(who: Person): Promise<string> {
+		const m = member(who);
+		expect(await store.claimConsentAsk(audienceId, PEOPLE[who].phone)).toBe(true);
+		const [sent] = account().sendMessages({
+			messages: [
+				{
+					content: 'Reply Y or Yes to confirm that you want to receive SMS messages from Test Co.',
+					destination_number: PEOPLE[who].phone,
+					format: 'SMS',
+					metadata: consentRequestMetadata({ audienceId, memberKey: m.contactId, memberId: m.hash, syncName: syncWorkflowId }),
+				},
+			],
+		});
+		await store.markConsentAsked(audienceId, PEOPLE[who].phone, sent.message_id);
+		return sent.message_id;
+	}
+
+	async function workflowAction(workflowId: string, action: 'activate' | 'deactivate') {
+		const current = await server!.rest('GET', `/rest/workflows/${workflowId}`);
+		expect(current.status).toBe(200);
+		const { versionId } = (current.body as { data: { versionId: string } }).data;
+		const answer = await server!.rest('POST', `/rest/workflows/${workflowId}/${action}`, action === 'activate' ? { versionId } : {});
+		if (answer.status !== 200) throw new Error(`${action} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+	}
+
+	beforeAll(async () => {
+		const dataset = largeAudience({ members: 0, tags: [TAG], seed: 3 });
+		const list = dataset.accounts[0].lists[0];
+		list.members = Object.values(PEOPLE).map((p) => ({
+			email_address: p.email,
+			status: 'subscribed' as const,
+			merge_fields: { FNAME: p.first, LNAME: 'Replier', PHONE: p.phone },
+			tags: [TAG],
+		}));
+		mailchimp = await startMailchimpEmulator({ dataset });
+		hub = await startHubEmulator({ accounts: [DEFAULT_HUB_ACCOUNT] });
+		n8n = await N8nSuite.create({ name: 'replies' });
+		const [mc] = credentialsOf(dataset);
+		audienceId = mc.lists[0].id;
+		await n8n.importCredentials([
+			{ ...CREDENTIALS.mailchimp, data: { apiKey: mc.apiKey, apiBaseUrl: mailchimp.url } },
+			{ ...CREDENTIALS.hub, data: { apiKey: DEFAULT_HUB_ACCOUNT.apiKey, apiSecret: DEFAULT_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url } },
+		]);
+		syncWorkflowId = await n8n.importWorkflowFile(SYNC_TEMPLATE, configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub }));
+		replyWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, false));
+		pollWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, true));
+		store = await openSyncStore({ kind: 'sqlite', path: path.join(n8n.userFolder, '.n8n', SQLITE_FILE_NAME) });
+		server = await n8n.startServer();
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await closeAllSyncStores();
+		await n8n?.dispose();
+		await mailchimp?.close();
+		await hub?.close();
+	});
+
+	it('1. activating the reply workflow registers its webhook with the Hub, with a secret header', async () => {
+		expect(account().webhooks.size).toBe(0);
+		await workflowAction(replyWorkflowId, 'activate');
+		const hooks = [...account().webhooks.values()];
+		expect(hooks).toHaveLength(1);
+		expect(hooks[0].url).toMatch(new RegExp(`/webhook/${replyWorkflowId}/`));
+		expect(hooks[0].events.sort()).toEqual(['OPT_OUT_SMS', 'RECEIVED_SMS']);
+		expect(hooks[0].headers['x-hub-sync-secret']).toMatch(/^[\w-]{40,}$/);
+	});
+
+	it('2. YES: the contact is created SUBSCRIBED in the MAILCHIMP list, exactly as the sync writes it', async () => {
+		await askConsent('ann');
+		const { deliveries } = await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.ann.phone, content: ' Yes please' });
+		expect(deliveries.map((d) => d.status)).toEqual([200]);
+		const [contact] = await until('Ann in the Hub', () => (contactsOf(PEOPLE.ann.phone).length > 0 ? contactsOf(PEOPLE.ann.phone) : undefined));
+		await until('the reply run to finish', async () => (await finishedRuns(replyWorkflowId)).length >= 1 || undefined);
+		expect(contactsOf(PEOPLE.ann.phone)).toHaveLength(1);
+		expect(contact.firstName).toBe('Ann');
+		expect(contact.lastName).toBe('Replier');
+		expect(contact.channels.find((c) => c.type === 'SMS')?.subscriptionState).toBe('SUBSCRIBED');
+		expect(contact.lists.map((l) => l.name)).toEqual(['MAILCHIMP']);
+		expect((await store.getConsent(audienceId, PEOPLE.ann.phone))?.state).toBe('confirmed');
+		const ledger = await store.readLedger(syncWorkflowId);
+		expect(ledger.map((e) => [e.memberKey, e.hubContactId, e.phone])).toEqual([[member('ann').contactId, contact.id, PEOPLE.ann.phone]]);
+	});
+
+	it('3. STOP: never created, consent closed, the opt-out recorded, never asked again', async () => {
+		await askConsent('bob');
+		const before = (await finishedRuns(replyWorkflowId)).length;
+		const { deliveries } = await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.bob.phone, content: 'STOP' });
+		// RECEIVED_SMS and the Hub's OPT_OUT_SMS both reach the trigger.
+		expect(deliveries.map((d) => [d.event, d.status]).sort()).toEqual([['OPT_OUT_SMS', 200], ['RECEIVED_SMS', 200]]);
+		await until('both STOP runs to finish', async () => (await finishedRuns(replyWorkflowId)).length >= before + 2 || undefined);
+		expect(contactsOf(PEOPLE.bob.phone)).toEqual([]);
+		expect((await store.getConsent(audienceId, PEOPLE.bob.phone))?.state).toBe('opted-out');
+		expect((await store.getOptOut(PEOPLE.bob.phone))?.source).toBe('reply-stop');
+		expect(await store.claimConsentAsk(audienceId, PEOPLE.bob.phone)).toBe(false);
+		// A later YES (a carrier keyword too) never subscribes the number.
+		await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.bob.phone, content: 'YES' });
+		await until('the later YES run to finish', async () => (await finishedRuns(replyWorkflowId)).length >= before + 3 || undefined);
+		expect(contactsOf(PEOPLE.bob.phone)).toEqual([]);
+	});
+
+	it('4. an unknown reply changes nothing', async () => {
+		await askConsent('cat');
+		const before = (await finishedRuns(replyWorkflowId)).length;
+		const contactsBefore = account().contacts.size;
+		await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.cat.phone, content: 'stopping by later, who is this?' });
+		await until('the run to finish', async () => (await finishedRuns(replyWorkflowId)).length >= before + 1 || undefined);
+		expect(account().contacts.size).toBe(contactsBefore);
+		expect((await store.getConsent(audienceId, PEOPLE.cat.phone))?.state).toBe('asked');
+		expect(await store.getOptOut(PEOPLE.cat.phone)).toBeNull();
+	});
+
+	it('5. a forged call (no secret, wrong secret) is refused and changes nothing', async () => {
+		await askConsent('eve');
+		const [hook] = [...account().webhooks.values()];
+		const runsBefore = (await n8n.executions()).length;
+		const body = JSON.stringify({
+			reply_id: '6f1c1f52-9d0e-4a55-8d4b-4b8a3c1d2e3f',
+			source_number: PEOPLE.eve.phone,
+			content: 'YES',
+			metadata: consentRequestMetadata({ audienceId, memberKey: member('eve').contactId, memberId: member('eve').hash, syncName: syncWorkflowId }),
+		});
+		for (const headers of [{}, { 'x-hub-sync-secret': 'guessed' }, { 'x-hub-sync-secret': hook.headers['x-hub-sync-secret'].slice(0, -1) + 'x' }]) {
+			const answer = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+			expect(answer.status).toBe(401);
+		}
+		await new Promise((r) => setTimeout(r, 1000));
+		expect((await n8n.executions()).length).toBe(runsBefore);
+		expect(contactsOf(PEOPLE.eve.phone)).toEqual([]);
+		expect((await store.getConsent(audienceId, PEOPLE.eve.phone))?.state).toBe('asked');
+	});
+
+	it('6. deactivating removes the webhook from the Hub', async () => {
+		await workflowAction(replyWorkflowId, 'deactivate');
+		expect(account().webhooks.size).toBe(0);
+	});
+
+	it('7. the polling variant reaches the same end state, each reply handed over once', async () => {
+		// The replies the webhook already handled are confirmed, as the Replies API lets an operator do.
+		const earlier = account().replies.filter((r) => !r.confirmed).map((r) => r.reply_id);
+		const auth = Buffer.from(`${DEFAULT_HUB_ACCOUNT.apiKey}:${DEFAULT_HUB_ACCOUNT.apiSecret}`).toString('base64');
+		const confirmed = await fetch(`${hub.url}/v1/replies/confirmed`, {
+			method: 'POST',
+			headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
+			body: JSON.stringify({ reply_ids: earlier }),
+		});
+		expect(confirmed.status).toBe(202);
+		await askConsent('dan');
+		await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.dan.phone, content: 'y' });
+		const before = (await finishedRuns(pollWorkflowId)).length;
+		await workflowAction(pollWorkflowId, 'activate');
+		await until('Dan in the Hub', () => (contactsOf(PEOPLE.dan.phone).length > 0 ? true : undefined));
+		await until('the poll run to finish', async () => (await finishedRuns(pollWorkflowId)).length >= before + 1 || undefined);
+		const [dan] = contactsOf(PEOPLE.dan.phone);
+		expect(dan.channels.find((c) => c.type === 'SMS')?.subscriptionState).toBe('SUBSCRIBED');
+		expect(dan.lists.map((l) => l.name)).toEqual(['MAILCHIMP']);
+		// Polling again (a reactivation polls at once) confirms Dan's reply and hands nothing over again.
+		await workflowAction(pollWorkflowId, 'deactivate');
+		await workflowAction(pollWorkflowId, 'activate');
+		await until('the Hub to have every reply confirmed', () => account().replies.every((r) => r.confirmed) || undefined, 30_000);
+		await new Promise((r) => setTimeout(r, 1000));
+		expect((await finishedRuns(pollWorkflowId)).length).toBe(before + 1);
+		await workflowAction(pollWorkflowId, 'deactivate');
+	});
+
+	it('8. the next sync writes nothing for the members who confirmed', async () => {
+		await server?.stop();
+		server = undefined;
+		const [annBefore] = contactsOf(PEOPLE.ann.phone);
+		const [danBefore] = contactsOf(PEOPLE.dan.phone);
+		const run = await n8n.execute(syncWorkflowId);
+		const fetched = run.itemsOf('Fetch Tagged Members').map((i) => i.email);
+		expect(fetched).not.toContain(PEOPLE.ann.email);
+		expect(fetched).not.toContain(PEOPLE.dan.email);
+		expect(contactsOf(PEOPLE.ann.phone)).toEqual([annBefore]);
+		expect(contactsOf(PEOPLE.dan.phone)).toEqual([danBefore]);
+	});
+});
