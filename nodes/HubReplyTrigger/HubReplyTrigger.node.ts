@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual, verify } from 'node:crypto';
 
 import {
 	NodeConnectionTypes,
@@ -31,6 +31,40 @@ function sameSecret(given: string, expected: string): boolean {
 	return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** How far a signed call's Date may be from now: a recorded call cannot be replayed later. */
+const SIGNATURE_MAX_AGE_MS = 5 * 60_000;
+const DIGESTS: Record<string, string> = { 'SHA-224': 'sha224', 'SHA-256': 'sha256', 'SHA-512': 'sha512', SHA224: 'sha224', SHA256: 'sha256', SHA512: 'sha512' };
+
+/**
+ * Checks the Hub's signature (spec, webhook payloads): RSA over the request line, the Date header and
+ * the body as sent. Returns what is wrong, or undefined when it checks out.
+ */
+function signatureProblem(ctx: IWebhookFunctions): string | undefined {
+	const req = ctx.getRequestObject() as ReturnType<IWebhookFunctions['getRequestObject']> & { rawBody?: Buffer };
+	const header = (name: string) => {
+		const value = req.headers[name];
+		return typeof value === 'string' && value !== '' ? value : undefined;
+	};
+	const signature = header('x-messagemedia-signature');
+	if (!signature) return 'the call is not signed (no X-MessageMedia-Signature)';
+	if ((header('x-messagemedia-cipher-type') ?? '').toUpperCase() !== 'RSA') return 'the cipher is not RSA';
+	const digest = DIGESTS[(header('x-messagemedia-digest-type') ?? '').toUpperCase()];
+	if (!digest) return 'the digest type is missing or unknown';
+	const date = header('date');
+	if (!date || Number.isNaN(Date.parse(date))) return 'the call has no valid Date header';
+	if (Math.abs(Date.now() - Date.parse(date)) > SIGNATURE_MAX_AGE_MS) return 'the call is dated more than 5 minutes away from now';
+	if (!req.rawBody) return 'n8n kept no raw body to check';
+	const signed = Buffer.concat([Buffer.from(`${req.method} ${req.originalUrl} HTTP/${req.httpVersion}${date}`), req.rawBody]);
+	let key;
+	try {
+		key = { key: Buffer.from(String(ctx.getNodeParameter('publicKey', '')).replace(/\s+/g, ''), 'base64'), format: 'der' as const, type: 'spki' as const };
+		if (!verify(digest, signed, key, Buffer.from(signature, 'base64'))) return 'the signature does not match';
+	} catch {
+		return 'the Signature Public Key parameter is not a base64 RSA public key';
+	}
+	return undefined;
+}
+
 /**
  * Starts the reply workflow when a handset answers one of our messages (a consent request's Y/YES,
  * STOP, …). On activation it registers its URL with the Hub (RECEIVED_SMS and OPT_OUT_SMS) together
@@ -51,6 +85,35 @@ export class HubReplyTrigger implements INodeType {
 		credentials: [{ name: HUB_CREDENTIAL_TYPE, required: true }],
 		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'hub-replies' }],
 		properties: [
+			{
+				displayName: 'Hub Signature',
+				name: 'signature',
+				type: 'options',
+				options: [
+					{
+						name: 'Required',
+						value: 'required',
+						description: 'Only calls signed with the enabled signature key are accepted (account feature API_SECURE_CALLBACKS)',
+					},
+					{
+						name: 'Not Checked',
+						value: 'off',
+						description: 'The account does not sign callbacks: the secret header alone protects this URL',
+					},
+				],
+				default: 'off',
+			},
+			{
+				displayName: 'Signature Public Key',
+				name: 'publicKey',
+				type: 'string',
+				typeOptions: { password: true },
+				default: '',
+				required: true,
+				placeholder: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA…',
+				description: 'The public_key the Hub answered when the signature key was created (POST /v1/iam/signature_keys); the Hub shows it only then',
+				displayOptions: { show: { signature: ['required'] } },
+			},
 			{
 				displayName:
 					'Activate the workflow to register this URL with the Hub (replies and opt-outs); deactivating removes it. The Hub must be able to reach this n8n instance; otherwise use the Hub Reply Poll Trigger.',
@@ -120,6 +183,13 @@ export class HubReplyTrigger implements INodeType {
 		if (!data.secret || typeof given !== 'string' || !sameSecret(given, data.secret)) {
 			res.status(401).json({ message: 'This call does not carry the secret the Hub was registered with.' });
 			return { noWebhookResponse: true };
+		}
+		if (this.getNodeParameter('signature', 'off') === 'required') {
+			const problem = signatureProblem(this);
+			if (problem) {
+				res.status(403).json({ message: `The Hub signature does not check out: ${problem}.` });
+				return { noWebhookResponse: true };
+			}
 		}
 		const reply = consentReplyFrom(this.getBodyData());
 		if (typeof reply === 'string') {
