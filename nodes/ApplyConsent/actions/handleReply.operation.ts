@@ -209,7 +209,8 @@ export async function handleOne(reply: ConsentReply, settings: ReplySettings, se
 	}
 
 	const ref = matched.ref && matched.ref.audienceId === matched.audienceId ? matched.ref : null;
-	const memberLookup = ref?.memberId ?? ref?.memberKey;
+	// The member key is Mailchimp's contact id (or member id), both of which Mailchimp reads a member by.
+	const memberLookup = ref?.memberKey;
 	const syncName = ref?.syncName || settings.syncName;
 	if (!memberLookup) {
 		await store.recordConsentAnswer(matched.audienceId, reply.from, 'confirmed', reply.content);

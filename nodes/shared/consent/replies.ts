@@ -92,37 +92,38 @@ export function consentReplyFrom(body: unknown): ConsentReply | string {
 
 /**
  * What a consent request carries in the Hub message's `metadata` (echoed on its replies), so a reply
- * finds its audience, member and sync. Values are strings, at most 256 characters (Hub limit).
+ * finds its audience, member and sync: `kind`, `audience`, `member` (the member key: Mailchimp's
+ * contact id, which Mailchimp also accepts to read the member back), `request` (the request's id) and,
+ * when known, `sync` (the ledger's name). Values are strings of at most 256 characters (Hub limit).
  */
-export const CONSENT_REQUEST_PURPOSE = 'hub-sync-consent-request';
+export const CONSENT_REQUEST_KIND = 'consent-request';
 
 export interface ConsentRequestRef {
 	audienceId: string;
 	/** The member key the ledger uses (memberKeyOf). */
 	memberKey: string;
-	/** Mailchimp's member id (the subscriber hash), to read the member back. */
-	memberId?: string;
+	requestId?: string;
 	/** The ledger's name, so a confirmed member is written into the sync's ledger. */
 	syncName?: string;
 }
 
 export function consentRequestMetadata(ref: ConsentRequestRef): Record<string, string> {
 	return {
-		purpose: CONSENT_REQUEST_PURPOSE,
-		audienceId: ref.audienceId,
-		memberKey: ref.memberKey,
-		...(ref.memberId ? { memberId: ref.memberId } : {}),
-		...(ref.syncName ? { syncName: ref.syncName } : {}),
+		kind: CONSENT_REQUEST_KIND,
+		audience: ref.audienceId,
+		member: ref.memberKey,
+		...(ref.requestId ? { request: ref.requestId } : {}),
+		...(ref.syncName ? { sync: ref.syncName } : {}),
 	};
 }
 
 /** The request a reply's metadata names; null for a reply to any other message. */
 export function consentRequestOf(metadata: Record<string, string> | undefined): ConsentRequestRef | null {
-	if (!metadata || metadata.purpose !== CONSENT_REQUEST_PURPOSE || !metadata.audienceId || !metadata.memberKey) return null;
+	if (!metadata || metadata.kind !== CONSENT_REQUEST_KIND || !metadata.audience || !metadata.member) return null;
 	return {
-		audienceId: metadata.audienceId,
-		memberKey: metadata.memberKey,
-		...(metadata.memberId ? { memberId: metadata.memberId } : {}),
-		...(metadata.syncName ? { syncName: metadata.syncName } : {}),
+		audienceId: metadata.audience,
+		memberKey: metadata.member,
+		...(metadata.request ? { requestId: metadata.request } : {}),
+		...(metadata.sync ? { syncName: metadata.sync } : {}),
 	};
 }

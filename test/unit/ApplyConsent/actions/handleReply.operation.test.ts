@@ -42,7 +42,7 @@ function reply(content: string, extra: Partial<Record<string, unknown>> = {}): C
 		destination_number: '+61400000000',
 		content,
 		date_received: '2026-11-30T10:00:00Z',
-		metadata: consentRequestMetadata({ audienceId: AUDIENCE, memberKey: 'contact-ann', memberId: 'hash-ann', syncName: 'daily' }),
+		metadata: consentRequestMetadata({ audienceId: AUDIENCE, memberKey: 'contact-ann', syncName: 'daily' }),
 		...extra,
 	});
 	if (typeof r === 'string') throw new Error(r);
