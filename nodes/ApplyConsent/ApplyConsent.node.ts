@@ -4,6 +4,7 @@ import { mailchimpCredentials, withDisplayOptions } from '../shared/descriptions
 import { getTags, mailchimpCredentialTest, searchAudiences } from '../shared/methods/mailchimp';
 import { hubSyncStorePostgresTest, storeCredentials, storeProperties } from '../shared/store/node';
 import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
+import { hints } from './actions/apply.operation';
 import { operationProperties, outputsExpression, router } from './actions/router';
 
 // Built outside the description: n8n's lint rules cannot read a spread inside it.
@@ -33,6 +34,7 @@ export class ApplyConsent implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: outputsExpression,
 		credentials,
+		hints,
 		properties: [
 			{
 				displayName: 'Operation',

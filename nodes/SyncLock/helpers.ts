@@ -91,6 +91,13 @@ function isLeaseItem(item: INodeExecutionData): boolean {
 	return !failed && typeof token === 'string' && typeof runId === 'string' && typeof lockName === 'string' && sync === undefined;
 }
 
+/** `json.consent.credits`: what the consent message sent for this member cost. */
+function creditsOf(json: IDataObject): number {
+	const consent = json.consent;
+	const credits = consent && typeof consent === 'object' ? (consent as IDataObject).credits : undefined;
+	return typeof credits === 'number' && Number.isFinite(credits) && credits > 0 ? credits : 0;
+}
+
 export function summariseItems(
 	items: INodeExecutionData[],
 	countBy: string,
@@ -103,10 +110,13 @@ export function summariseItems(
 	let succeeded = 0;
 	// An item that must make the run fail (e.g. Remove's removal guard refused), CONTRACT §4.
 	let fatal: string | undefined;
+	// Credits spent on consent messages (Apply Consent puts them on each item it sent one for).
+	let credits = 0;
 	for (const item of items) {
 		// The Acquired item itself is usually merged in, so Release runs even when a run has nothing
 		// to do; it is the lease, not a member, and is not counted.
 		if (isLeaseItem(item)) continue;
+		credits += creditsOf(item.json);
 		const error = item.error ?? item.json.error;
 		if (error !== undefined && error !== null && error !== '') {
 			errors++;
@@ -125,6 +135,7 @@ export function summariseItems(
 		}
 	}
 	if (errors > 0) counts.errors = errors;
+	if (credits > 0) counts.credits = credits;
 	const chosen: FinishedOutcome =
 		outcome !== 'auto' ? outcome : fatal !== undefined ? 'failed' : errors === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';
 	const summary =

@@ -33,7 +33,11 @@ export function configureSyncTemplate(setup: SyncSetup): (workflow: WorkflowFixt
 				credentials[setup.mailchimp.type] = ref(setup.mailchimp);
 			}
 			if (type === `${PACKAGE}fetchTaggedMembers`) Object.assign(parameters, { audience, tags: setup.tags });
-			if (type === `${PACKAGE}mapFields` || type === `${PACKAGE}upsertHubContact`) credentials[setup.hub.type] = ref(setup.hub);
+			if (type === `${PACKAGE}mapFields` || type === `${PACKAGE}upsertHubContact` || type === `${PACKAGE}applyConsent`) {
+				credentials[setup.hub.type] = ref(setup.hub);
+			}
+			// The company name the user enters in the consent settings (the template ships it empty).
+			if (type === `${PACKAGE}applyConsent` && parameters.position === 'before' && !parameters.companyName) parameters.companyName = 'Demo Company';
 			return Object.keys(credentials).length > 0 ? { ...node, parameters, credentials } : { ...node, parameters };
 		}),
 	});

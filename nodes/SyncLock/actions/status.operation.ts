@@ -38,14 +38,22 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const store = await openStoreForNode(this, i);
 			const status = await store.status(name, limit, { includeBusy });
 			const lastRun = status.runs.find((run) => run.outcome !== 'busy');
+			// Consent messages claimed but never marked sent: a run stopped between the Hub's answer and the
+			// store (or the answer was lost). They are never resent; the operator checks them in the Hub.
+			const audienceId = lastRun?.audienceId ?? name;
+			const unconfirmed = (await store.readConsent(audienceId)).filter((record) => record.state === 'claimed').map((record) => record.phone);
+			const consentNote = unconfirmed.length
+				? `; ${unconfirmed.length} consent message${unconfirmed.length === 1 ? '' : 's'} may have gone out without the Hub's answer reaching us (never resent): check ${unconfirmed.length === 1 ? 'it' : 'them'} in the Hub's sent messages`
+				: '';
 			out.push({
 				json: {
 					lockName: name,
 					running: status.holder !== null,
 					holder: status.holder ? leaseJson(status.holder) : null,
-					message: statusMessage(name, status.holder, status.runs),
+					message: statusMessage(name, status.holder, status.runs) + consentNote,
 					lastRun: lastRun ? runJson(lastRun) : null,
 					runs: status.runs.map(runJson) as IDataObject[],
+					consentClaimedUnknown: unconfirmed,
 				},
 				pairedItem: { item: i },
 			});

@@ -14,7 +14,7 @@ import {
 
 import { HubSyncStorePostgres } from '../../../credentials/HubSyncStorePostgres.credentials';
 import { SyncLock } from '../../../nodes/SyncLock/SyncLock.node';
-import { closeAllSyncStores } from '../../../nodes/shared/store';
+import { closeAllSyncStores, openSyncStore } from '../../../nodes/shared/store';
 import { postgresFixture, type BackendFixture } from '../shared/store/backends';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
@@ -150,6 +150,15 @@ describe('Sync Lock: Release', () => {
 		const [out] = await run({ operation: 'release', token: acquired[0].json.token, outcome: 'auto', releaseOptions: {} }, { items });
 		expect(out[0].json).toMatchObject({ released: true, outcome: 'failed', counts: { created: 1, errors: 1 } });
 		expect(String(out[0].json.errorSummary)).toMatch(/^The run failed: Removal guard/);
+	});
+
+	it("shows the consent messages claimed but never marked sent (a run stopped between the Hub's answer and the store), for the operator", async () => {
+		const store = await openSyncStore({ kind: 'sqlite', path: storePath });
+		await store.claimConsentAsks('aud-1', ['+61491570156', '+61491570110']);
+		await store.markConsentAsked('aud-1', '+61491570110', 'msg-1');
+		const [status] = await run({ operation: 'status', lockName: 'aud-1', runLimit: 5, includeBusy: true });
+		expect(status[0].json.consentClaimedUnknown).toEqual(['+61491570156']);
+		expect(String(status[0].json.message)).toMatch(/1 consent message may have gone out .*never resent/);
 	});
 
 	it('changes nothing for a wrong token and says so', async () => {

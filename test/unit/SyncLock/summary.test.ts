@@ -19,6 +19,22 @@ describe('summariseItems', () => {
 		expect(summary).toEqual({ outcome: 'partial', counts: { new: 2, removed: 1, errors: 1 }, errorSummary: '1 item failed: Hub said no' });
 	});
 
+	it('adds up the credits Apply Consent spent (json.consent.credits) into counts.credits', () => {
+		const summary = summariseItems(
+			[
+				lease,
+				{ json: { sync: { result: 'created' }, consent: { status: 'sent', credits: 1 } } },
+				{ json: { sync: { result: 'created' }, consent: { status: 'sent', credits: 2 } } },
+				{ json: { sync: { result: 'created' }, consent: { status: 'skipped' } } },
+				{ json: { sync: { result: 'created' }, consent: { credits: 'many' } } },
+			],
+			'sync.result',
+			'auto',
+			'',
+		);
+		expect(summary.counts).toEqual({ created: 4, credits: 3 });
+	});
+
 	it('counts the lease item when a node failed on it and sent it on with the error', () => {
 		const failed = { json: { ...lease.json, error: 'Mailchimp rejected the API key; check it in the credential' } };
 		expect(summariseItems([lease, failed], 'sync.change', 'auto', '')).toEqual({

@@ -46,12 +46,24 @@ describe('the sync template', () => {
 
 	it("sends Map Fields' Invalid output to a Remove node of its own, which runs before Upsert", () => {
 		const [valid, invalid] = template.connections['Map Fields'].main;
-		expect(valid.map((c) => c.node)).toEqual(['Upsert Hub Contact']);
+		expect(valid.map((c) => c.node)).toEqual(['Apply Consent']);
 		expect(invalid.map((c) => c.node)).toEqual(['Remove Invalid From Hub']);
 		const remove = node('Remove Invalid From Hub');
 		expect(remove.type).toBe(node('Remove From Hub').type);
 		expect(remove.parameters).toEqual(node('Remove From Hub').parameters);
 		expect(remove.position[1]).toBeLessThan(node('Upsert Hub Contact').position[1]);
+	});
+
+	it('applies consent in two positions configured in one place: the mode and texts before Upsert, the confirmations after its Done output', () => {
+		const before = node('Apply Consent');
+		const after = node('Send Confirmations');
+		expect(before.parameters).toMatchObject({ operation: 'apply', position: 'before', mode: 'confirmation', textPreset: 'hub' });
+		expect(after.parameters).toEqual({ operation: 'apply', position: 'after', store: before.parameters.store, storePath: before.parameters.storePath });
+		// Only members that passed consent reach Upsert; only contacts the Hub accepted reach the confirmations.
+		expect(into('Upsert Hub Contact')).toEqual([{ source: 'Apply Consent', output: 0, input: 0 }]);
+		expect(into('Send Confirmations')).toEqual([{ source: 'Upsert Hub Contact', output: 0, input: 0 }]);
+		// The company name is the user's to enter, as in the Hub's own setup: an empty one stops the first run.
+		expect(before.parameters.companyName).toBe('');
 	});
 
 	it('feeds each node that reaches Collect Results from one output only, so Collect Results and Release run once', () => {
