@@ -22,7 +22,7 @@ import {
 } from 'n8n-workflow';
 
 import { planUnsubscribe } from '../../shared/channels';
-import { consentReplyFrom, consentRequestOf, type ConsentReply, type ConsentRequestRef } from '../../shared/consent/replies';
+import { consentReplyOf, consentRequestOf, type ConsentReply, type ConsentRequestRef } from '../../shared/consent/replies';
 import { audienceLocator, mailchimpAuthentication, withDisplayOptions } from '../../shared/descriptions';
 import { memberKeyOf, type SyncInfo, type TaggedMember } from '../../shared/items';
 import { contentHash, toTaggedMember } from '../../shared/members';
@@ -261,7 +261,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	let mailchimp: MailchimpClient | undefined;
 	for (let i = 0; i < items.length; i++) {
 		try {
-			const reply = consentReplyFrom(items[i].json.reply);
+			const reply = consentReplyOf(items[i].json.reply);
 			if (typeof reply === 'string') {
 				throw new NodeOperationError(this.getNode(), `Item ${i} carries no Hub reply (json.reply): ${reply}`, {
 					itemIndex: i,

@@ -127,3 +127,32 @@ export function consentRequestOf(metadata: Record<string, string> | undefined): 
 		...(metadata.sync ? { syncName: metadata.sync } : {}),
 	};
 }
+
+/**
+ * The reply a trigger emitted (`json.reply`, a ConsentReply), checked again where it is used: an item
+ * that is not one is refused, and the meaning is worked out anew from the words and the event rather
+ * than taken from the item.
+ */
+export function consentReplyOf(value: unknown): ConsentReply | string {
+	if (!value || typeof value !== 'object' || Array.isArray(value)) return 'json.reply is not an object';
+	const r = value as Record<string, unknown>;
+	if (!text(r.replyId)) return 'json.reply has no replyId';
+	if (!text(r.from)) return 'json.reply has no from (the handset number)';
+	if (typeof r.content !== 'string') return 'json.reply has no content';
+	if (r.event !== 'RECEIVED_SMS' && r.event !== 'OPT_OUT_SMS') return 'json.reply.event is neither RECEIVED_SMS nor OPT_OUT_SMS';
+	const metadata: Record<string, string> = {};
+	if (r.metadata && typeof r.metadata === 'object' && !Array.isArray(r.metadata)) {
+		for (const [k, v] of Object.entries(r.metadata as Record<string, unknown>)) if (typeof v === 'string') metadata[k] = v;
+	}
+	return {
+		replyId: r.replyId as string,
+		messageId: text(r.messageId),
+		from: r.from as string,
+		to: text(r.to),
+		content: r.content,
+		receivedAt: text(r.receivedAt),
+		metadata,
+		event: r.event,
+		meaning: r.event === 'OPT_OUT_SMS' ? 'opt-out' : classifyReply(r.content),
+	};
+}
