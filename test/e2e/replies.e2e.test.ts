@@ -1,8 +1,9 @@
 /**
  * Consent replies in the real n8n 2.41.1 with `n8n start`: the reply template (workflows/hub-replies.json)
  * made active through the REST API the editor uses, the Hub emulator posting replies to the webhook the
- * trigger registered. Consent requests are seeded as the sending side leaves them: a message sent
- * through the Hub with the request's metadata, and the store's consent record marked asked.
+ * trigger registered. The whole double opt-in flow: the shipped sync in double opt-in mode asks every
+ * member once (nobody enters the Hub), the members answer, and the next sync writes nothing for those
+ * who confirmed, creates nobody who said STOP, and asks nobody again.
  */
 import path from 'node:path';
 
@@ -107,23 +108,13 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 	}
 	const finishedRuns = async (workflowId: string) => (await n8n.executions()).filter((e) => e.workflowId === workflowId && e.finished);
 
-	/** What the sending side leaves behind: the request sent with its metadata, the number marked asked. */
-	async function askConsent(who: Person): Promise<string> {
-		const m = member(who);
-		expect(await store.claimConsentAsk(audienceId, PEOPLE[who].phone)).toBe(true);
-		const [sent] = account().sendMessages({
-			messages: [
-				{
-					content: 'Reply Y or Yes to confirm that you want to receive SMS messages from Test Co.',
-					destination_number: PEOPLE[who].phone,
-					format: 'SMS',
-					metadata: consentRequestMetadata({ audienceId, memberKey: m.contactId, syncName: syncWorkflowId }),
-				},
-			],
-		});
-		await store.markConsentAsked(audienceId, PEOPLE[who].phone, sent.message_id);
-		return sent.message_id;
+	/** The consent request the sync sent to this member (its Hub message id), from the store. */
+	async function requestOf(who: Person): Promise<string> {
+		const record = await store.getConsent(audienceId, PEOPLE[who].phone);
+		expect(record?.state).toBe('asked');
+		return record!.messageId!;
 	}
+	let ledgerName: string;
 
 	async function workflowAction(workflowId: string, action: 'activate' | 'deactivate') {
 		const current = await server!.rest('GET', `/rest/workflows/${workflowId}`);
@@ -151,9 +142,22 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 			{ ...CREDENTIALS.mailchimp, data: { apiKey: mc.apiKey, apiBaseUrl: mailchimp.url } },
 			{ ...CREDENTIALS.hub, data: { apiKey: DEFAULT_HUB_ACCOUNT.apiKey, apiSecret: DEFAULT_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url } },
 		]);
-		syncWorkflowId = await n8n.importWorkflowFile(SYNC_TEMPLATE, configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub }));
+		syncWorkflowId = await n8n.importWorkflowFile(
+			SYNC_TEMPLATE,
+			configureSyncTemplate({
+				audienceId,
+				tags: [TAG],
+				mailchimp: CREDENTIALS.mailchimp,
+				hub: CREDENTIALS.hub,
+				parameters: { 'Apply Consent': { mode: 'doubleOptIn', companyName: 'Test Co' } },
+			}),
+		);
 		replyWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, false));
 		pollWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, true));
+		// The daily sync in double opt-in mode: every member asked once, nobody in the Hub yet.
+		const first = await n8n.execute(syncWorkflowId);
+		expect(first.itemsOf('Apply Consent', 1).map((i) => (i.member as { email: string } | undefined)?.email ?? i.email).sort()).toEqual(Object.values(PEOPLE).map((p) => p.email).sort());
+		ledgerName = String((first.itemsOf('Fetch Tagged Members')[0].sync as { syncName: string }).syncName);
 		store = await openSyncStore({ kind: 'sqlite', path: path.join(n8n.userFolder, '.n8n', SQLITE_FILE_NAME) });
 		server = await n8n.startServer();
 	});
@@ -163,6 +167,13 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		await n8n?.dispose();
 		await mailchimp?.close();
 		await hub?.close();
+	});
+
+	it('0. the sync in double opt-in mode asked each member once and put nobody into the Hub', async () => {
+		expect(account().contacts.size).toBe(0);
+		expect(account().messages.size).toBe(Object.keys(PEOPLE).length);
+		expect(account().creditsUsed).toBe(Object.keys(PEOPLE).length);
+		for (const who of Object.keys(PEOPLE) as Person[]) await requestOf(who);
 	});
 
 	it('1. activating the reply workflow registers its webhook with the Hub, with a secret header', async () => {
@@ -177,7 +188,7 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 	});
 
 	it('2. YES: the contact is created SUBSCRIBED in the MAILCHIMP list, exactly as the sync writes it', async () => {
-		await askConsent('ann');
+		await requestOf('ann');
 		const { deliveries } = await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.ann.phone, content: ' Yes please' });
 		expect(deliveries.map((d) => d.status)).toEqual([200]);
 		const [contact] = await until('Ann in the Hub', () => (contactsOf(PEOPLE.ann.phone).length > 0 ? contactsOf(PEOPLE.ann.phone) : undefined), 30_000, () => runsOf(replyWorkflowId));
@@ -188,12 +199,12 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		expect(contact.channels.find((c) => c.type === 'SMS')?.subscriptionState).toBe('SUBSCRIBED');
 		expect(contact.lists.map((l) => l.name)).toEqual(['MAILCHIMP']);
 		expect((await store.getConsent(audienceId, PEOPLE.ann.phone))?.state).toBe('confirmed');
-		const ledger = await store.readLedger(syncWorkflowId);
+		const ledger = await store.readLedger(ledgerName);
 		expect(ledger.map((e) => [e.memberKey, e.hubContactId, e.phone])).toEqual([[member('ann').contactId, contact.id, PEOPLE.ann.phone]]);
 	});
 
 	it('3. STOP: never created, consent closed, the opt-out recorded, never asked again', async () => {
-		await askConsent('bob');
+		await requestOf('bob');
 		const before = (await finishedRuns(replyWorkflowId)).length;
 		const { deliveries } = await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.bob.phone, content: 'STOP' });
 		// RECEIVED_SMS and the Hub's OPT_OUT_SMS both reach the trigger.
@@ -210,7 +221,7 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 	});
 
 	it('4. an unknown reply changes nothing', async () => {
-		await askConsent('cat');
+		await requestOf('cat');
 		const before = (await finishedRuns(replyWorkflowId)).length;
 		const contactsBefore = account().contacts.size;
 		await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.cat.phone, content: 'stopping by later, who is this?' });
@@ -221,14 +232,14 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 	});
 
 	it('5. a forged call (no secret, wrong secret) is refused and changes nothing', async () => {
-		await askConsent('eve');
+		await requestOf('eve');
 		const [hook] = [...account().webhooks.values()];
 		const runsBefore = (await n8n.executions()).length;
 		const body = JSON.stringify({
 			reply_id: '6f1c1f52-9d0e-4a55-8d4b-4b8a3c1d2e3f',
 			source_number: PEOPLE.eve.phone,
 			content: 'YES',
-			metadata: consentRequestMetadata({ audienceId, memberKey: member('eve').contactId, syncName: syncWorkflowId }),
+			metadata: consentRequestMetadata({ audienceId, memberKey: member('eve').contactId, syncName: ledgerName }),
 		});
 		for (const headers of [{}, { 'x-hub-sync-secret': 'guessed' }, { 'x-hub-sync-secret': hook.headers['x-hub-sync-secret'].slice(0, -1) + 'x' }]) {
 			const answer = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -255,7 +266,7 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 			body: JSON.stringify({ reply_ids: earlier }),
 		});
 		expect(confirmed.status).toBe(202);
-		await askConsent('dan');
+		await requestOf('dan');
 		await hub.inbound(HUB_ACCOUNT, { from: PEOPLE.dan.phone, content: 'y' });
 		const before = (await finishedRuns(pollWorkflowId)).length;
 		await workflowAction(pollWorkflowId, 'activate');
@@ -273,16 +284,21 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		await workflowAction(pollWorkflowId, 'deactivate');
 	});
 
-	it('8. the next sync writes nothing for the members who confirmed', async () => {
+	it('8. the next sync writes nothing for the members who confirmed, creates nobody who said STOP, asks nobody again', async () => {
 		await server?.stop();
 		server = undefined;
 		const [annBefore] = contactsOf(PEOPLE.ann.phone);
 		const [danBefore] = contactsOf(PEOPLE.dan.phone);
+		const messagesBefore = account().messages.size;
 		const run = await n8n.execute(syncWorkflowId);
 		const fetched = run.itemsOf('Fetch Tagged Members').map((i) => i.email);
 		expect(fetched).not.toContain(PEOPLE.ann.email);
 		expect(fetched).not.toContain(PEOPLE.dan.email);
 		expect(contactsOf(PEOPLE.ann.phone)).toEqual([annBefore]);
 		expect(contactsOf(PEOPLE.dan.phone)).toEqual([danBefore]);
+		expect(contactsOf(PEOPLE.bob.phone)).toEqual([]);
+		expect(contactsOf(PEOPLE.cat.phone)).toEqual([]);
+		expect(account().messages.size).toBe(messagesBefore);
+		expect(account().creditsUsed).toBe(Object.keys(PEOPLE).length);
 	});
 });
