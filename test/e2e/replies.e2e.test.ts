@@ -41,7 +41,7 @@ interface N8nServerLike {
 }
 
 /** The reply template pointed at the audience and credentials, as a user sets it up in the editor. */
-function configureReplyTemplate(audienceId: string, usePolling: boolean) {
+function configureReplyTemplate(audienceId: string, usePolling: boolean, publicKey: string) {
 	const base = configureSyncTemplate({ audienceId, tags: [TAG], mailchimp: CREDENTIALS.mailchimp, hub: CREDENTIALS.hub });
 	const ref = (c: { id: string; name: string }) => ({ id: c.id, name: c.name });
 	return (workflow: WorkflowFixture): WorkflowFixture => {
@@ -51,7 +51,14 @@ function configureReplyTemplate(audienceId: string, usePolling: boolean) {
 			name: usePolling ? `${configured.name} (polling)` : configured.name,
 			nodes: configured.nodes.map((node) => {
 				const type = String(node.type);
-				if (type === `${PACKAGE}hubReplyTrigger`) return { ...node, disabled: usePolling, credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub) } };
+				if (type === `${PACKAGE}hubReplyTrigger`) {
+					return {
+						...node,
+						disabled: usePolling,
+						parameters: { ...(node.parameters as object), signature: 'required', publicKey },
+						credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub) },
+					};
+				}
 				if (type === `${PACKAGE}hubReplyPollTrigger`) return { ...node, disabled: !usePolling, credentials: { [CREDENTIALS.hub.type]: ref(CREDENTIALS.hub) } };
 				if (type === `${PACKAGE}applyConsent`) {
 					return {
@@ -134,7 +141,14 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 			tags: [TAG],
 		}));
 		mailchimp = await startMailchimpEmulator({ dataset });
-		hub = await startHubEmulator({ accounts: [DEFAULT_HUB_ACCOUNT] });
+		// The account signs its callbacks (API_SECURE_CALLBACKS with an enabled key), so every reply below
+		// also passes the trigger's signature check, inside n8n, on the raw request n8n received.
+		hub = await startHubEmulator({ accounts: [{ ...DEFAULT_HUB_ACCOUNT, secureCallbacks: true }] });
+		const auth = `Basic ${Buffer.from(`${DEFAULT_HUB_ACCOUNT.apiKey}:${DEFAULT_HUB_ACCOUNT.apiSecret}`).toString('base64')}`;
+		const iam = async (method: string, body: unknown, suffix = '') =>
+			(await fetch(`${hub.url}/v1/iam/signature_keys${suffix}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<{ key_id: string; public_key: string }>;
+		const key = await iam('POST', { digest: 'SHA512', cipher: 'RSA' });
+		await iam('PATCH', { key_id: key.key_id }, '/enabled');
 		n8n = await N8nSuite.create({ name: 'replies' });
 		const [mc] = credentialsOf(dataset);
 		audienceId = mc.lists[0].id;
@@ -152,8 +166,8 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 				parameters: { 'Apply Consent': { mode: 'doubleOptIn', companyName: 'Test Co' } },
 			}),
 		);
-		replyWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, false));
-		pollWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, true));
+		replyWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, false, key.public_key));
+		pollWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, true, key.public_key));
 		// The daily sync in double opt-in mode: every member asked once, nobody in the Hub yet.
 		const first = await n8n.execute(syncWorkflowId);
 		expect(first.itemsOf('Apply Consent', 1).map((i) => (i.member as { email: string } | undefined)?.email ?? i.email).sort()).toEqual(Object.values(PEOPLE).map((p) => p.email).sort());
@@ -231,7 +245,7 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		expect(await store.getOptOut(PEOPLE.cat.phone)).toBeNull();
 	});
 
-	it('5. a forged call (no secret, wrong secret) is refused and changes nothing', async () => {
+	it('5. a forged call (no secret, wrong secret: 401; the secret but no Hub signature: 403) is refused and changes nothing', async () => {
 		await requestOf('eve');
 		const [hook] = [...account().webhooks.values()];
 		const runsBefore = (await n8n.executions()).length;
@@ -245,6 +259,8 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 			const answer = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 			expect(answer.status).toBe(401);
 		}
+		const unsigned = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-sync-secret': hook.headers['x-hub-sync-secret'] }, body });
+		expect(unsigned.status).toBe(403);
 		await new Promise((r) => setTimeout(r, 1000));
 		expect((await n8n.executions()).length).toBe(runsBefore);
 		expect(contactsOf(PEOPLE.eve.phone)).toEqual([]);
