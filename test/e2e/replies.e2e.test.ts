@@ -267,6 +267,21 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		expect((await store.getConsent(audienceId, PEOPLE.eve.phone))?.state).toBe('asked');
 	});
 
+	it('5b. a YES from a member who meanwhile left the selected tag or unsubscribed in Mailchimp creates nothing', async () => {
+		mailchimp.state.tagMember(audienceId, PEOPLE.cat.email, { remove: [TAG] });
+		mailchimp.state.setStatus(audienceId, PEOPLE.eve.email, 'unsubscribed');
+		const before = (await finishedRuns(replyWorkflowId)).length;
+		for (const who of ['cat', 'eve'] as const) {
+			const { deliveries } = await hub.inbound(HUB_ACCOUNT, { from: PEOPLE[who].phone, content: 'YES' });
+			expect(deliveries.map((d) => d.status)).toEqual([200]);
+		}
+		await until('both runs to finish', async () => (await finishedRuns(replyWorkflowId)).length >= before + 2 || undefined, 60_000, () => runsOf(replyWorkflowId));
+		expect(contactsOf(PEOPLE.cat.phone)).toEqual([]);
+		expect(contactsOf(PEOPLE.eve.phone)).toEqual([]);
+		expect((await store.getConsent(audienceId, PEOPLE.cat.phone))?.state).toBe('asked');
+		expect((await store.getConsent(audienceId, PEOPLE.eve.phone))?.state).toBe('asked');
+	});
+
 	it('6. deactivating removes the webhook from the Hub', async () => {
 		await workflowAction(replyWorkflowId, 'deactivate');
 		await until('the webhook to leave the Hub', () => account().webhooks.size === 0 || undefined, 30_000);
