@@ -23,7 +23,8 @@ import {
 
 import { memberKeyOf } from '../../shared/items';
 import { RunLease } from '../../shared/lease';
-import type { ConsentRecord, OptOutRecord, SyncStore } from '../../shared/store';
+import { chunks } from '../../shared/chunks';
+import type { ConsentRecord, LedgerEntry, OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import { createHubClient, type HubClient } from '../../shared/transport/hub';
 import { sendOnce, type Recipient, type SendResult } from '../helpers/send';
@@ -37,12 +38,15 @@ import {
 	presetTexts,
 	renderText,
 	senderKind,
+	senderNumberType,
 	type ConsentMode,
 	type TextPreset,
 } from '../helpers/texts';
 
 /** The outputs of this operation, in order. */
 export const outputNames = ['Continue', 'Awaiting Reply', 'Skipped', 'Error'];
+/** Ledger entries written per store call. */
+const LEDGER_BATCH = 1000;
 const CONTINUE = 0;
 const AWAITING = 1;
 const SKIPPED = 2;
@@ -170,6 +174,16 @@ export const description: INodeProperties[] = [
 		displayOptions: configured(['confirmation', 'doubleOptIn']),
 	},
 	{
+		displayName: 'Ask Again After (Days)',
+		name: 'reaskAfterDays',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description:
+			'Ask a member who never answered once more after this many days (another paid message). 0: never ask again. A number that replied STOP is never asked again.',
+		displayOptions: configured(['doubleOptIn']),
+	},
+	{
 		displayName: 'Credit Budget per Run',
 		name: 'creditBudget',
 		type: 'number',
@@ -225,6 +239,8 @@ interface Settings extends CarriedSettings {
 	content: string;
 	sender: string;
 	creditBudget: number;
+	/** Double opt-in: days after which an unanswered request is sent again; 0 never. */
+	reaskAfterDays?: number;
 }
 
 interface Member extends Recipient {
@@ -252,7 +268,7 @@ async function applyTo(ctx: IExecuteFunctions, items: INodeExecutionData[]): Pro
 		if (settings.mode !== 'doubleOptIn') {
 			const carried: CarriedSettings =
 				settings.mode === 'confirmation' ? { mode: 'confirmation', content: settings.content, sender: settings.sender, creditBudget: settings.creditBudget } : { mode: 'none' };
-			items.forEach((item, i) => emit(CONTINUE, i, withConsent(item.json, { mode: settings.mode, status: 'passed', settings: carried as unknown as IDataObject })));
+			items.forEach((item, i) => emit(CONTINUE, i, passOn(item.json, settings.mode, carried)));
 			return out;
 		}
 		await askForConsent(ctx, items, settings, emit);
@@ -274,8 +290,22 @@ async function applyTo(ctx: IExecuteFunctions, items: INodeExecutionData[]): Pro
 	}
 	const settings: Settings = { mode: 'confirmation', content: String(first.content ?? ''), sender: String(first.sender ?? ''), creditBudget: Number(first.creditBudget ?? 0) };
 	checkSettings(ctx, settings);
-	await sendConfirmations(ctx, items, settings, emit);
+	await sendConfirmations(ctx, items, settings, emit, out);
 	return out;
+}
+
+/**
+ * Before Upsert, in confirmation mode, a new member's content hash travels in `consent.ledgerHash`
+ * instead of `sync.contentHash`, so Upsert writes no ledger entry for them: Send Confirmations writes
+ * it once the member's confirmation is settled. A run that stops in between leaves the member new to
+ * the ledger, and the next run brings them back for their confirmation (the store's claim keeps it to one).
+ */
+function passOn(json: IDataObject, mode: ConsentMode, carried: CarriedSettings): IDataObject {
+	const sync = json.sync && typeof json.sync === 'object' ? (json.sync as IDataObject) : undefined;
+	const consent: IDataObject = { mode, status: 'passed', settings: carried as unknown as IDataObject };
+	if (mode !== 'confirmation' || !sync || sync.change !== 'new' || typeof sync.contentHash !== 'string') return withConsent(json, consent);
+	const { contentHash, ...rest } = sync;
+	return withConsent({ ...json, sync: rest }, { ...consent, ledgerHash: contentHash });
 }
 
 function readSettings(ctx: IExecuteFunctions): Settings {
@@ -298,6 +328,7 @@ function readSettings(ctx: IExecuteFunctions): Settings {
 		content: renderText(template, companyName),
 		sender: String(ctx.getNodeParameter('sender', 0, '') ?? '').trim(),
 		creditBudget: Number(ctx.getNodeParameter('creditBudget', 0, 0) ?? 0),
+		reaskAfterDays: mode === 'doubleOptIn' ? Number(ctx.getNodeParameter('reaskAfterDays', 0, 0) ?? 0) : 0,
 	};
 	checkSettings(ctx, settings);
 	return settings;
@@ -310,6 +341,12 @@ function checkSettings(ctx: IExecuteFunctions, settings: Settings): void {
 	if (!Number.isFinite(settings.creditBudget) || settings.creditBudget < 0) {
 		throw new NodeOperationError(ctx.getNode(), `The credit budget must be 0 or more, not ${String(settings.creditBudget)}`, {
 			description: 'Enter the most credits a run may spend on consent messages, or 0 for no limit.',
+		});
+	}
+	const reask = settings.reaskAfterDays ?? 0;
+	if (!Number.isFinite(reask) || reask < 0) {
+		throw new NodeOperationError(ctx.getNode(), `Ask Again After must be 0 or more days, not ${String(reask)}`, {
+			description: 'Enter the days after which an unanswered member is asked once more, or 0 to never ask again.',
 		});
 	}
 	const kind = senderKind(settings.sender);
@@ -448,7 +485,7 @@ function sentConsent(result: SendResult): IDataObject {
 	}
 }
 
-async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionData[], settings: Settings, emit: Emit): Promise<void> {
+async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionData[], settings: Settings, emit: Emit, out: Results): Promise<void> {
 	const members: Member[] = [];
 	for (const [i, item] of items.entries()) {
 		const hub = (item.json.hub as IDataObject | undefined) ?? {};
@@ -468,8 +505,39 @@ async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionDa
 		if (typeof member === 'string') emit(ERROR, i, { ...item.json, error: member });
 		else members.push(member);
 	}
-	if (members.length === 0) return;
+	const deferred = items.some((item) => typeof (item.json.consent as IDataObject | undefined)?.ledgerHash === 'string');
+	if (members.length === 0 && !deferred) return;
 	const { store, lease, client } = await setUp(ctx, items);
+	await confirm(store, lease, client, members, settings, emit);
+	// The members whose confirmation is settled (sent, not needed, opted out, asked before) join the
+	// ledger now; those kept back by the budget or failed stay new, so the next run brings them back.
+	await writeDeferredLedger(store, lease, out[CONTINUE]);
+}
+
+async function writeDeferredLedger(store: SyncStore, lease: RunLease, settled: INodeExecutionData[]): Promise<void> {
+	const entries: LedgerEntry[] = [];
+	for (const item of settled) {
+		const consent = item.json.consent as IDataObject | undefined;
+		const sync = (item.json.sync as IDataObject | undefined) ?? {};
+		const hub = (item.json.hub as IDataObject | undefined) ?? {};
+		const contact = (item.json.contact as IDataObject | undefined) ?? {};
+		const hash = consent?.ledgerHash;
+		if (typeof hash !== 'string' || typeof sync.syncName !== 'string' || typeof sync.audienceId !== 'string' || typeof sync.memberKey !== 'string') continue;
+		entries.push({
+			syncName: sync.syncName,
+			audienceId: sync.audienceId,
+			memberKey: sync.memberKey,
+			contentHash: hash,
+			hubContactId: typeof hub.contactId === 'string' ? hub.contactId : null,
+			phone: typeof contact.phone === 'string' ? contact.phone : null,
+			syncedAt: new Date(),
+		});
+	}
+	for (const batch of chunks(entries, LEDGER_BATCH)) await store.upsertLedger(batch, lease.fence);
+}
+
+async function confirm(store: SyncStore, lease: RunLease, client: HubClient, members: Member[], settings: Settings, emit: Emit): Promise<void> {
+	if (members.length === 0) return;
 	const consent = await consentRecords(store, members);
 	const optedOut = await optOutReasons(client, store, members, consent);
 	const fresh: Member[] = [];
@@ -495,7 +563,7 @@ async function sendConfirmations(ctx: IExecuteFunctions, items: INodeExecutionDa
 	for (const m of over) emit(SKIPPED, m.index, withConsent(m.json, { status: 'skipped', reason }));
 	const segments = countSegments(settings.content).segments;
 	const byIndex = new Map(send.map((m) => [m.index, m]));
-	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, kind: 'consent-confirmation', credits: segments }, (r, result) => {
+	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, senderType: senderNumberType(settings.sender), kind: 'consent-confirmation', credits: segments }, (r, result) => {
 		const m = byIndex.get(r.index)!;
 		if (result.status === 'failed') emit(ERROR, r.index, { ...withConsent(m.json, sentConsent(result)), error: result.error, ...(result.description ? { description: result.description } : {}) });
 		else emit(CONTINUE, r.index, withConsent(m.json, sentConsent(result)));
@@ -515,6 +583,8 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 	const consent = await consentRecords(store, members);
 	const optedOut = await optOutReasons(client, store, members, consent);
 	const toAsk: Member[] = [];
+	const reaskDays = settings.reaskAfterDays ?? 0;
+	const askedBefore = reaskDays > 0 ? new Date(Date.now() - reaskDays * 86_400_000) : undefined;
 	for (const m of members) {
 		const reason = optedOut.get(m.index);
 		const record = consent.get(key(m));
@@ -522,6 +592,8 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 			emit(SKIPPED, m.index, withConsent(m.json, { ...base, status: 'opted-out', reason: `Not synced and not asked: the number is ${reason}` }, { result: 'consent-opted-out' }));
 		} else if (record?.state === 'confirmed') {
 			emit(CONTINUE, m.index, withConsent(m.json, { ...base, status: 'confirmed', answeredAt: record.answeredAt?.toISOString() ?? null }));
+		} else if (record?.state === 'asked' && askedBefore && record.askedAt && record.askedAt < askedBefore) {
+			toAsk.push({ ...m, reaskIfAskedBefore: askedBefore });
 		} else if (record?.state === 'asked' || record?.state === 'claimed') {
 			const note =
 				record.state === 'claimed'
@@ -536,7 +608,7 @@ async function askForConsent(ctx: IExecuteFunctions, items: INodeExecutionData[]
 	for (const m of over) emit(SKIPPED, m.index, withConsent(m.json, { ...base, status: 'skipped', reason }, { result: 'consent-skipped' }));
 	const segments = countSegments(settings.content).segments;
 	const byIndex = new Map(send.map((m) => [m.index, m]));
-	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, kind: 'consent-request', credits: segments }, (r, result) => {
+	await sendOnce(client, store, lease, send, { content: settings.content, sender: settings.sender, senderType: senderNumberType(settings.sender), kind: 'consent-request', credits: segments }, (r, result) => {
 		const m = byIndex.get(r.index)!;
 		const json = withConsent(m.json, { ...base, ...sentConsent(result) }, { result: 'awaiting-reply' });
 		if (result.status === 'failed') emit(ERROR, r.index, { ...json, error: result.error, ...(result.description ? { description: result.description } : {}) });

@@ -26,6 +26,8 @@ export interface Recipient {
 	phone: string;
 	/** The sync's ledger name, echoed on replies (metadata `sync`) so Handle Reply writes the confirmed member into that ledger. */
 	syncName?: string;
+	/** A re-ask: the number is claimed again only if it was last asked before this and never answered. */
+	reaskIfAskedBefore?: Date;
 }
 
 export interface SendSettings {
@@ -59,7 +61,12 @@ export async function sendOnce(
 		await lease.check();
 		const claimed = new Set<string>();
 		for (const [audienceId, group] of groupBy(batch, (r) => r.audienceId)) {
-			for (const phone of await store.claimConsentAsks(audienceId, group.map((r) => r.phone))) claimed.add(`${audienceId}\n${phone}`);
+			const first = group.filter((r) => !r.reaskIfAskedBefore).map((r) => r.phone);
+			for (const phone of await store.claimConsentAsks(audienceId, first)) claimed.add(`${audienceId}\n${phone}`);
+			for (const [, again] of groupBy(group.filter((r) => r.reaskIfAskedBefore), (r) => String(r.reaskIfAskedBefore!.getTime()))) {
+				const phones = again.map((r) => r.phone);
+				for (const phone of await store.reclaimConsentAsks(audienceId, phones, again[0].reaskIfAskedBefore!)) claimed.add(`${audienceId}\n${phone}`);
+			}
 		}
 		const toSend = batch.filter((r) => claimed.has(`${r.audienceId}\n${r.phone}`));
 		for (const r of batch) if (!claimed.has(`${r.audienceId}\n${r.phone}`)) report(r, { status: 'already-claimed' });

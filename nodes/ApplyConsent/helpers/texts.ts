@@ -70,3 +70,13 @@ export function senderKind(sender: string): SenderKind {
 	if (s === '') return 'shared';
 	return /^\+?\d{3,15}$/.test(s) ? 'number' : 'alphanumeric';
 }
+
+/** The Hub's `source_number_type` for a sender; undefined for the shared numbers (no source number sent). */
+export function senderNumberType(sender: string): 'INTERNATIONAL' | 'ALPHANUMERIC' | 'SHORTCODE' | undefined {
+	const s = sender.trim();
+	const kind = senderKind(s);
+	if (kind === 'shared') return undefined;
+	if (kind === 'alphanumeric') return 'ALPHANUMERIC';
+	// A short code has no country code and at most 8 digits; anything else is a full international number.
+	return !s.startsWith('+') && s.length <= 8 ? 'SHORTCODE' : 'INTERNATIONAL';
+}

@@ -584,14 +584,35 @@ export class PostgresSyncStore implements SyncStore {
 		if (rows.length !== 1) throw notClaimed(phone);
 	}
 
+	async reclaimConsentAsks(audienceId: string, phones: string[], askedBefore: Date): Promise<string[]> {
+		assertName('audience id', audienceId);
+		const unique = uniquePhones(phones);
+		if (unique.length === 0) return [];
+		const rows = await this.query(
+			`UPDATE hub_sync_consent SET state = 'claimed', updated_at = now()
+			 WHERE audience_id = $1 AND phone = ANY($2::text[]) AND state = 'asked' AND asked_at < $3::timestamptz
+			 RETURNING phone`,
+			[audienceId, unique, askedBefore.toISOString()],
+		);
+		const claimed = new Set(rows.map((row) => row.phone as string));
+		return unique.filter((phone) => claimed.has(phone));
+	}
+
 	async releaseConsentClaim(audienceId: string, phone: string): Promise<boolean> {
 		assertName('audience id', audienceId);
 		assertName('phone number', phone);
+		// A first claim has no request yet; a re-claim keeps the earlier one and goes back to asked.
 		const rows = await this.query(
-			`DELETE FROM hub_sync_consent WHERE audience_id = $1 AND phone = $2 AND state = 'claimed' RETURNING 1`,
+			`WITH removed AS (
+				DELETE FROM hub_sync_consent WHERE audience_id = $1 AND phone = $2 AND state = 'claimed' AND message_id IS NULL RETURNING 1
+			 ), restored AS (
+				UPDATE hub_sync_consent SET state = 'asked', updated_at = now()
+				WHERE audience_id = $1 AND phone = $2 AND state = 'claimed' AND message_id IS NOT NULL RETURNING 1
+			 )
+			 SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM restored) AS n`,
 			[audienceId, phone],
 		);
-		return rows.length === 1;
+		return Number(rows[0]?.n) === 1;
 	}
 
 	async recordConsentAnswer(

@@ -564,18 +564,32 @@ export class SqliteSyncStore implements SyncStore {
 		});
 	}
 
+	async reclaimConsentAsks(audienceId: string, phones: string[], askedBefore: Date): Promise<string[]> {
+		assertName('audience id', audienceId);
+		const unique = uniquePhones(phones);
+		return this.transaction(() => {
+			const reclaim = this.statement(
+				`UPDATE hub_sync_consent SET state = 'claimed', updated_at = ?
+				 WHERE audience_id = ? AND phone = ? AND state = 'asked' AND asked_at < ?`,
+			);
+			const now = this.now();
+			return unique.filter((phone) => Number(reclaim.run(now, audienceId, phone, askedBefore.getTime()).changes) === 1);
+		});
+	}
+
 	async releaseConsentClaim(audienceId: string, phone: string): Promise<boolean> {
 		assertName('audience id', audienceId);
 		assertName('phone number', phone);
-		return this.transaction(
-			() =>
-				Number(
-					this.statement(`DELETE FROM hub_sync_consent WHERE audience_id = ? AND phone = ? AND state = 'claimed'`).run(
-						audienceId,
-						phone,
-					).changes,
-				) === 1,
-		);
+		return this.transaction(() => {
+			// A first claim has no request yet; a re-claim keeps the earlier one and goes back to asked.
+			const removed = this.statement(
+				`DELETE FROM hub_sync_consent WHERE audience_id = ? AND phone = ? AND state = 'claimed' AND message_id IS NULL`,
+			).run(audienceId, phone);
+			const restored = this.statement(
+				`UPDATE hub_sync_consent SET state = 'asked', updated_at = ? WHERE audience_id = ? AND phone = ? AND state = 'claimed' AND message_id IS NOT NULL`,
+			).run(this.now(), audienceId, phone);
+			return Number(removed.changes) + Number(restored.changes) === 1;
+		});
 	}
 
 	async recordConsentAnswer(

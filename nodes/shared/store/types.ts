@@ -214,7 +214,15 @@ export interface SyncStore {
 	claimConsentAsks(audienceId: string, phones: string[]): Promise<string[]>;
 	/** After sending: the request went out with this message id. */
 	markConsentAsked(audienceId: string, phone: string, messageId: string, askedAt?: Date): Promise<void>;
-	/** After a send that certainly did not go out (no credit spent): the number may be asked again later. */
+	/**
+	 * Re-ask (double opt-in's "ask again after N days"): claims again the numbers asked before `askedBefore`
+	 * and never answered; returns those claimed. Claimed, answered and opted-out numbers are never taken.
+	 */
+	reclaimConsentAsks(audienceId: string, phones: string[], askedBefore: Date): Promise<string[]>;
+	/**
+	 * After a send that certainly did not go out (no credit spent): a first claim is removed (the number may
+	 * be asked later), a re-claim goes back to asked with its earlier request.
+	 */
 	releaseConsentClaim(audienceId: string, phone: string): Promise<boolean>;
 	/** A reply (Y/YES, STOP, …) or another final answer; creates the record if the number was never asked. */
 	recordConsentAnswer(

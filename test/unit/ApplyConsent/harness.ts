@@ -88,6 +88,7 @@ export interface RunOptions {
 	requestText?: string;
 	sender?: string;
 	creditBudget?: number;
+	reaskAfterDays?: number;
 }
 
 export interface RunResult {
@@ -117,6 +118,7 @@ export async function runNode(hub: HubEmulator, storePath: string, items: INodeE
 			...(options.requestText !== undefined ? { requestText: options.requestText } : {}),
 			sender: options.sender ?? '',
 			creditBudget: options.creditBudget ?? 0,
+			reaskAfterDays: options.reaskAfterDays ?? 0,
 			store: 'sqlite',
 			storePath,
 		},

@@ -130,6 +130,20 @@ describe('Confirmation notification', () => {
 		expect(new Set(messages().map((m) => m.content))).toEqual(new Set(['Hi from Acme Coffee. Reply STOP to cancel.']));
 	});
 
+	it("a new member joins the ledger only once their confirmation is settled, so a run stopped after Upsert brings them back", async () => {
+		const [ana, ben, cat] = members(3);
+		const before = await runNode(hub, store.path, [ana, ben, { ...cat, change: 'changed' as const }].map(memberItem), { mode: 'confirmation', creditBudget: 1 });
+		// Upsert writes no ledger entry for new members (no content hash on sync); a changed one is as before.
+		expect(before.continued.map((i) => (i.json.sync as { contentHash?: string }).contentHash)).toEqual([undefined, undefined, 'hash-m2']);
+		const db = await store.open();
+		expect(await db.readLedger(SYNC)).toEqual([]);
+		const after = await runNode(hub, store.path, before.continued.map((i) => upsertedItem(i, created())), { position: 'after' });
+		expect(after.continued.map((i) => [keyOf(i), consentOf(i).status])).toEqual([['m0', 'sent']]);
+		expect(after.skipped.map(keyOf)).toEqual(['m1', 'm2']);
+		// Sent (ana) joins the ledger with the hash Fetch computed; kept back by the budget (ben) does not.
+		expect((await db.readLedger(SYNC)).map((e) => [e.memberKey, e.contentHash, e.hubContactId, e.phone])).toEqual([['m0', 'hash-m0', 'contact-m0', ana.phone]]);
+	});
+
 	it('sends in requests of at most 100 messages', async () => {
 		await confirmAfterUpsert(hub, store.path, members(250), created);
 		expect(hub.counters.get('POST /v1/messages')).toBe(3);
@@ -193,6 +207,7 @@ describe('Confirmation notification', () => {
 		]);
 		expect(consentOf(run.continued[0]).credits).toBe(2);
 		expect(credits()).toBe(2);
+		expect(messages()[0]).toMatchObject({ source_number: 'AcmeCoffee', source_number_type: 'ALPHANUMERIC' });
 	});
 
 	it('writes nothing under a lease that was taken over', async () => {
@@ -231,6 +246,32 @@ describe('Double opt-in', () => {
 		expect(run.skipped.map((i) => consentOf(i).status)).toEqual(['opted-out', 'opted-out']);
 		expect(run.continued).toHaveLength(0);
 		expect(messages()).toHaveLength(0);
+	});
+
+	it('asks once more after the re-ask period only those who never answered; never a number that said STOP', async () => {
+		const [stale, recent, stopped] = members(3);
+		const db = await store.open();
+		const longAgo = new Date(Date.now() - 40 * 86_400_000);
+		for (const m of [stale, recent, stopped]) await db.claimConsentAsk(AUDIENCE, m.phone);
+		await db.markConsentAsked(AUDIENCE, stale.phone, 'msg-old', longAgo);
+		await db.markConsentAsked(AUDIENCE, recent.phone, 'msg-recent', new Date(Date.now() - 5 * 86_400_000));
+		await db.markConsentAsked(AUDIENCE, stopped.phone, 'msg-stopped', longAgo);
+		await db.recordConsentAnswer(AUDIENCE, stopped.phone, 'opted-out', 'STOP');
+		const items = [stale, recent, stopped].map(memberItem);
+		// Default: never ask again.
+		await runNode(hub, store.path, items, { mode: 'doubleOptIn' });
+		expect(messages()).toHaveLength(0);
+		const run = await runNode(hub, store.path, items, { mode: 'doubleOptIn', reaskAfterDays: 30 });
+		expect(sentTo()).toEqual([stale.phone]);
+		expect(run.awaiting.map((i) => [keyOf(i), consentOf(i).status])).toEqual([
+			['m0', 'sent'],
+			['m1', 'awaiting-reply'],
+		]);
+		expect(run.skipped.map(keyOf)).toEqual(['m2']);
+		expect((await db.getConsent(AUDIENCE, stale.phone))?.state).toBe('asked');
+		// Asked just now: not again on the next run.
+		await runNode(hub, store.path, items, { mode: 'doubleOptIn', reaskAfterDays: 30 });
+		expect(messages()).toHaveLength(1);
 	});
 
 	it('refuses an alphanumeric sender: it cannot receive the Y or YES', async () => {

@@ -6,6 +6,7 @@ import {
 	countSegments,
 	renderText,
 	senderKind,
+	senderNumberType,
 } from '../../../../nodes/ApplyConsent/helpers/texts';
 import { smsSegments } from '../../../emulators/hub-state';
 
@@ -62,4 +63,14 @@ describe('sender', () => {
 		['AcmeCoffee', 'alphanumeric'],
 		['Acme 1', 'alphanumeric'],
 	])('"%s" is %s', (sender, kind) => expect(senderKind(sender)).toBe(kind));
+});
+
+describe('sender type sent to the Hub', () => {
+	it.each([
+		['', undefined],
+		['+61491570156', 'INTERNATIONAL'],
+		['61491570156', 'INTERNATIONAL'],
+		['1234567', 'SHORTCODE'],
+		['AcmeCoffee', 'ALPHANUMERIC'],
+	])('"%s" → %s', (sender, type) => expect(senderNumberType(sender)).toBe(type));
 });

@@ -627,6 +627,29 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 			expect(await store.claimConsentAsk('aud-r', '+10')).toBe(false);
 		});
 
+		it('re-asks only numbers asked before the cut-off and never answered; a re-claim given back is asked again', async () => {
+			const longAgo = new Date('2025-01-01T00:00:00.000Z');
+			for (const phone of ['+30', '+31', '+32', '+33']) {
+				await store.claimConsentAsk('aud-q', phone);
+				await store.markConsentAsked('aud-q', phone, `msg-q${phone}`, longAgo);
+			}
+			await store.recordConsentAnswer('aud-q', '+31', 'opted-out', 'STOP');
+			await store.recordConsentAnswer('aud-q', '+32', 'confirmed', 'YES');
+			await store.claimConsentAsk('aud-q', '+34');
+			const cutOff = new Date('2025-02-01T00:00:00.000Z');
+			expect(await store.reclaimConsentAsks('aud-q', ['+30', '+31', '+32', '+34', '+35'], cutOff)).toEqual(['+30']);
+			expect(await store.reclaimConsentAsks('aud-q', ['+30'], cutOff)).toEqual([]);
+			expect(await store.reclaimConsentAsks('aud-q', ['+33'], new Date('2024-12-01T00:00:00.000Z'))).toEqual([]);
+			expect(await store.getConsent('aud-q', '+30')).toMatchObject({ state: 'claimed', messageId: 'msg-q+30' });
+			// The re-ask certainly did not go out: back to asked, with the earlier request.
+			expect(await store.releaseConsentClaim('aud-q', '+30')).toBe(true);
+			expect(await store.getConsent('aud-q', '+30')).toMatchObject({ state: 'asked', messageId: 'msg-q+30', askedAt: longAgo });
+			expect(await store.reclaimConsentAsks('aud-q', ['+30'], cutOff)).toEqual(['+30']);
+			await store.markConsentAsked('aud-q', '+30', 'msg-q2');
+			expect(await store.getConsent('aud-q', '+30')).toMatchObject({ state: 'asked', messageId: 'msg-q2' });
+			expect(await store.getConsent('aud-q', '+31')).toMatchObject({ state: 'opted-out' });
+		});
+
 		it('records answers, keeping when and with which message the number was asked', async () => {
 			await store.claimConsentAsk('aud-a', '+20');
 			await store.markConsentAsked('aud-a', '+20', 'msg-a', new Date('2025-03-01T00:00:00.000Z'));
