@@ -6,6 +6,7 @@
  * who confirmed, creates nobody who said STOP, and asks nobody again.
  */
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 
 import { consentRequestMetadata } from '../../nodes/shared/consent/replies';
 import { SQLITE_FILE_NAME, closeAllSyncStores, openSyncStore, type SyncStore } from '../../nodes/shared/store';
@@ -31,6 +32,8 @@ const PEOPLE = {
 	cat: { email: 'cat@example.com', first: 'Cat', phone: '+61491570103' },
 	dan: { email: 'dan@example.com', first: 'Dan', phone: '+61491570104' },
 	eve: { email: 'eve@example.com', first: 'Eve', phone: '+61491570105' },
+	/** Never answers: asked again once the re-ask period has passed. */
+	fay: { email: 'fay@example.com', first: 'Fay', phone: '+61491570106' },
 };
 type Person = keyof typeof PEOPLE;
 
@@ -163,7 +166,7 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 				tags: [TAG],
 				mailchimp: CREDENTIALS.mailchimp,
 				hub: CREDENTIALS.hub,
-				parameters: { 'Apply Consent': { mode: 'doubleOptIn', companyName: 'Test Co' } },
+				parameters: { 'Apply Consent': { mode: 'doubleOptIn', companyName: 'Test Co', reaskAfterDays: 1 } },
 			}),
 		);
 		replyWorkflowId = await n8n.importWorkflowFile(REPLY_TEMPLATE, configureReplyTemplate(audienceId, false, key.public_key));
@@ -315,9 +318,13 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		await workflowAction(pollWorkflowId, 'deactivate');
 	});
 
-	it('8. the next sync writes nothing for the members who confirmed, creates nobody who said STOP, asks nobody again', async () => {
+	it('8. the next sync, after the re-ask period: writes nothing for the members who confirmed, creates nobody who said STOP and never asks them again; asks again only the one who never answered', async () => {
 		await server?.stop();
 		server = undefined;
+		// Two days pass for the consent records (Ask Again After is 1 day): every request is now old enough to repeat.
+		const clock = new DatabaseSync(path.join(n8n.userFolder, '.n8n', SQLITE_FILE_NAME));
+		clock.prepare('UPDATE hub_sync_consent SET asked_at = asked_at - ?').run(2 * 86_400_000);
+		clock.close();
 		const [annBefore] = contactsOf(PEOPLE.ann.phone);
 		const [danBefore] = contactsOf(PEOPLE.dan.phone);
 		const messagesBefore = account().messages.size;
@@ -329,7 +336,9 @@ describe('consent replies in the real n8n (n8n start, reply workflow active)', (
 		expect(contactsOf(PEOPLE.dan.phone)).toEqual([danBefore]);
 		expect(contactsOf(PEOPLE.bob.phone)).toEqual([]);
 		expect(contactsOf(PEOPLE.cat.phone)).toEqual([]);
-		expect(account().messages.size).toBe(messagesBefore);
-		expect(account().creditsUsed).toBe(Object.keys(PEOPLE).length);
+		const again = [...account().messages.values()].slice(messagesBefore).map((m) => m.destination_number);
+		expect(again).toEqual([PEOPLE.fay.phone]);
+		expect(account().creditsUsed).toBe(Object.keys(PEOPLE).length + 1);
+		expect((await store.getConsent(audienceId, PEOPLE.bob.phone))?.state).toBe('opted-out');
 	});
 });
