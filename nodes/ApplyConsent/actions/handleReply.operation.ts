@@ -30,7 +30,7 @@ import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode } from '../../shared/store/node';
 import type { ConsentRecord, SyncStore } from '../../shared/store';
 import { createHubClient, type HubClient } from '../../shared/transport/hub';
-import type { MailchimpClient } from '../../shared/transport/mailchimp';
+import type { MailchimpClient, MailchimpMember } from '../../shared/transport/mailchimp';
 
 /** The outputs of this operation, in order. */
 export const outputNames = ['Confirmed', 'Done', 'Error'];
@@ -146,6 +146,18 @@ async function matchRequest(
 	return { record: null, ref: null, audienceId: null, matchedBy: 'none' };
 }
 
+/**
+ * Whether the member's Mailchimp record still holds the number that replied: some phone-like value
+ * (the SMS phone or any merge field) ends in the same last 8 digits. Which field Map Fields maps is its
+ * own setting; a member whose number changed since the request must not be subscribed on a YES the new
+ * number never gave, so a mismatch creates nothing (the sync asks the new number itself).
+ */
+function holdsNumber(member: MailchimpMember, phone: string): boolean {
+	const tail = phone.replace(/\D/g, '').slice(-8);
+	const values = [member.sms_phone_number, ...Object.values(member.merge_fields ?? {})];
+	return values.some((v) => typeof v === 'string' && v.replace(/\D/g, '').endsWith(tail));
+}
+
 export async function handleOne(reply: ConsentReply, settings: ReplySettings, services: Services): Promise<Handled> {
 	const { store } = services;
 	const matched = await matchRequest(store, reply, settings);
@@ -226,6 +238,9 @@ export async function handleOne(reply: ConsentReply, settings: ReplySettings, se
 	if (found.sms_subscription_status === 'unsubscribed') {
 		await store.recordOptOuts([{ phone: reply.from, source: 'mailchimp-sms-unsubscribed', audienceId: matched.audienceId }]);
 		return done('ignored', 'the member unsubscribed from SMS in Mailchimp; nothing created');
+	}
+	if (!holdsNumber(found, reply.from)) {
+		return done('ignored', 'the member no longer has the number that replied in Mailchimp; nothing created (the new number was never asked)');
 	}
 	const memberTags = await mailchimp.getMemberTags(matched.audienceId, found.id);
 	const wanted = settings.tags.map((t) => t.trim().toLowerCase()).filter(Boolean);

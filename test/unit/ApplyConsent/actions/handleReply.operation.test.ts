@@ -124,6 +124,7 @@ describe('Handle Reply', () => {
 		['unsubscribed in Mailchimp', () => (member = { ...MEMBER, status: 'unsubscribed' })],
 		['SMS-unsubscribed in Mailchimp', () => (member = { ...MEMBER, sms_subscription_status: 'unsubscribed' })],
 		['deleted from Mailchimp', () => (member = null)],
+		['changed their phone in Mailchimp', () => (member = { ...MEMBER, merge_fields: { ...MEMBER.merge_fields, PHONE: '0491 570 999' } })],
 	])('YES from a member who meanwhile %s creates nothing and confirms nothing', async (_why, change) => {
 		change();
 		const handled = await handleOne(reply('YES'), SETTINGS, services());
