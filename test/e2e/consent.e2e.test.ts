@@ -24,9 +24,9 @@ const CONFIRMATION = 'You are subscribed to receive messages from Acme Coffee. R
 const REQUEST = 'Reply Y or Yes to confirm that you want to receive SMS messages from Acme Coffee.';
 
 /** One audience per scenario, each with its own range of Australian mobiles. */
-const AUDIENCES = { confirm: 'aud0confirm', none: 'aud0none', budget: 'aud0budget', doi: 'aud0doi' } as const;
-const SIZES = { confirm: 12, none: 5, budget: 25, doi: 150 };
-const RANGES = { confirm: 100_000, none: 200_000, budget: 300_000, doi: 400_000 };
+const AUDIENCES = { confirm: 'aud0confirm', none: 'aud0none', budget: 'aud0budget', doi: 'aud0doi', killed: 'aud0killed' } as const;
+const SIZES = { confirm: 12, none: 5, budget: 25, doi: 150, killed: 150 };
+const RANGES = { confirm: 100_000, none: 200_000, budget: 300_000, doi: 400_000, killed: 500_000 };
 const phoneOf = (scenario: keyof typeof AUDIENCES, i: number) => `+61412${String(RANGES[scenario] + i).padStart(6, '0')}`;
 const emailOf = (scenario: keyof typeof AUDIENCES, i: number) => `${scenario}.${i}@example.com`;
 /** In the confirmation audience: SMS-unsubscribed in Mailchimp, and UNSUBSCRIBED in the Hub. */
@@ -55,21 +55,21 @@ function dataset() {
 	return base;
 }
 
-const FORCE_RELEASE: WorkflowFixture = {
-	name: 'Force release',
+const forceReleaseOf = (lockName: string): WorkflowFixture => ({
+	name: `Force release ${lockName}`,
 	nodes: [
 		{ id: 'f1', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-		{ id: 'f2', name: 'Force Release', type: `${PACKAGE}syncLock`, typeVersion: 1, position: [200, 0], parameters: { operation: 'forceRelease', lockName: AUDIENCES.doi } },
+		{ id: 'f2', name: 'Force Release', type: `${PACKAGE}syncLock`, typeVersion: 1, position: [200, 0], parameters: { operation: 'forceRelease', lockName } },
 	],
 	connections: { Start: { main: [[{ node: 'Force Release', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
-};
+});
 
 let mailchimp: MailchimpEmulator;
 let hub: HubEmulator;
 let n8n: N8nSuite;
 const workflows: Partial<Record<keyof typeof AUDIENCES, string>> = {};
-let forceRelease: string;
+const forceRelease: Partial<Record<keyof typeof AUDIENCES, string>> = {};
 
 async function importSync(scenario: keyof typeof AUDIENCES, consent: Record<string, unknown>, id?: string): Promise<string> {
 	return await n8n.importWorkflowFile(SYNC_TEMPLATE, (workflow) => ({
@@ -98,7 +98,8 @@ beforeAll(async () => {
 	workflows.none = await importSync('none', { mode: 'none' });
 	workflows.budget = await importSync('budget', { creditBudget: 10 });
 	workflows.doi = await importSync('doi', { mode: 'doubleOptIn' });
-	[forceRelease] = await n8n.importWorkflows([FORCE_RELEASE]);
+	workflows.killed = await importSync('killed', {});
+	[forceRelease.doi, forceRelease.killed] = await n8n.importWorkflows([forceReleaseOf(AUDIENCES.doi), forceReleaseOf(AUDIENCES.killed)]);
 });
 afterAll(async () => {
 	await n8n?.dispose();
@@ -192,25 +193,55 @@ describe('credit budget', () => {
 	});
 });
 
+/** Runs the workflow and kills n8n (SIGKILL) the moment the Hub has carried out its first message request. */
+async function killAfterFirstSend(workflowId: string): Promise<void> {
+	const hubAccount = account();
+	const send = hubAccount.sendMessages.bind(hubAccount);
+	const running = n8n.startExecution(workflowId);
+	// The Hub carries out the first batch; n8n dies before it hears the answer (so before the store marks it asked).
+	hubAccount.sendMessages = (body: unknown) => {
+		const sent = send(body);
+		running.kill('SIGKILL');
+		hubAccount.sendMessages = send;
+		return sent;
+	};
+	await running.result;
+	hubAccount.sendMessages = send;
+}
+
+describe('Confirmation notification, killed between sending and recording', () => {
+	it('the rerun confirms every number exactly once: the claimed ones are not resent, the rest are sent', async () => {
+		await killAfterFirstSend(workflows.killed!);
+		expect(messageCount('killed')).toBe(100);
+		// Upsert had finished: every member is in the Hub.
+		for (let i = 0; i < SIZES.killed; i++) expect(subscriptionOf(phoneOf('killed', i))).toBe('SUBSCRIBED');
+
+		await n8n.execute(forceRelease.killed!);
+		const rerun = await n8n.execute(workflows.killed!);
+		const sent = messagesTo('killed');
+		expect(sent.size).toBe(SIZES.killed);
+		for (const contents of sent.values()) expect(contents).toEqual([CONFIRMATION]);
+		const statuses = rerun.itemsOf('Send Confirmations').map((item) => (item.consent as { status: string }).status);
+		expect(statuses.filter((s) => s === 'claimed-unknown')).toHaveLength(100);
+		expect(statuses.filter((s) => s === 'sent')).toHaveLength(50);
+		expect(release(rerun).counts.credits).toBe(50);
+
+		// Settled: the next run carries nobody (Send Confirmations gets no item) and sends nothing.
+		const next = await n8n.execute(workflows.killed!);
+		expect(next.itemsOf('Fetch Tagged Members')).toHaveLength(0);
+		expect(release(next).counts.credits ?? 0).toBe(0);
+		expect(messageCount('killed')).toBe(SIZES.killed);
+	});
+});
+
 describe('Double opt-in, killed between sending and recording', () => {
 	it('the rerun sends no second message to any number: the claimed ones wait, the others are asked once', async () => {
-		const hubAccount = account();
-		const send = hubAccount.sendMessages.bind(hubAccount);
-		const running = n8n.startExecution(workflows.doi!);
-		// The Hub carries out the first batch; n8n dies before it hears the answer (so before the store marks it asked).
-		hubAccount.sendMessages = (body: unknown) => {
-			const sent = send(body);
-			running.kill('SIGKILL');
-			hubAccount.sendMessages = send;
-			return sent;
-		};
-		await running.result;
-		hubAccount.sendMessages = send;
+		await killAfterFirstSend(workflows.doi!);
 		expect(messageCount('doi')).toBe(100);
 		// Nobody is in the Hub: double opt-in waits for the reply.
 		expect(subscriptionOf(phoneOf('doi', 0))).toBeUndefined();
 
-		await n8n.execute(forceRelease);
+		await n8n.execute(forceRelease.doi!);
 		const rerun = await n8n.execute(workflows.doi!);
 		const sent = messagesTo('doi');
 		expect(sent.size).toBe(SIZES.doi);
