@@ -1,12 +1,19 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeCredentialDescription, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 
+import { mailchimpCredentials, withDisplayOptions } from '../shared/descriptions';
+import { getTags, mailchimpCredentialTest, searchAudiences } from '../shared/methods/mailchimp';
 import { hubSyncStorePostgresTest, storeCredentials, storeProperties } from '../shared/store/node';
 import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
 import { hints } from './actions/apply.operation';
 import { operationProperties, outputsExpression, router } from './actions/router';
 
 // Built outside the description: n8n's lint rules cannot read a spread inside it.
-const credentials: INodeCredentialDescription[] = [{ name: HUB_CREDENTIAL_TYPE, required: true }, ...storeCredentials];
+// Handle Reply reads the confirming member back from Mailchimp.
+const credentials: INodeCredentialDescription[] = [
+	{ name: HUB_CREDENTIAL_TYPE, required: true },
+	...storeCredentials,
+	...withDisplayOptions(mailchimpCredentials, { operation: ['handleReply'] }),
+];
 
 /**
  * How members consent to SMS before (or as) they become Hub contacts: the Hub integration's three
@@ -56,7 +63,10 @@ export class ApplyConsent implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { hubSyncStorePostgresTest },
+		listSearch: { searchAudiences },
+		loadOptions: { getTags },
+		// n8n looks a credential's test up in the first node that lists the credential: each node needs both.
+		credentialTest: { hubSyncStorePostgresTest, mailchimpCredentialTest },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

@@ -4,11 +4,10 @@
  * member whose write never completed (a failed or killed run) is still different here, and the next
  * run carries it again: nothing is lost, and nothing unchanged is sent twice.
  */
-import { createHash } from 'node:crypto';
-
 import type { LedgerEntry } from '../shared/store';
 import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
 import { memberKeyOf, type TaggedMember } from '../shared/items';
+import { contentHash } from '../shared/members';
 import type { TagMatch } from './members';
 
 export type ChangeKind = 'new' | 'changed';
@@ -44,31 +43,7 @@ export interface ChangeSet {
 	unchanged: number;
 }
 
-/** Stable JSON: object keys sorted, so the same content always hashes the same. */
-function canonical(value: unknown): string {
-	if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-	if (value && typeof value === 'object') {
-		const keys = Object.keys(value as object).sort();
-		return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-	}
-	return JSON.stringify(value ?? null);
-}
-
-/**
- * The hash of everything a sync may carry to the Hub. The selected tags and `last_changed` are left
- * out: a tag added or a timestamp moved changes nothing in the contact.
- */
-export function contentHash(member: TaggedMember): string {
-	const content = {
-		email: member.email,
-		status: member.status,
-		fullName: member.fullName,
-		mergeFields: member.mergeFields,
-		smsPhone: member.smsPhone,
-		smsSubscriptionStatus: member.smsSubscriptionStatus,
-	};
-	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
-}
+export { contentHash };
 
 /**
  * Splits the current selection against the ledger. `selected` are the members the node would emit;

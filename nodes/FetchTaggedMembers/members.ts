@@ -4,6 +4,7 @@
  * selected tags the member has.
  */
 import type { TaggedMember } from '../shared/items';
+import { toTaggedMember } from '../shared/members';
 import type { MailchimpClient, MailchimpMember, MemberStatus, Tag } from '../shared/transport/mailchimp';
 
 export type TagMatch = 'any' | 'all';
@@ -107,19 +108,3 @@ const byEmail = (a: TaggedMember, b: TaggedMember) => {
 	const y = b.email.toLowerCase();
 	return x < y ? -1 : x > y ? 1 : a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0;
 };
-
-function toTaggedMember(member: MailchimpMember, tags: string[], audienceId: string): TaggedMember {
-	return {
-		memberId: member.id,
-		contactId: member.contact_id ?? null,
-		email: member.email_address,
-		status: member.status,
-		fullName: member.full_name ?? '',
-		mergeFields: member.merge_fields ?? {},
-		smsPhone: member.sms_phone_number || null,
-		smsSubscriptionStatus: member.sms_subscription_status || null,
-		tags,
-		lastChanged: member.last_changed ?? null,
-		audienceId: member.list_id ?? audienceId,
-	};
-}

@@ -7,7 +7,7 @@
  * Where the spec is silent the emulator picks the stricter behaviour, so that a client relying on the
  * lenient one is caught (each such choice is marked "unverified").
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 
 import { HttpError } from './common';
 
@@ -221,6 +221,23 @@ export interface HubAccountData {
 	 * (reference/hub-api.md). Default: it refuses; true models a Hub that accepts the duplicate.
 	 */
 	acceptDuplicateNumbers?: boolean;
+	/**
+	 * The account feature API_SECURE_CALLBACKS: signature keys can be created and, once one is
+	 * enabled, every webhook call is signed with it (spec: Signature Key Management, webhook payloads).
+	 */
+	secureCallbacks?: boolean;
+}
+
+/** A signature key pair; the private key never leaves the Hub, the public key is answered once, on creation. */
+export interface StoredSignatureKey {
+	key_id: string;
+	cipher: 'RSA';
+	digest: 'SHA224' | 'SHA256' | 'SHA512';
+	created: string;
+	enabled: boolean;
+	privateKey: KeyObject;
+	/** Base64 DER (SubjectPublicKeyInfo), as the create answer carries it. */
+	publicKey: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,6 +393,9 @@ export class HubAccount {
 	creditsUsed = 0;
 	/** See HubAccountData.acceptDuplicateNumbers. */
 	acceptDuplicateNumbers = false;
+	/** See HubAccountData.secureCallbacks. */
+	secureCallbacks = false;
+	readonly signatureKeys = new Map<string, StoredSignatureKey>();
 	private seq = 0;
 
 	constructor(
@@ -1028,6 +1048,7 @@ export class HubAccount {
 
 	seed(data: HubAccountData) {
 		if (data.acceptDuplicateNumbers !== undefined) this.acceptDuplicateNumbers = data.acceptDuplicateNumbers;
+		if (data.secureCallbacks !== undefined) this.secureCallbacks = data.secureCallbacks;
 		for (const list of data.lists ?? []) this.createList({ name: list.name, alias: list.alias }, list.id);
 		for (const field of data.customFields ?? []) {
 			this.createCustomField({ label: field.label, mergeTag: field.mergeTag, type: field.type, maxLength: field.maxLength ?? 255 }, field.id);

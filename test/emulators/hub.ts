@@ -29,7 +29,7 @@
  *   GET  /_control/accounts/{accountId}/credits      → {used, messages}
  *   POST /_control/accounts/{accountId}/credits/reset
  */
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 
 import {
 	HttpError,
@@ -404,6 +404,27 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 
 	// --- webhooks out ---------------------------------------------------------------------
 
+	/**
+	 * With API_SECURE_CALLBACKS and an enabled key, a call is signed (spec, webhook payloads): the signed
+	 * value is the request line, then the Date header sent, then the body, concatenated without
+	 * separators (as the official verifiers do; unverified against a live account).
+	 */
+	function signatureHeaders(acct: HubAccount, method: string, url: string, body: string): Record<string, string> {
+		const key = acct.secureCallbacks ? [...acct.signatureKeys.values()].find((k) => k.enabled) : undefined;
+		if (!key) return {};
+		const target = new URL(url);
+		const date = new Date().toUTCString();
+		const digest = key.digest.replace('SHA', 'SHA-');
+		const value = `${method} ${target.pathname}${target.search} HTTP/1.1${date}${body}`;
+		return {
+			date,
+			'x-messagemedia-signature': sign(digest.replace('-', '').toLowerCase(), Buffer.from(value), key.privateKey).toString('base64'),
+			'x-messagemedia-digest-type': digest,
+			'x-messagemedia-cipher-type': key.cipher,
+			'x-messagemedia-key-id': key.key_id,
+		};
+	}
+
 	async function deliver(acct: HubAccount, hook: StoredWebhook, event: string, payload: Record<string, unknown>, vars: TemplateVars) {
 		const metadata = (payload.metadata as Record<string, string> | undefined) ?? {};
 		const deliveries: WebhookDelivery[] = [];
@@ -415,9 +436,10 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 			const delivery: WebhookDelivery = { webhookId: hook.id, event, url: hook.url, method: hook.method, attempt, body: rendered.text, at: new Date().toISOString() };
 			try {
 				const sendsBody = hook.method !== 'GET';
+				const signed = signatureHeaders(acct, hook.method, hook.url, sendsBody ? rendered.text : '');
 				const answer = await fetch(hook.url, {
 					method: hook.method,
-					headers: { ...hook.headers, ...(sendsBody ? { 'content-type': rendered.contentType } : {}) },
+					headers: { ...hook.headers, ...signed, ...(sendsBody ? { 'content-type': rendered.contentType } : {}) },
 					body: sendsBody ? rendered.text : undefined,
 					signal: AbortSignal.timeout(hook.read_timeout ?? 20_000),
 				});
@@ -712,6 +734,57 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 	});
 	route('DELETE', '/v1/webhooks/messages/{webhookId}', 'bare', ({ req, account: acct }) => {
 		return acct.webhooks.delete(req.params.webhookId) ? { status: 204 } : { status: 404 };
+	});
+
+	// --- signature keys (account feature API_SECURE_CALLBACKS) -----------------------------
+
+	const FEATURE_OFF = { message: 'This feature has not been enabled in your account.' };
+	const keyView = (k: { key_id: string; cipher: string; digest: string; created: string; enabled: boolean }) => ({
+		key_id: k.key_id,
+		cipher: k.cipher,
+		digest: k.digest,
+		created: k.created,
+		enabled: k.enabled,
+	});
+	route('POST', '/v1/iam/signature_keys', 'body', ({ req, account: acct }) => {
+		if (!acct.secureCallbacks) return json(403, FEATURE_OFF);
+		const body = (req.body ?? {}) as { digest?: unknown; cipher?: unknown };
+		const details: string[] = [];
+		if (!['SHA224', 'SHA256', 'SHA512'].includes(body.digest as string)) details.push('digest property value is invalid');
+		if (body.cipher !== 'RSA') details.push('cipher property value is invalid');
+		if (details.length > 0) return json(400, { message: 'Bad Request', details });
+		const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+		const key = {
+			key_id: randomUUID(),
+			cipher: 'RSA' as const,
+			digest: body.digest as 'SHA224' | 'SHA256' | 'SHA512',
+			created: new Date().toISOString(),
+			enabled: false,
+			privateKey,
+			publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+		};
+		acct.signatureKeys.set(key.key_id, key);
+		return json(201, { ...keyView(key), public_key: key.publicKey });
+	});
+	route('PATCH', '/v1/iam/signature_keys/enabled', 'body', ({ req, account: acct }) => {
+		if (!acct.secureCallbacks) return json(403, FEATURE_OFF);
+		const key = acct.signatureKeys.get(String((req.body as { key_id?: unknown } | undefined)?.key_id));
+		if (!key) return json(400, { message: 'Bad Request', details: ['key_id property value is invalid'] });
+		// Only one key is enabled at a time: enabling one disables the others.
+		for (const other of acct.signatureKeys.values()) other.enabled = other === key;
+		return json(200, keyView(key));
+	});
+	route('GET', '/v1/iam/signature_keys/enabled', 'body', ({ account: acct }) => {
+		if (!acct.secureCallbacks) return json(403, FEATURE_OFF);
+		const key = [...acct.signatureKeys.values()].find((k) => k.enabled);
+		return key ? json(200, keyView(key)) : json(404, { message: 'Currently no key is enabled' });
+	});
+	route('DELETE', '/v1/iam/signature_keys/enabled', 'body', ({ account: acct }) => {
+		if (!acct.secureCallbacks) return json(403, FEATURE_OFF);
+		const key = [...acct.signatureKeys.values()].find((k) => k.enabled);
+		if (!key) return json(404, { message: 'Currently no key is enabled' });
+		key.enabled = false;
+		return { status: 204 };
 	});
 
 	// --- number authorisation -------------------------------------------------------------

@@ -398,7 +398,8 @@ function readMember(json: IDataObject, index: number): Member | string {
 	if (typeof memberKey !== 'string' || typeof audienceId !== 'string' || audienceId === '') {
 		return 'This item has no Mailchimp member key or audience (json.sync); connect Apply Consent after Fetch Tagged Members and Map Fields';
 	}
-	return { index, audienceId, memberKey, phone, smsUnsubscribed: member.smsSubscriptionStatus === 'unsubscribed' || sync.smsUnsubscribed === true, json };
+	const syncName = typeof sync.syncName === 'string' && sync.syncName !== '' ? sync.syncName : undefined;
+	return { index, audienceId, memberKey, phone, ...(syncName ? { syncName } : {}), smsUnsubscribed: member.smsSubscriptionStatus === 'unsubscribed' || sync.smsUnsubscribed === true, json };
 }
 
 /**

@@ -24,6 +24,8 @@ export interface Recipient {
 	audienceId: string;
 	memberKey: string;
 	phone: string;
+	/** The sync's ledger name, echoed on replies (metadata `sync`) so Handle Reply writes the confirmed member into that ledger. */
+	syncName?: string;
 	/** A re-ask: the number is claimed again only if it was last asked before this and never answered. */
 	reaskIfAskedBefore?: Date;
 }
@@ -75,7 +77,7 @@ export async function sendOnce(
 			destination_number: r.phone,
 			...(settings.sender ? { source_number: settings.sender, ...(settings.senderType ? { source_number_type: settings.senderType } : {}) } : {}),
 			format: 'SMS',
-			metadata: { audience: r.audienceId, member: r.memberKey, request: requestIds[i], kind: settings.kind },
+			metadata: { audience: r.audienceId, member: r.memberKey, request: requestIds[i], kind: settings.kind, ...(r.syncName ? { sync: r.syncName } : {}) },
 		}));
 		let sent: HubSentMessage[];
 		try {

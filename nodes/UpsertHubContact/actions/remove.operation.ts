@@ -26,7 +26,7 @@ import {
 	type RemoveInput,
 } from '../helpers/items';
 import { LedgerBatches } from '../helpers/ledger';
-import { planUnsubscribe, smsHolder, subscriptionOf } from '../helpers/plan';
+import { planUnsubscribe, smsHolder, subscriptionOf } from '../../shared/channels';
 import { readRemoveSettings, readRunSettings } from './common';
 
 type RemoveAction = 'removeFromList' | 'unsubscribe' | 'delete' | 'keep';

@@ -31,7 +31,8 @@ import {
 	type UpsertInput,
 } from '../helpers/items';
 import { LedgerBatches } from '../helpers/ledger';
-import { createBody, planUpdate, smsHolder, subscriptionOf, type MemberIntent } from '../helpers/plan';
+import { smsHolder, subscriptionOf } from '../../shared/channels';
+import { createBody, planUpdate, type MemberIntent } from '../helpers/plan';
 import { readRunSettings } from './common';
 
 export const description: INodeProperties[] = [];

@@ -25,6 +25,7 @@ import {
 	type ILoadOptionsFunctions,
 	type IN8nHttpFullResponse,
 	type INode,
+	type IPollFunctions,
 	type IWebhookFunctions,
 	type JsonObject,
 } from 'n8n-workflow';
@@ -47,7 +48,7 @@ export const HUB_WEBHOOK_PAGE_SIZE = 100;
 const PHONE_LOOKUP_BATCH = 100;
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-export type HubContext = IExecuteFunctions | ILoadOptionsFunctions | IHookFunctions | IWebhookFunctions;
+export type HubContext = IExecuteFunctions | ILoadOptionsFunctions | IHookFunctions | IWebhookFunctions | IPollFunctions;
 
 // ---------------------------------------------------------------------------------------------
 // Shapes (names as in the spec's components/schemas)

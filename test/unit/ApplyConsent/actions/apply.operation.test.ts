@@ -4,6 +4,7 @@
  */
 import { NodeOperationError } from 'n8n-workflow';
 
+import { consentRequestOf } from '../../../../nodes/shared/consent/replies';
 import { startHubEmulator, type HubEmulator } from '../../../emulators/hub';
 import type { HubAccount, StoredMessage } from '../../../emulators/hub-state';
 import {
@@ -68,7 +69,7 @@ describe('Confirmation notification', () => {
 		expect(new Set(messages().map((m) => m.content))).toEqual(new Set(['You are subscribed to receive messages from Acme Coffee. Reply STOP to cancel.']));
 		for (const item of run.continued) {
 			const message = account().messages.get(String(consentOf(item).messageId))!;
-			expect(message.metadata).toEqual({ audience: AUDIENCE, member: keyOf(item), request: consentOf(item).requestId, kind: 'consent-confirmation' });
+			expect(message.metadata).toEqual({ audience: AUDIENCE, member: keyOf(item), request: consentOf(item).requestId, kind: 'consent-confirmation', sync: SYNC });
 			expect(consentOf(item).credits).toBe(1);
 		}
 		expect(credits()).toBe(3);
@@ -230,6 +231,8 @@ describe('Double opt-in', () => {
 		expect(new Set(messages().map((m) => m.content))).toEqual(new Set(['Reply Y or Yes to confirm that you want to receive SMS messages from Acme Coffee.']));
 		expect(sentTo()).toEqual([ana.phone, ben.phone].sort());
 		expect(messages()[0].metadata?.kind).toBe('consent-request');
+		// What Handle Reply reads back from the reply: audience, member and the sync's ledger name.
+		expect(consentRequestOf(messages()[0].metadata)).toMatchObject({ audienceId: AUDIENCE, memberKey: expect.stringMatching(/^m[01]$/), syncName: SYNC });
 		const again = await runNode(hub, store.path, [ana, ben].map(memberItem), { mode: 'doubleOptIn' });
 		expect(again.awaiting.map((i) => consentOf(i).status)).toEqual(['awaiting-reply', 'awaiting-reply']);
 		expect(messages()).toHaveLength(2);

@@ -4,7 +4,8 @@
  */
 import type { HubContact, HubCustomField, HubList } from '../../../../nodes/shared/transport/hub';
 import type { SyncIdentity } from '../../../../nodes/UpsertHubContact/helpers/identity';
-import { planUnsubscribe, planUpdate, type MemberIntent } from '../../../../nodes/UpsertHubContact/helpers/plan';
+import { planUnsubscribe } from '../../../../nodes/shared/channels';
+import { planUpdate, type MemberIntent } from '../../../../nodes/UpsertHubContact/helpers/plan';
 
 const field = (id: string, label: string, mergeTag: string) => ({ id, label, mergeTag, type: 'TEXT', maxLength: 100 }) as HubCustomField;
 const identity: SyncIdentity = {

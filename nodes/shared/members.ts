@@ -1,0 +1,52 @@
+/**
+ * A Mailchimp member as the sync carries it (the item contract's TaggedMember) and the hash of its
+ * synced content: shared by Fetch Tagged Members and Apply Consent's Handle Reply, so a member
+ * confirmed by reply is written exactly as the daily sync would write it, and the ledger agrees.
+ */
+import { createHash } from 'node:crypto';
+
+import type { TaggedMember } from './items';
+import type { MailchimpMember } from './transport/mailchimp';
+
+/** Stable JSON: object keys sorted, so the same content always hashes the same. */
+function canonical(value: unknown): string {
+	if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+	if (value && typeof value === 'object') {
+		const keys = Object.keys(value as object).sort();
+		return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+	}
+	return JSON.stringify(value ?? null);
+}
+
+/**
+ * The hash of everything a sync may carry to the Hub. The selected tags and `last_changed` are left
+ * out: a tag added or a timestamp moved changes nothing in the contact.
+ */
+export function contentHash(member: TaggedMember): string {
+	const content = {
+		email: member.email,
+		status: member.status,
+		fullName: member.fullName,
+		mergeFields: member.mergeFields,
+		smsPhone: member.smsPhone,
+		smsSubscriptionStatus: member.smsSubscriptionStatus,
+	};
+	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
+}
+
+/** `tags`: the selected tags the member has, in the order they were selected. */
+export function toTaggedMember(member: MailchimpMember, tags: string[], audienceId: string): TaggedMember {
+	return {
+		memberId: member.id,
+		contactId: member.contact_id ?? null,
+		email: member.email_address,
+		status: member.status,
+		fullName: member.full_name ?? '',
+		mergeFields: member.merge_fields ?? {},
+		smsPhone: member.sms_phone_number || null,
+		smsSubscriptionStatus: member.sms_subscription_status || null,
+		tags,
+		lastChanged: member.last_changed ?? null,
+		audienceId: member.list_id ?? audienceId,
+	};
+}
