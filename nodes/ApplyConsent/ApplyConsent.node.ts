@@ -1,6 +1,6 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeCredentialDescription, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 
-import { mailchimpCredentials, withDisplayOptions } from '../shared/descriptions';
+import { mailchimpCredentials, withHideOptions } from '../shared/descriptions';
 import { getTags, mailchimpCredentialTest, searchAudiences } from '../shared/methods/mailchimp';
 import { hubSyncStorePostgresTest, storeCredentials, storeProperties } from '../shared/store/node';
 import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
@@ -10,9 +10,12 @@ import { operationProperties, outputsExpression, router } from './actions/router
 // Built outside the description: n8n's lint rules cannot read a spread inside it.
 // Handle Reply reads the confirming member back from Mailchimp.
 const credentials: INodeCredentialDescription[] = [
-	{ name: HUB_CREDENTIAL_TYPE, required: true },
+	// A display condition of its own keeps the Hub slot offering the Hub credential: without one, the editor
+	// fills every slot with the Authentication parameter's (Mailchimp) types (issue 8, #1).
+	{ name: HUB_CREDENTIAL_TYPE, required: true, displayOptions: { show: { '@version': [1] } } },
 	...storeCredentials,
-	...withDisplayOptions(mailchimpCredentials, { operation: ['handleReply'] }),
+	// `hide`, not `show`: the editor hides any parameter a credential's `show` names, Operation included (issue 8, #3).
+	...withHideOptions(mailchimpCredentials, { operation: ['apply'] }),
 ];
 
 /**

@@ -9,12 +9,23 @@ import path from 'node:path';
 
 import { Workflow, type INode, type INodeProperties, type INodeType, type INodeTypeDescription, type INodeTypes } from 'n8n-workflow';
 
+import { ApplyConsent } from '../../nodes/ApplyConsent/ApplyConsent.node';
 import { FetchTaggedMembers } from '../../nodes/FetchTaggedMembers/FetchTaggedMembers.node';
+import { HubReplyPollTrigger } from '../../nodes/HubReplyPollTrigger/HubReplyPollTrigger.node';
+import { HubReplyTrigger } from '../../nodes/HubReplyTrigger/HubReplyTrigger.node';
 import { MapFields } from '../../nodes/MapFields/MapFields.node';
 import { SyncLock } from '../../nodes/SyncLock/SyncLock.node';
 import { UpsertHubContact } from '../../nodes/UpsertHubContact/UpsertHubContact.node';
 
-const nodes: INodeType[] = [new FetchTaggedMembers(), new MapFields(), new SyncLock(), new UpsertHubContact()];
+const nodes: INodeType[] = [
+	new FetchTaggedMembers(),
+	new MapFields(),
+	new SyncLock(),
+	new UpsertHubContact(),
+	new ApplyConsent(),
+	new HubReplyTrigger(),
+	new HubReplyPollTrigger(),
+];
 const descriptions: Array<[string, INodeTypeDescription]> = nodes.map((n) => [n.description.displayName, n.description]);
 
 /** Parameters the credentials' display conditions name: the editor treats them as part of authentication. */

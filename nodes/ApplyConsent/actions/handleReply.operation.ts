@@ -23,7 +23,7 @@ import {
 
 import { planUnsubscribe } from '../../shared/channels';
 import { consentReplyOf, consentRequestOf, type ConsentReply, type ConsentRequestRef } from '../../shared/consent/replies';
-import { audienceLocator, mailchimpAuthentication, withDisplayOptions } from '../../shared/descriptions';
+import { audienceLocator, mailchimpAuthentication, withDisplayOptions, withHideOptions } from '../../shared/descriptions';
 import { memberKeyOf, type SyncInfo, type TaggedMember } from '../../shared/items';
 import { contentHash, toTaggedMember } from '../../shared/members';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
@@ -37,7 +37,10 @@ export const outputNames = ['Confirmed', 'Done', 'Error'];
 
 const show = { operation: ['handleReply'] };
 
-export const description: INodeProperties[] = withDisplayOptions(
+/** Authentication goes by `hide`, not `show`: the editor hides any parameter it (a credential's condition) names with `show` (issue 8, #3). */
+const authentication: INodeProperties[] = withHideOptions([mailchimpAuthentication], { operation: ['apply'] });
+
+const shown = withDisplayOptions<INodeProperties>(
 	[
 		{
 			displayName:
@@ -46,7 +49,6 @@ export const description: INodeProperties[] = withDisplayOptions(
 			type: 'notice',
 			default: '',
 		},
-		mailchimpAuthentication,
 		{
 			...audienceLocator,
 			description: 'The audience the consent requests were sent for; a reply whose message names its audience uses that one',
@@ -96,6 +98,9 @@ export const description: INodeProperties[] = withDisplayOptions(
 	],
 	show,
 );
+
+/** The notice first, then Authentication, then the rest, as the panel shows them. */
+export const description: INodeProperties[] = [shown[0], ...authentication, ...shown.slice(1)];
 
 /** What Handle Reply did with one reply (`json.consent` on Confirmed and Done). */
 export interface ReplyOutcome extends IDataObject {

@@ -65,7 +65,7 @@ describe('Release of a failed sync', () => {
 	});
 
 	it('leaves the execution green for a partial or successful run, and when the option is off', async () => {
-		const failedItem: INodeExecutionData = { json: { error: 'The Hub rejected the phone number' } };
+		const failedItem: INodeExecutionData = { json: { error: 'The Hub rejected the phone number', sync: { memberKey: 'm2' } } };
 		await expect(run({ operation: 'release', token: await acquire(), outcome: 'auto' }, [created, failedItem])).resolves.toBeDefined();
 		await expect(run({ operation: 'release', token: await acquire(), outcome: 'auto' }, [created])).resolves.toBeDefined();
 		const [out] = await run({ operation: 'release', token: await acquire(), outcome: 'auto', releaseOptions: { failExecution: false } }, [hubDown]);
