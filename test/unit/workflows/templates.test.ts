@@ -34,6 +34,11 @@ describe('the sync template', () => {
 		expect(template.settings.executionOrder).toBe('v1');
 	});
 
+	it("runs once a day with an interval n8n's Schedule Trigger accepts (hours only go from 1 to 23)", () => {
+		const schedule = node('Every 24 Hours') as TemplateNode & { parameters: { rule: { interval: Array<Record<string, unknown>> } } };
+		expect(schedule.parameters.rule.interval).toEqual([{ field: 'days', daysInterval: 1, triggerAtHour: 2 }]);
+	});
+
 	it('does not keep the data of successful scheduled runs, but keeps failed runs and runs started by hand', () => {
 		// Saving a first sync's run data (every member's items on every node) costs n8n more memory than the
 		// run itself; the sync keeps its own record of every run (Sync Lock Status), and failures stay in full.
