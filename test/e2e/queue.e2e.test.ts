@@ -141,7 +141,10 @@ function hubState(hub: HubEmulator, accountId: string) {
 		holders.set(sms.channelId, (holders.get(sms.channelId) ?? 0) + 1);
 		if (sms.subscriptionState !== 'SUBSCRIBED') notSubscribed.push(sms.channelId);
 	}
-	return { holders, notSubscribed, contacts: account.contacts.size, messages: account.messages.size };
+	// The template confirms each new number once (Apply Consent's default mode): one message per number, never two.
+	const texted = new Map<string, number>();
+	for (const message of account.messages.values()) texted.set(message.destination_number, (texted.get(message.destination_number) ?? 0) + 1);
+	return { holders, notSubscribed, contacts: account.contacts.size, messages: account.messages.size, textedTwice: [...texted].filter(([, n]) => n > 1) };
 }
 
 function expectExact(hub: HubEmulator, mailchimp: MailchimpEmulator, sync: Sync) {
@@ -149,11 +152,12 @@ function expectExact(hub: HubEmulator, mailchimp: MailchimpEmulator, sync: Sync)
 	const state = hubState(hub, sync.hubAccountId);
 	expect({ sync: sync.key, phones: [...state.holders.keys()].sort() }).toEqual({ sync: sync.key, phones: [...wanted].sort() });
 	expect({ sync: sync.key, duplicates: [...state.holders].filter(([, n]) => n > 1) }).toEqual({ sync: sync.key, duplicates: [] });
-	expect({ sync: sync.key, contacts: state.contacts, notSubscribed: state.notSubscribed, messages: state.messages }).toEqual({
+	expect({ sync: sync.key, contacts: state.contacts, notSubscribed: state.notSubscribed, messages: state.messages, textedTwice: state.textedTwice }).toEqual({
 		sync: sync.key,
 		contacts: wanted.size,
 		notSubscribed: [],
-		messages: 0,
+		messages: wanted.size,
+		textedTwice: [],
 	});
 }
 
