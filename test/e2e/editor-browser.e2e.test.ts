@@ -264,6 +264,51 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		expect(await canvasNode('Already Running').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
 	});
 
+	it('Apply Consent: the mode, the texts with their segment cost, the sender and the budget are set from the panel, without expressions', async () => {
+		await openNode('Apply Consent');
+		expect(await visibleParameters()).toEqual(expect.arrayContaining(['position', 'mode', 'companyName', 'textPreset', 'sender', 'creditBudget']));
+		// The mode dropdown offers the three modes, each with what it does.
+		await parameter('mode').locator('input').first().click({ force: true });
+		await openOptions().filter({ hasText: 'Double Opt-In' }).first().waitFor();
+		const modes = (await openOptions().allTextContents()).map((o) => o.replace(/\s+/g, ' '));
+		expect(modes).toEqual([
+			expect.stringMatching(/^Confirmation Notification.*sends a confirmation message/),
+			expect.stringMatching(/^Double Opt-In.*replying YES/),
+			expect.stringMatching(/^None \(Inferred Consent\).*without a confirmation message/),
+		]);
+		await page.keyboard.press('Escape');
+		await openOptions().first().waitFor({ state: 'hidden' });
+		await pick(parameter('mode'), 'Double Opt-In');
+		expect(await visibleParameters()).toContain('reaskAfterDays');
+		await pick(parameter('mode'), 'Confirmation Notification');
+		// Typed, not an expression; the first run stops until the company name is there.
+		await parameter('companyName').locator('input').first().fill('Acme Coffee');
+		// A budget above this audience's members, so the run below sends to all of them.
+		await parameter('creditBudget').locator('input').first().fill('100');
+		await panel().locator('[data-test-id="input-label"]').first().click(); // leaves the field, so it is taken
+		// The text and what each message costs: the preset names its words, the notice the segments.
+		await expect(parameter('textPreset').locator('input').first().inputValue()).resolves.toBe("The Hub's Texts");
+		await parameter('textPreset').locator('input').first().click({ force: true });
+		await openOptions().filter({ hasText: 'Custom' }).first().waitFor();
+		expect((await openOptions().allTextContents()).join(' ')).toContain('You are subscribed to receive messages from {Company Name}. Reply STOP to cancel.');
+		await page.keyboard.press('Escape');
+		await openOptions().first().waitFor({ state: 'hidden' });
+		const text = ((await panel().textContent()) ?? '').replace(/\s+/g, ' ');
+		expect(text).toContain('1 credit per SMS segment');
+		expect(text).toContain('Sender');
+		expect(text).toContain('Credit Budget per Run');
+		await expect(parameter('sender').locator('input').first().getAttribute('placeholder')).resolves.toMatch(/^e\.g\. \+\d+/);
+		await session.screenshot('apply-consent');
+		// Words on screen, never raw values or "undefined".
+		expect(text).not.toMatch(/undefined|doubleOptIn|\[object|\{\{/);
+		// Plain values typed into the fields, not expressions.
+		await expect(parameter('companyName').locator('input').first().inputValue()).resolves.toBe('Acme Coffee');
+		await expect(parameter('creditBudget').locator('input').first().inputValue()).resolves.toBe('100');
+		expect(await panel().locator('[data-test-id="inline-expression-editor-input"]').count()).toBe(0);
+		await closeNode();
+		await save();
+	});
+
 	it('"Execute workflow" syncs the tagged members into the Hub, and the canvas shows the run succeeded', async () => {
 		await executeWorkflow();
 		await session.screenshot('after-run');
