@@ -145,7 +145,7 @@ describe('the sync now + status page in the real n8n and Chromium', () => {
 
 		await session.page.goto(pageUrl);
 		expect(await text('state')).toBe('Idle: no sync is running.');
-		expect(await text('last')).toMatch(/^Last run: success, started \d{1,2} \w{3} \d{4}, .+\(created: \d+\)$/);
+		expect(await text('last')).toMatch(/^Last run: success, started \d{1,2} \w{3} \d{4}, .+\(created: (\d+), credits: \1\)$/);
 		await session.screenshot('sync-now-after-run');
 		expect(hubListPhones(hub)).toEqual(expectedPhones(mailchimp));
 		expect(session.errors).toEqual([]);
