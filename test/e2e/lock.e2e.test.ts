@@ -64,7 +64,7 @@ const holder: WorkflowFixture = {
 			type: LOCK_TYPE,
 			typeVersion: 1,
 			position: [990, -100],
-			parameters: { operation: 'release', token: "={{ $('Acquire Lock').first().json.token }}", outcome: 'auto', releaseOptions: { countBy: 'sync.change' } },
+			parameters: { operation: 'release', token: "={{ $('Acquire Lock').first().json.token }}", outcome: 'auto' },
 		},
 		{
 			id: 'busy',
