@@ -365,6 +365,7 @@ const isHubRead = (route: string) => route.startsWith('GET /api/');
 const FETCH = 'n8n-nodes-mailchimp-hub-sync.fetchTaggedMembers';
 const MAP = 'n8n-nodes-mailchimp-hub-sync.mapFields';
 const UPSERT = 'n8n-nodes-mailchimp-hub-sync.upsertHubContact';
+const CONSENT = 'n8n-nodes-mailchimp-hub-sync.applyConsent';
 /** The shipped sync workflow, the first of these that exists (it must have a Manual Trigger for `n8n execute`). */
 const TEMPLATES = ['workflows/sync-manual.json', 'workflows/mailchimp-hub-sync.json'];
 const BASELINE_TEMPLATE = path.join(REPO_ROOT, 'bench', 'workflows', 'baseline-sync.json');
@@ -426,7 +427,12 @@ function configureSyncWorkflow(workflow: WorkflowFixture, audienceId: string, hu
 			credentials.mailchimpHubSyncApi = ref(CREDENTIALS.mailchimp);
 		}
 		if (node.type === FETCH) node.parameters.tags = TAG_NAMES;
-		if (node.type === MAP || node.type === UPSERT) credentials.sinchHubApi = ref(CREDENTIALS.hub);
+		if (node.type === MAP || node.type === UPSERT || node.type === CONSENT) credentials.sinchHubApi = ref(CREDENTIALS.hub);
+		// The baseline sends no consent messages, so ours runs in "None" mode too: the same work on both sides
+		// (the company name is what a user must enter before the first run).
+		if (node.type === CONSENT && node.parameters.position === 'before') {
+			node.parameters = { ...node.parameters, mode: 'none', companyName: 'Benchmark Co' };
+		}
 		if (node.type === UPSERT && hubConcurrency !== undefined) {
 			node.parameters.options = { ...(node.parameters.options as Record<string, unknown> | undefined), concurrency: hubConcurrency };
 		}
