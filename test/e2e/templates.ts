@@ -55,13 +55,15 @@ export interface ReleaseSummary {
 }
 
 /**
- * What Release Sync Lock recorded for a run: its item, or, when the sync failed (Release then fails the
- * execution, after releasing and recording), the run its error carries in its context.
+ * What Release Sync Lock recorded for a run: its item. The template's Release records a failed run and
+ * passes it on (Stop: Sync Failed then fails the execution); a Release that fails the execution itself
+ * (its default) carries the recorded run in its error's context.
  */
 export function releaseSummary(run: ExecutionResult): ReleaseSummary {
 	if (run.ok) return run.itemsOf('Release Sync Lock')[0] as ReleaseSummary;
 	const task = run.run?.data.resultData.runData['Release Sync Lock']?.at(-1);
-	const recorded = (task?.error as { context?: { run?: ReleaseSummary } } | undefined)?.context?.run;
+	const passedOn = task?.data?.main?.[0]?.[0]?.json as ReleaseSummary | undefined;
+	const recorded = passedOn ?? (task?.error as { context?: { run?: ReleaseSummary } } | undefined)?.context?.run;
 	if (!recorded) throw new Error(`The run failed before Release Sync Lock recorded it: ${run.error?.message ?? 'no error'}`);
 	return recorded;
 }
