@@ -369,8 +369,11 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		mailchimp.state.revokeCredential(credentialsOf(dataset)[0].apiKey!);
 		await executeWorkflow();
 		await session.screenshot('failed-run');
-		// The lock is released and the run recorded (Release ran), and the execution is red.
-		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
+		// The lock is released and the run recorded (Release ran and passed the failed run on); Stop: Sync Failed
+		// then fails the execution, whether the result email is on or off (it is off here).
+		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
+		expect(await canvasNode('Stop: Sync Failed').count()).toBe(1);
+		expect(await canvasNode('Stop: Sync Failed').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
 		expect((await executions()).filter((row) => row.mode === 'manual')[0].status).toBe('error');
 	});
 });
