@@ -65,10 +65,13 @@ export function countSegments(text: string): SegmentCount {
 	return { encoding: 'UCS-2', units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
 }
 
-/** What one message of a text costs, in words: "1 SMS segment (118 GSM-7 characters): 1 credit per message". */
+/**
+ * What one message of a text costs, in words: "1 SMS segment, 1 credit per message (78 GSM-7 characters)".
+ * The cost comes first: a narrow panel cuts the end of the SMS Segments field off.
+ */
 export function segmentSummary(count: SegmentCount): string {
 	const plural = count.segments === 1 ? '' : 's';
-	return `${count.segments} SMS segment${plural} (${count.units} ${count.encoding} characters): ${count.segments} credit${plural} per message`;
+	return `${count.segments} SMS segment${plural}, ${count.segments} credit${plural} per message (${count.units} ${count.encoding} characters)`;
 }
 
 /**

@@ -202,7 +202,7 @@ describe('Confirmation notification', () => {
 		const run = await confirmAfterUpsert(hub, store.path, [member(0)], created, { sender: 'AcmeCoffee', textPreset: 'custom', confirmationText: 'x'.repeat(170) });
 		const before = await runNode(hub, store.path, [memberItem(member(1))], { sender: 'AcmeCoffee', textPreset: 'custom', confirmationText: 'x'.repeat(170) });
 		expect(before.hints.map((h) => [h.type, h.message])).toEqual([
-			['warning', expect.stringMatching(/takes 2 SMS segments .*2 credits per message/)],
+			['warning', expect.stringMatching(/takes 2 SMS segments, 2 credits per message \(170 GSM-7 characters\)/)],
 			['warning', expect.stringMatching(/alphanumeric sender ID: contacts cannot reply STOP/)],
 		]);
 		expect(consentOf(run.continued[0]).credits).toBe(2);
