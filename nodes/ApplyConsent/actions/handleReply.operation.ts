@@ -111,7 +111,9 @@ async function matchRequest(
 	const ref = consentRequestOf(reply.metadata);
 	if (reply.messageId) {
 		const record = await store.findConsentByMessageId(reply.messageId);
-		if (record) return { record, ref, audienceId: record.audienceId, matchedBy: 'message' };
+		// Only a reply from the number the request went to answers it: one naming another number's request
+		// is not understood, and must not confirm (or close) that request. It is matched by its own number.
+		if (record && record.phone === reply.from) return { record, ref, audienceId: record.audienceId, matchedBy: 'message' };
 	}
 	if (ref) return { record: await store.getConsent(ref.audienceId, reply.from), ref, audienceId: ref.audienceId, matchedBy: 'metadata' };
 	if (settings.audienceId) {
