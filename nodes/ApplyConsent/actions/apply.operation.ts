@@ -213,11 +213,12 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+/** The text as sent (templateFor + renderText, company name trimmed as readSettings does), as an expression for the hints. */
 const TEXT_IN_PANEL =
 	`($parameter.textPreset === "custom" ? ($parameter.mode === "doubleOptIn" ? $parameter.requestText : $parameter.confirmationText) : ` +
 	`$parameter.textPreset === "ctia" ? ($parameter.mode === "doubleOptIn" ? ${JSON.stringify(CTIA_REQUEST_TEXT)} : ${JSON.stringify(CTIA_CONFIRMATION_TEXT)}) : ` +
 	`($parameter.mode === "doubleOptIn" ? ${JSON.stringify(HUB_REQUEST_TEXT)} : ${JSON.stringify(HUB_CONFIRMATION_TEXT)}))` +
-	`.split(${JSON.stringify(COMPANY_PLACEHOLDER)}).join($parameter.companyName || "")`;
+	`.split(${JSON.stringify(COMPANY_PLACEHOLDER)}).join(String($parameter.companyName || "").trim())`;
 const IN_PANEL = `$parameter.operation === "apply" && $parameter.position === "before"`;
 
 const SEGMENTS_IN_PANEL = segmentsExpression(TEXT_IN_PANEL);

@@ -14,6 +14,8 @@ import {
 	countSegments,
 	renderText,
 	segmentsExpression,
+	templateFor,
+	type TextPreset,
 } from '../../../nodes/ApplyConsent/helpers/texts';
 
 const type = new ApplyConsent();
@@ -106,6 +108,7 @@ describe('panel hints', () => {
 		const fill = 160 - renderText(HUB_CONFIRMATION_TEXT, '').length;
 		expect(shown({ companyName: 'A'.repeat(fill) })).toEqual([]);
 		expect(shown({ companyName: 'A'.repeat(fill + 1) })).toEqual(['This text is 2 SMS segments']);
+		expect(shown({ companyName: ` ${'A'.repeat(fill)}  ` })).toEqual([]); // trimmed, as the run trims it
 		expect(shown({ textPreset: 'custom', confirmationText: 'Hi 😀 from {Company Name}, reply STOP to cancel. We send weekly offers and news!' })).toEqual(['This text is 2 SMS segments']);
 		expect(shown({ mode: 'doubleOptIn', textPreset: 'custom', requestText: 'ê'.repeat(135) })).toEqual(['This text is 3 SMS segments']);
 		expect(shown({ textPreset: 'custom', confirmationText: 'a'.repeat(153 * 10) })).toEqual(['This text is 10 SMS segments']);
@@ -113,6 +116,20 @@ describe('panel hints', () => {
 		expect(shown({ textPreset: 'custom', confirmationText: 'Hi from {Company Name}' })).toEqual([]);
 		expect(shown({ mode: 'none', companyName: 'A'.repeat(200) })).toEqual([]);
 		expect(shown({ position: 'after', companyName: 'A'.repeat(200) })).toEqual([]);
+	});
+
+	it('reads the text as the run sends it: each preset and mode, the company name put in and trimmed', () => {
+		const custom = { confirmation: 'Thanks for joining {Company Name}! Reply STOP to cancel.', request: '{Company Name} asks: reply YES to get our texts ☕' };
+		for (const mode of ['confirmation', 'doubleOptIn'] as const) {
+			for (const textPreset of ['hub', 'ctia', 'custom'] as TextPreset[]) {
+				for (const companyName of ['Acme', ' Acme Coffee Roasters of Sydney ', 'Café Δ '.repeat(8), 'Acme ☕ '.repeat(3), '€'.repeat(40)]) {
+					const segments = countSegments(renderText(templateFor(mode, textPreset, custom), companyName.trim())).segments;
+					const expected = segments > 1 ? [`This text is ${segments} SMS segments`] : [];
+					const parameters = { mode, textPreset, companyName, confirmationText: custom.confirmation, requestText: custom.request };
+					expect({ parameters, hints: shown(parameters) }).toEqual({ parameters, hints: expected });
+				}
+			}
+		}
 	});
 
 	it('refuses an alphanumeric sender for double opt-in and warns for confirmations', () => {
