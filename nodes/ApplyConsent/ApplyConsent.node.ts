@@ -5,6 +5,7 @@ import { getTags, mailchimpCredentialTest, searchAudiences } from '../shared/met
 import { hubSyncStorePostgresTest, storeCredentials, storeProperties } from '../shared/store/node';
 import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
 import { hints } from './actions/apply.operation';
+import { getSegmentCount } from './methods/segments';
 import { operationProperties, outputsExpression, router } from './actions/router';
 
 // Built outside the description: n8n's lint rules cannot read a spread inside it.
@@ -67,7 +68,7 @@ export class ApplyConsent implements INodeType {
 
 	methods = {
 		listSearch: { searchAudiences },
-		loadOptions: { getTags },
+		loadOptions: { getTags, getSegmentCount },
 		// n8n looks a credential's test up in the first node that lists the credential: each node needs both.
 		credentialTest: { hubSyncStorePostgresTest, mailchimpCredentialTest },
 	};

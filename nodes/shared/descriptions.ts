@@ -86,3 +86,48 @@ export function withDisplayOptions<T extends { displayOptions?: { show?: Record<
 		displayOptions: { ...entry.displayOptions, show: { ...entry.displayOptions?.show, ...show } },
 	}));
 }
+
+/**
+ * Which members of the audience a sync selects: its tags, how they match, and the email statuses. Fetch
+ * Tagged Members selects with them; Handle Reply checks a confirming member against the same selection.
+ * The names and defaults are what saved workflows and templates hold; each node says in its own words
+ * what the selection does there (`tagsHint`, `statusesDescription`).
+ */
+export function memberSelection(words: { tagsHint: string; statusesDescription: string }): INodeProperties[] {
+	return [
+		{
+			displayName: 'Tag Names or IDs',
+			name: 'tags',
+			type: 'multiOptions',
+			typeOptions: { loadOptionsMethod: 'getTags', loadOptionsDependsOn: ['audience.value'] },
+			default: [],
+			required: true,
+			hint: words.tagsHint,
+			description:
+				'Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>',
+		},
+		{
+			displayName: 'Match',
+			name: 'match',
+			type: 'options',
+			options: [
+				{ name: 'Any Selected Tag', value: 'any', description: 'Members with at least one of the tags' },
+				{ name: 'All Selected Tags', value: 'all', description: 'Only members with every one of the tags' },
+			],
+			default: 'any',
+		},
+		{
+			displayName: 'Statuses',
+			name: 'statuses',
+			type: 'multiOptions',
+			options: [
+				{ name: 'Cleaned', value: 'cleaned' },
+				{ name: 'Subscribed', value: 'subscribed' },
+				{ name: 'Transactional', value: 'transactional' },
+				{ name: 'Unsubscribed', value: 'unsubscribed' },
+			],
+			default: ['subscribed'],
+			description: words.statusesDescription,
+		},
+	];
+}

@@ -18,6 +18,9 @@ import {
 	type PhoneNumber,
 } from 'libphonenumber-js/max';
 import { Metadata } from 'libphonenumber-js/core';
+
+/** A number already in E.164 form, as the Hub and the store hold numbers: `+`, country code, at most 15 digits. */
+export const E164 = /^\+[1-9][0-9]{1,14}$/;
 import maxMetadata from 'libphonenumber-js/metadata.max.json';
 
 type NumberType = Exclude<LibraryNumberType, undefined>;

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import type { Locator, Page } from 'playwright-core';
 
+import { HUB_CONFIRMATION_TEXT, countSegments, renderText } from '../../nodes/ApplyConsent/helpers/texts';
 import { credentialsOf, largeAudience } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
@@ -308,6 +309,60 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await expect(parameter('companyName').locator('input').first().inputValue()).resolves.toBe('Acme Coffee');
 		await expect(parameter('creditBudget').locator('input').first().inputValue()).resolves.toBe('100');
 		expect(await panel().locator('[data-test-id="inline-expression-editor-input"]').count()).toBe(0);
+		await closeNode();
+		await save();
+	});
+
+	// ----------------------------------------------------------------------------------------------------------
+	// Apply Consent's segment count while editing (issue 9): its own step, so it merges apart from the others.
+
+	it('Apply Consent: the panel counts the SMS segments of the text as it is typed, and warns above one', async () => {
+		await openNode('Apply Consent');
+		const count = parameter('segmentCount').locator('input').first();
+		/** Waits until the SMS Segments field reads `expected` (the server counts after each change), and returns it. */
+		const countReads = async (expected: RegExp): Promise<string> => {
+			const deadline = Date.now() + 15_000;
+			let value = await count.inputValue();
+			while (!expected.test(value) && Date.now() < deadline) {
+				await page.waitForTimeout(200);
+				value = await count.inputValue();
+			}
+			return value;
+		};
+		const warnings = () => panel().locator('[data-test-id="node-hint"]').filter({ hasText: /This text is .*SMS segments/ });
+		const companyName = parameter('companyName').locator('input').first();
+		await companyName.fill('Acme Coffee');
+		const hubText = renderText(HUB_CONFIRMATION_TEXT, 'Acme Coffee');
+		await expect(countReads(/^1 SMS segment/)).resolves.toBe(`1 SMS segment, 1 credit per message (${hubText.length} GSM-7 characters)`);
+		expect(await warnings().count()).toBe(0);
+		await session.screenshot('apply-consent-segments-1');
+
+		// A longer company name, typed key by key: the count follows it past 160 characters.
+		await companyName.fill('');
+		await companyName.pressSequentially(`Acme Coffee ${'Roasters '.repeat(10)}`, { delay: 5 });
+		const longer = renderText(HUB_CONFIRMATION_TEXT, `Acme Coffee ${'Roasters '.repeat(10)}`.trim());
+		expect(countSegments(longer).segments).toBe(2);
+		await expect(countReads(/^⚠ 2 SMS segments/)).resolves.toBe(`⚠ 2 SMS segments, 2 credits per message (${longer.length} GSM-7 characters)`);
+		await warnings().first().waitFor({ timeout: 10_000 });
+		expect(((await warnings().first().textContent()) ?? '').replace(/\s+/g, ' ')).toContain('This text is 2 SMS segments: each message costs 2 credits');
+		await companyName.fill('Acme Coffee');
+		await expect(countReads(/^1 SMS segment/)).resolves.toMatch(/^1 SMS segment/);
+
+		// A custom text of 80 GSM-7 characters is one segment; an emoji makes it UCS-2, 70 a segment, so 82 take 2.
+		await pick(parameter('textPreset'), 'Custom');
+		const custom = parameter('confirmationText').locator('textarea').first();
+		await custom.fill('{Company Name}: you are subscribed to our weekly coffee news. Reply STOP to cancel.');
+		await expect(countReads(/\(80 GSM-7/)).resolves.toBe('1 SMS segment, 1 credit per message (80 GSM-7 characters)');
+		await custom.press('End');
+		await custom.pressSequentially(' ☕', { delay: 20 });
+		await expect(countReads(/UCS-2/)).resolves.toBe('⚠ 2 SMS segments, 2 credits per message (82 UCS-2 characters)');
+		await warnings().first().waitFor({ timeout: 10_000 });
+		await session.screenshot('apply-consent-segments-2');
+		expect(await panel().locator('[data-test-id="inline-expression-editor-input"]').count()).toBe(0);
+
+		// Back to the Hub's text, which the run below sends.
+		await pick(parameter('textPreset'), "The Hub's Texts");
+		await expect(countReads(/^1 SMS segment/)).resolves.toBe(`1 SMS segment, 1 credit per message (${hubText.length} GSM-7 characters)`);
 		await closeNode();
 		await save();
 	});

@@ -35,8 +35,10 @@ import {
 	HUB_CONFIRMATION_TEXT,
 	HUB_REQUEST_TEXT,
 	countSegments,
-	presetTexts,
+	templateFor,
 	renderText,
+	segmentSummary,
+	segmentsExpression,
 	senderKind,
 	senderNumberType,
 	type ConsentMode,
@@ -51,6 +53,9 @@ const CONTINUE = 0;
 const AWAITING = 1;
 const SKIPPED = 2;
 const ERROR = 3;
+
+/** The one value of the SMS Segments dropdown, whose label is the count (see getSegmentCount). */
+export const SEGMENT_COUNT = 'text';
 
 const show = (extra: IDataObject = {}) => ({ show: { operation: ['apply'], ...extra } });
 const configured = (modes: ConsentMode[], extra: IDataObject = {}) => show({ position: ['before'], mode: modes, ...extra });
@@ -157,10 +162,24 @@ export const description: INodeProperties[] = [
 	},
 	{
 		displayName:
-			'Each message costs 1 credit per SMS segment: 160 characters (70 if any character is outside the GSM alphabet, e.g. an emoji or curly quote). The segments of the text are shown on the items and as a hint after each run, with a warning above one.',
+			'Each message costs 1 credit per SMS segment: 160 characters (70 if any character is outside the GSM alphabet, e.g. an emoji or curly quote). SMS Segments below counts the text as it is sent, with the company name in.',
 		name: 'segmentNotice',
 		type: 'notice',
 		default: '',
+		displayOptions: configured(['confirmation', 'doubleOptIn']),
+	},
+	{
+		// A dropdown with one entry, worked out by the server with countSegments each time the text, the
+		// company name or the mode changes: n8n's editor evaluates no expression in a notice or hint text.
+		// eslint-disable-next-line n8n-nodes-base/node-param-display-name-wrong-for-dynamic-options -- not a choice of names or IDs: it shows the count
+		displayName: 'SMS Segments',
+		name: 'segmentCount',
+		type: 'options',
+		noDataExpression: true,
+		typeOptions: { loadOptionsMethod: 'getSegmentCount', loadOptionsDependsOn: ['mode', 'textPreset', 'companyName', 'confirmationText', 'requestText'] },
+		default: SEGMENT_COUNT,
+		// eslint-disable-next-line n8n-nodes-base/node-param-description-wrong-for-dynamic-options -- nothing to choose: the count of the text above
+		description: 'The segments, and so the credits, one message of the text above takes; it follows the text as you type',
 		displayOptions: configured(['confirmation', 'doubleOptIn']),
 	},
 	{
@@ -194,22 +213,38 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+/** The text as sent (templateFor + renderText, company name trimmed as readSettings does), as an expression for the hints. */
 const TEXT_IN_PANEL =
 	`($parameter.textPreset === "custom" ? ($parameter.mode === "doubleOptIn" ? $parameter.requestText : $parameter.confirmationText) : ` +
 	`$parameter.textPreset === "ctia" ? ($parameter.mode === "doubleOptIn" ? ${JSON.stringify(CTIA_REQUEST_TEXT)} : ${JSON.stringify(CTIA_CONFIRMATION_TEXT)}) : ` +
 	`($parameter.mode === "doubleOptIn" ? ${JSON.stringify(HUB_REQUEST_TEXT)} : ${JSON.stringify(HUB_CONFIRMATION_TEXT)}))` +
-	`.split(${JSON.stringify(COMPANY_PLACEHOLDER)}).join($parameter.companyName || "")`;
+	`.split(${JSON.stringify(COMPANY_PLACEHOLDER)}).join(String($parameter.companyName || "").trim())`;
 const IN_PANEL = `$parameter.operation === "apply" && $parameter.position === "before"`;
 
-/** Warnings the editor shows in the panel while the parameters are edited (the exact segment count follows each run). */
+const SEGMENTS_IN_PANEL = segmentsExpression(TEXT_IN_PANEL);
+/** Hints naming the exact segments up to this many; above it one hint says "more than". */
+const SEGMENT_HINTS_UP_TO = 10;
+
+/**
+ * Warnings the editor shows in the panel while the parameters are edited. The editor evaluates only
+ * their conditions (never the message), so a text of N segments shows the hint written for N.
+ */
 export const hints: NodeHint[] = [
+	...Array.from({ length: SEGMENT_HINTS_UP_TO - 1 }, (_, i) => i + 2).map(
+		(segments): NodeHint => ({
+			message: `This text is ${segments} SMS segments: each message costs ${segments} credits. A shorter text, without emoji or curly quotes, costs less.`,
+			type: 'warning',
+			location: 'ndv',
+			whenToDisplay: 'always',
+			displayCondition: `={{ ${IN_PANEL} && $parameter.mode !== "none" && ${SEGMENTS_IN_PANEL} === ${segments} }}`,
+		}),
+	),
 	{
-		message:
-			'This text is probably longer than one SMS segment (160 GSM characters, or 70 with an emoji, curly quote or many accents): each message costs 2 or more credits. The exact count is shown after a run.',
+		message: `This text is more than ${SEGMENT_HINTS_UP_TO} SMS segments: each message costs ${SEGMENT_HINTS_UP_TO + 1} credits or more. A shorter text, without emoji or curly quotes, costs less.`,
 		type: 'warning',
 		location: 'ndv',
 		whenToDisplay: 'always',
-		displayCondition: `={{ ${IN_PANEL} && $parameter.mode !== "none" && (/[^\\x20-\\x7E\\n]/.test(${TEXT_IN_PANEL}) ? ${TEXT_IN_PANEL}.length > 70 : ${TEXT_IN_PANEL}.length > 160) }}`,
+		displayCondition: `={{ ${IN_PANEL} && $parameter.mode !== "none" && ${SEGMENTS_IN_PANEL} > ${SEGMENT_HINTS_UP_TO} }}`,
 	},
 	{
 		message: 'Double opt-in needs a sender that can receive replies: an alphanumeric sender ID is refused. Enter a number, or leave Sender empty.',
@@ -313,11 +348,10 @@ function readSettings(ctx: IExecuteFunctions): Settings {
 	if (mode === 'none') return { mode, content: '', sender: '', creditBudget: 0 };
 	const companyName = String(ctx.getNodeParameter('companyName', 0, '') ?? '').trim();
 	const preset = ctx.getNodeParameter('textPreset', 0, 'hub') as TextPreset;
-	const texts = presetTexts(preset) ?? {
+	const template = templateFor(mode, preset, {
 		confirmation: String(ctx.getNodeParameter('confirmationText', 0, HUB_CONFIRMATION_TEXT) ?? ''),
 		request: String(ctx.getNodeParameter('requestText', 0, HUB_REQUEST_TEXT) ?? ''),
-	};
-	const template = mode === 'confirmation' ? texts.confirmation : texts.request;
+	});
 	if (!companyName && template.includes(COMPANY_PLACEHOLDER)) {
 		throw new NodeOperationError(ctx.getNode(), 'The company name is empty', {
 			description: `Enter the name your contacts know you by; the text says ${COMPANY_PLACEHOLDER} where it goes.`,
@@ -358,7 +392,7 @@ function checkSettings(ctx: IExecuteFunctions, settings: Settings): void {
 	const segments = countSegments(settings.content);
 	const hints: Array<{ message: string; type: 'info' | 'warning' }> = [
 		{
-			message: `The consent text takes ${segments.segments} SMS segment${segments.segments === 1 ? '' : 's'} (${segments.units} ${segments.encoding} characters): ${segments.segments} credit${segments.segments === 1 ? '' : 's'} per message.`,
+			message: `The consent text takes ${segmentSummary(segments)}.`,
 			type: segments.segments > 1 ? 'warning' : 'info',
 		},
 	];

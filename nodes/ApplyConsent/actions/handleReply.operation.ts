@@ -23,7 +23,7 @@ import {
 
 import { planUnsubscribe } from '../../shared/channels';
 import { consentReplyOf, consentRequestOf, type ConsentReply, type ConsentRequestRef } from '../../shared/consent/replies';
-import { audienceLocator, mailchimpAuthentication, withDisplayOptions, withHideOptions } from '../../shared/descriptions';
+import { audienceLocator, mailchimpAuthentication, memberSelection, withDisplayOptions, withHideOptions } from '../../shared/descriptions';
 import { memberKeyOf, type SyncInfo, type TaggedMember } from '../../shared/items';
 import { contentHash, toTaggedMember } from '../../shared/members';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
@@ -53,40 +53,10 @@ const shown = withDisplayOptions<INodeProperties>(
 			...audienceLocator,
 			description: 'The audience the consent requests were sent for; a reply whose message names its audience uses that one',
 		},
-		{
-			displayName: 'Tag Names or IDs',
-			name: 'tags',
-			type: 'multiOptions',
-			typeOptions: { loadOptionsMethod: 'getTags', loadOptionsDependsOn: ['audience.value'] },
-			default: [],
-			required: true,
-			hint: 'The tags the sync selects: a YES from a member no longer in them creates nothing',
-			description:
-				'Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>',
-		},
-		{
-			displayName: 'Match',
-			name: 'match',
-			type: 'options',
-			options: [
-				{ name: 'Any Selected Tag', value: 'any', description: 'Members with at least one of the tags' },
-				{ name: 'All Selected Tags', value: 'all', description: 'Only members with every one of the tags' },
-			],
-			default: 'any',
-		},
-		{
-			displayName: 'Statuses',
-			name: 'statuses',
-			type: 'multiOptions',
-			options: [
-				{ name: 'Cleaned', value: 'cleaned' },
-				{ name: 'Subscribed', value: 'subscribed' },
-				{ name: 'Transactional', value: 'transactional' },
-				{ name: 'Unsubscribed', value: 'unsubscribed' },
-			],
-			default: ['subscribed'],
-			description: 'The Mailchimp statuses the sync selects: a YES from a member with another status creates nothing',
-		},
+		...memberSelection({
+			tagsHint: 'The tags the sync selects: a YES from a member no longer in them creates nothing',
+			statusesDescription: 'The Mailchimp statuses the sync selects: a YES from a member with another status creates nothing',
+		}),
 		{
 			displayName: 'Sync Name',
 			name: 'replySyncName',
@@ -141,7 +111,9 @@ async function matchRequest(
 	const ref = consentRequestOf(reply.metadata);
 	if (reply.messageId) {
 		const record = await store.findConsentByMessageId(reply.messageId);
-		if (record) return { record, ref, audienceId: record.audienceId, matchedBy: 'message' };
+		// Only a reply from the number the request went to answers it: one naming another number's request
+		// is not understood, and must not confirm (or close) that request. It is matched by its own number.
+		if (record && record.phone === reply.from) return { record, ref, audienceId: record.audienceId, matchedBy: 'message' };
 	}
 	if (ref) return { record: await store.getConsent(ref.audienceId, reply.from), ref, audienceId: ref.audienceId, matchedBy: 'metadata' };
 	if (settings.audienceId) {

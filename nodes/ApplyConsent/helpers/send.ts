@@ -12,6 +12,7 @@ import {
 	HUB_MESSAGES_PER_REQUEST,
 	HubApiError,
 	HubAuthError,
+	HubBadAnswerError,
 	HubUnavailableError,
 	type HubClient,
 	type HubOutboundMessage,
@@ -84,7 +85,9 @@ export async function sendOnce(
 			// One request per call: the batch is all or nothing at the Hub.
 			sent = await client.sendMessages(messages);
 		} catch (error) {
-			const certainlyNotSent = error instanceof HubApiError && !(error instanceof HubUnavailableError && error.maybeProcessed);
+			// A 2xx answer we could not read (HubBadAnswerError) may hide accepted messages: not "certainly not sent".
+			const certainlyNotSent =
+				error instanceof HubApiError && !(error instanceof HubBadAnswerError) && !(error instanceof HubUnavailableError && error.maybeProcessed);
 			const message = (error as Error).message;
 			const description = (error as { description?: string }).description ?? undefined;
 			if (certainlyNotSent) {

@@ -23,6 +23,12 @@ export function presetTexts(preset: TextPreset): { confirmation: string; request
 	return undefined;
 }
 
+/** The template a mode sends: the preset's words, or the user's own (`custom`) for a Custom preset. */
+export function templateFor(mode: Exclude<ConsentMode, 'none'>, preset: TextPreset, custom: { confirmation: string; request: string }): string {
+	const texts = presetTexts(preset) ?? custom;
+	return mode === 'doubleOptIn' ? texts.request : texts.confirmation;
+}
+
 /** The text as sent: every `{Company Name}` replaced by the company name, nothing else touched. */
 export function renderText(template: string, companyName: string): string {
 	return template.split(COMPANY_PLACEHOLDER).join(companyName);
@@ -57,6 +63,32 @@ export function countSegments(text: string): SegmentCount {
 	if (gsm) return { encoding: 'GSM-7', units: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153) };
 	const units = text.length;
 	return { encoding: 'UCS-2', units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
+}
+
+/**
+ * What one message of a text costs, in words: "1 SMS segment, 1 credit per message (78 GSM-7 characters)".
+ * The cost comes first: a narrow panel cuts the end of the SMS Segments field off.
+ */
+export function segmentSummary(count: SegmentCount): string {
+	const plural = count.segments === 1 ? '' : 's';
+	return `${count.segments} SMS segment${plural}, ${count.segments} credit${plural} per message (${count.units} ${count.encoding} characters)`;
+}
+
+/**
+ * countSegments as the body of an n8n expression over `text` (itself an expression), for the panel's
+ * hints: the editor evaluates their conditions in the browser, where this package's code does not run.
+ * Built from the same tables, so the two counts cannot drift; braces are escaped so the expression
+ * never holds the `{{` / `}}` that end an n8n expression.
+ */
+export function segmentsExpression(text: string): string {
+	const literal = (chars: Set<string>) => JSON.stringify([...chars].join('')).replace(/[{}]/g, (b) => `\\u${b.charCodeAt(0).toString(16).padStart(4, '0')}`);
+	const basic = literal(GSM_BASIC);
+	const extension = literal(GSM_EXTENSION);
+	return (
+		`((t) => [...t].every((c) => ${basic}.includes(c) || ${extension}.includes(c))` +
+		` ? ((u) => (u <= 160 ? 1 : Math.ceil(u / 153)))([...t].reduce((n, c) => n + (${extension}.includes(c) ? 2 : 1), 0))` +
+		` : t.length <= 70 ? 1 : Math.ceil(t.length / 67))(${text})`
+	);
 }
 
 export type SenderKind = 'shared' | 'number' | 'alphanumeric';

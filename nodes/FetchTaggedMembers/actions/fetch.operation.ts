@@ -11,7 +11,7 @@ import {
 	type INodeProperties,
 } from 'n8n-workflow';
 
-import { audienceLocator, mailchimpAuthentication, withHideOptions } from '../../shared/descriptions';
+import { audienceLocator, mailchimpAuthentication, memberSelection, withHideOptions } from '../../shared/descriptions';
 import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode, storeProperties } from '../../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
@@ -27,40 +27,10 @@ export const hideForAllMembers = { output: ['all'] };
 export const description: INodeProperties[] = [
 		mailchimpAuthentication,
 		audienceLocator,
-		{
-			displayName: 'Tag Names or IDs',
-			name: 'tags',
-			type: 'multiOptions',
-			typeOptions: { loadOptionsMethod: 'getTags', loadOptionsDependsOn: ['audience.value'] },
-			default: [],
-			required: true,
-			hint: 'Only members with these tags are synced. An expression may also give tag names.',
-			description:
-				'Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>',
-		},
-		{
-			displayName: 'Match',
-			name: 'match',
-			type: 'options',
-			options: [
-				{ name: 'Any Selected Tag', value: 'any', description: 'Members with at least one of the tags' },
-				{ name: 'All Selected Tags', value: 'all', description: 'Only members with every one of the tags' },
-			],
-			default: 'any',
-		},
-		{
-			displayName: 'Statuses',
-			name: 'statuses',
-			type: 'multiOptions',
-			options: [
-				{ name: 'Cleaned', value: 'cleaned' },
-				{ name: 'Subscribed', value: 'subscribed' },
-				{ name: 'Transactional', value: 'transactional' },
-				{ name: 'Unsubscribed', value: 'unsubscribed' },
-			],
-			default: ['subscribed'],
-			description: 'Which email statuses to include. Archived members are never listed by Mailchimp for a tag.',
-		},
+		...memberSelection({
+			tagsHint: 'Only members with these tags are synced. An expression may also give tag names.',
+			statusesDescription: 'Which email statuses to include. Archived members are never listed by Mailchimp for a tag.',
+		}),
 		{
 			displayName: 'Output',
 			name: 'output',

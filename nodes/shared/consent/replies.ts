@@ -11,6 +11,8 @@
  *
  * Case, surrounding spaces and punctuation never matter ("  stop!! ", "Yes.").
  */
+import { E164 } from '../phone';
+
 export type ReplyMeaning = 'confirm' | 'opt-out' | 'other';
 
 export const OPT_OUT_WORDS: readonly string[] = ['STOP', 'END', 'CANCEL', 'UNSUBSCRIBE', 'QUIT', 'STOPALL', 'REVOKE', 'OPTOUT', 'OPT-OUT'];
@@ -70,6 +72,9 @@ export function consentReplyFrom(body: unknown): ConsentReply | string {
 	if (!replyId) return 'it has neither reply_id nor notification_id';
 	const from = text(b.source_number);
 	if (!from) return 'it has no source_number';
+	// The number is the key of every opt-out and consent record: one in another form would file a STOP
+	// under a number the sync never messages, and the next run would message the handset again.
+	if (!E164.test(from)) return `its source_number ${JSON.stringify(from.slice(0, 30))} is not an E.164 number`;
 	if (typeof b.content !== 'string') return 'it has no content';
 	const metadata: Record<string, string> = {};
 	if (b.metadata && typeof b.metadata === 'object' && !Array.isArray(b.metadata)) {
@@ -138,6 +143,7 @@ export function consentReplyOf(value: unknown): ConsentReply | string {
 	const r = value as Record<string, unknown>;
 	if (!text(r.replyId)) return 'json.reply has no replyId';
 	if (!text(r.from)) return 'json.reply has no from (the handset number)';
+	if (!E164.test(r.from as string)) return `json.reply.from ${JSON.stringify(String(r.from).slice(0, 30))} is not an E.164 number`;
 	if (typeof r.content !== 'string') return 'json.reply has no content';
 	if (r.event !== 'RECEIVED_SMS' && r.event !== 'OPT_OUT_SMS') return 'json.reply.event is neither RECEIVED_SMS nor OPT_OUT_SMS';
 	const metadata: Record<string, string> = {};

@@ -1,6 +1,7 @@
 /** Small pieces both backends share, so they cannot drift apart. */
 import { createHash, randomBytes, randomUUID } from 'crypto';
 
+import { E164 } from '../phone';
 import { assertName, invalidInput, SyncStoreError } from './errors';
 import { OPT_OUT_SOURCES, type LeaseRefusal, type LedgerEntry, type OptOutRecord, type OptOutSource, type RunOutcome, type RunRecord, type StoredOptOut } from './types';
 
@@ -69,8 +70,6 @@ export function dedupeLedger(entries: LedgerEntry[]): LedgerEntry[] {
 	}
 	return [...byKey.values()];
 }
-
-const E164 = /^\+[1-9][0-9]{1,14}$/;
 
 /**
  * Validates a batch of opt-outs (E.164 numbers, known sources) before any is written, and keeps the

@@ -846,11 +846,13 @@ export class HubClient {
 		const sent: HubSentMessage[] = [];
 		for (const batch of chunks(messages, HUB_MESSAGES_PER_REQUEST)) {
 			try {
-				const { body } = await this.request<{ messages?: HubSentMessage[] }>('POST', '/v1/messages', {
+				const { body } = await this.request<{ messages: HubSentMessage[] }>('POST', '/v1/messages', {
 					body: { messages: batch },
 					idempotent: false,
+					// Each entry is checked by the caller against what was sent (send.ts, checkSent).
+					check: (answer) => (isObject(answer) ? needArray(answer, 'messages', 'the answer', () => undefined) : `the answer is ${kindOf(answer)}, not an object`),
 				});
-				sent.push(...(body.messages ?? []));
+				sent.push(...body.messages);
 			} catch (error) {
 				if (error instanceof HubApiError) error.sentMessages = [...sent];
 				throw error;
@@ -867,7 +869,9 @@ export class HubClient {
 
 	/** The oldest (at most 100) replies not confirmed yet; the same ones come back until confirmed. */
 	async checkReplies(): Promise<HubReply[]> {
-		return (await this.request<{ replies?: HubReply[] }>('GET', '/v1/replies')).body.replies ?? [];
+		// An answer without its list is not "no replies": it is refused, and the replies come back at the next poll.
+		const check: Check = (answer) => (isObject(answer) ? needArray(answer, 'replies', 'the answer', () => undefined) : `the answer is ${kindOf(answer)}, not an object`);
+		return (await this.request<{ replies: HubReply[] }>('GET', '/v1/replies', { check })).body.replies;
 	}
 
 	async confirmReplies(replyIds: string[]): Promise<void> {

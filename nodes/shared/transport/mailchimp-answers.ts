@@ -12,6 +12,8 @@
 export class UnexpectedAnswer extends Error {}
 
 export const MEMBER_STATUSES = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional', 'archived'] as const;
+/** A member's SMS status; empty when the audience has no SMS program. */
+export const SMS_SUBSCRIPTION_STATUSES = ['subscribed', 'unsubscribed', 'nonsubscribed', 'pending'] as const;
 
 type Json = Record<string, unknown>;
 
@@ -89,6 +91,11 @@ export function memberAt(fields: readonly string[]) {
 		}
 		for (const key of ['contact_id', 'full_name', 'sms_phone_number', 'sms_subscription_status', 'last_changed', 'list_id']) {
 			optionalType(member, key, 'string', at);
+		}
+		// Opt-out is read from this value: one we do not know could be an unsubscribe we would miss.
+		const sms = member.sms_subscription_status;
+		if (typeof sms === 'string' && sms !== '' && !(SMS_SUBSCRIPTION_STATUSES as readonly string[]).includes(sms)) {
+			throw new UnexpectedAnswer(`${at}sms_subscription_status is "${sms.slice(0, 40)}", not one of Mailchimp's SMS statuses`);
 		}
 		optionalType(member, 'merge_fields', 'object', at);
 		if (withMergeFields && member.merge_fields == null) throw new UnexpectedAnswer(`${at}merge_fields is missing`);

@@ -186,6 +186,18 @@ describe('Confirmation notification', () => {
 		expect(messages()).toHaveLength(2);
 	});
 
+	it('a send answered with a page we cannot read (HTML 200) is never resent: the claim stays, also on the next run', async () => {
+		await faults({ rateHtml200: 1, routeFilter: '^POST /v1/messages$' });
+		const run = await confirmAfterUpsert(hub, store.path, members(2), created);
+		expect(run.continued.map((i) => consentOf(i).status)).toEqual(['claimed-unknown', 'claimed-unknown']);
+		expect(String(consentOf(run.continued[0]).note)).toMatch(/POST \/v1\/messages was not what the API documents.*not sent again/);
+		expect((await (await store.open()).readConsent(AUDIENCE)).map((r) => r.state)).toEqual(['claimed', 'claimed']);
+		await faults({});
+		const rerun = await confirmAfterUpsert(hub, store.path, members(2), created);
+		expect(rerun.continued.map((i) => consentOf(i).status)).toEqual(['claimed-unknown', 'claimed-unknown']);
+		expect(messages()).toHaveLength(0);
+	});
+
 	it('a send the Hub certainly refused gives the claim back: Error now, sent on the next run', async () => {
 		// The retry policy waits between its attempts at the 429s (several seconds in all).
 		await faults({ rate429: 1, routeFilter: '^POST /v1/messages$' });
@@ -202,7 +214,7 @@ describe('Confirmation notification', () => {
 		const run = await confirmAfterUpsert(hub, store.path, [member(0)], created, { sender: 'AcmeCoffee', textPreset: 'custom', confirmationText: 'x'.repeat(170) });
 		const before = await runNode(hub, store.path, [memberItem(member(1))], { sender: 'AcmeCoffee', textPreset: 'custom', confirmationText: 'x'.repeat(170) });
 		expect(before.hints.map((h) => [h.type, h.message])).toEqual([
-			['warning', expect.stringMatching(/takes 2 SMS segments .*2 credits per message/)],
+			['warning', expect.stringMatching(/takes 2 SMS segments, 2 credits per message \(170 GSM-7 characters\)/)],
 			['warning', expect.stringMatching(/alphanumeric sender ID: contacts cannot reply STOP/)],
 		]);
 		expect(consentOf(run.continued[0]).credits).toBe(2);

@@ -119,6 +119,20 @@ describe('Handle Reply', () => {
 		await expect(handleOne(bare, SETTINGS, services())).resolves.toMatchObject({ output: 'done', json: { consent: { matchedBy: 'number', result: 'confirmed' } } });
 	});
 
+	it("YES from another number that names this number's request (by message id) confirms neither number", async () => {
+		const other = '+61491570157';
+		const bare = reply('YES', { source_number: other, metadata: {} });
+		const handled = await handleOne(bare, SETTINGS, services());
+		expect(handled).toMatchObject({ output: 'done', json: { consent: { result: 'ignored', matchedBy: 'none', phone: other } } });
+		expect((await store.getConsent(AUDIENCE, PHONE))?.state).toBe('asked');
+		expect(await store.getConsent(AUDIENCE, other)).toBeNull();
+		// With the request's metadata it is no different: the member read back never held the other number.
+		const named = await handleOne(reply('YES', { source_number: other }), SETTINGS, services());
+		expect(named).toMatchObject({ output: 'done', json: { consent: { result: 'ignored' } } });
+		expect((await store.getConsent(AUDIENCE, PHONE))?.state).toBe('asked');
+		expect(await store.getConsent(AUDIENCE, other)).toBeNull();
+	});
+
 	it.each([
 		['left the selected tags', () => (memberTags = [{ id: '12', name: 'Other' }])],
 		['unsubscribed in Mailchimp', () => (member = { ...MEMBER, status: 'unsubscribed' })],

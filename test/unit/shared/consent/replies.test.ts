@@ -65,4 +65,13 @@ describe('a reply from the trigger to Handle Reply', () => {
 		expect(consentReplyOf(undefined)).toBe('json.reply is not an object');
 		expect(consentReplyFrom({ reply_id: 'r', content: 'YES' })).toBe('it has no source_number');
 	});
+
+	it.each(['61491570156', '0491 570 156', '+61 491 570 156', '$sourceAddress', '+0491570156'])(
+		'refuses a handset number %j that is not E.164: a STOP filed under it would not stop the sync messaging the number',
+		(from) => {
+			expect(consentReplyFrom({ ...wire, source_number: from })).toMatch(/^its source_number .* is not an E\.164 number$/);
+			expect(consentReplyFrom({ notification_id: 'n1', source_number: from, content: 'STOP' })).toMatch(/is not an E\.164 number/);
+			expect(consentReplyOf({ ...(consentReplyFrom(wire) as object), from })).toMatch(/^json\.reply\.from .* is not an E\.164 number$/);
+		},
+	);
 });

@@ -399,6 +399,24 @@ describe('answers that are not shaped as the API documents', () => {
 		}
 	});
 
+	it.each([
+		['an HTML page', '<html><body>Gateway</body></html>', 'text/html'],
+		['{}', '{}', 'application/json'],
+		['messages that are not a list', JSON.stringify({ messages: {} }), 'application/json'],
+	])('refuses %s as the answer to a send or a replies poll (never "no replies")', async (_what, body, type) => {
+		const hub = await garbled(body, type);
+		try {
+			const sent = await hub.client.sendMessages([{ content: 'Hi', destination_number: '+61491570156' }]).catch((e: unknown) => e);
+			expect(sent).toBeInstanceOf(HubBadAnswerError);
+			expect((sent as Error).message).toMatch(/POST \/v1\/messages was not what the API documents/);
+			const replies = await hub.client.checkReplies().catch((e: unknown) => e);
+			expect(replies).toBeInstanceOf(HubBadAnswerError);
+			expect((replies as Error).message).toMatch(/GET \/v1\/replies was not what the API documents/);
+		} finally {
+			await hub.close();
+		}
+	});
+
 	it('refuses a list or custom field page that lacks what the sync reads', async () => {
 		const lists = await garbled(JSON.stringify({ content: [{ id: 'l1' }] }));
 		try {

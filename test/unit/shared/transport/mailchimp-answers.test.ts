@@ -46,6 +46,12 @@ describe('Mailchimp answer shapes', () => {
 		expect(at({ tags: undefined })).toBe('members[1].tags is missing, not a list');
 		expect(at({ tags: [{ id: 1 }] })).toBe('members[1].tags[0].name is missing, not a text');
 		expect(at({ tags_count: '1' })).toBe('members[1].tags_count is string "1", not a number');
+		// The SMS status is where an SMS opt-out is read: an unknown value is refused, not taken as "not unsubscribed".
+		expect(at({ sms_subscription_status: 'opted_out' })).toBe('members[1].sms_subscription_status is "opted_out", not one of Mailchimp\'s SMS statuses');
+		expect(at({ sms_subscription_status: 3 })).toBe('members[1].sms_subscription_status is number 3, not a text');
+		for (const known of ['', 'subscribed', 'unsubscribed', 'nonsubscribed', 'pending', undefined]) {
+			expect(() => pageOf({ members: [{ ...member, sms_subscription_status: known }], total_items: 1 }, 'members', members)).not.toThrow();
+		}
 		// Tags are required only when they were asked for.
 		expect(memberAt(['id', 'status'])({ ...member, tags: undefined, tags_count: undefined, merge_fields: undefined })).toBeDefined();
 		expect(problemOf(() => members(bodyOf({ ...member, id: 0, status: null })))).toBe('id is number 0, not a text');
