@@ -357,6 +357,9 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 			// The newcomer would be created and sent its confirmation; the members without a mobile are invalid as in every run.
 			const invalid = dataset.accounts[0].lists[0].members!.filter((m) => m.status === 'subscribed' && m.tags?.includes(TAG)).length - expectedMembers.length;
 			expect(await sentence.textContent()).toContain(`nothing written: success (would-create 1, ${invalid > 0 ? `invalid ${invalid}, ` : ''}messages 1, credits 1)`);
+			// For the README's picture: the summary as JSON, where the whole sentence is in view.
+			await panel().locator('[data-test-id="output-panel"]').getByText('JSON', { exact: true }).first().click();
+			await panel().locator('[data-test-id="output-panel"]').getByText(/"would-create"/).first().waitFor();
 			await session.screenshot('preview');
 			await closeNode();
 			expect([...hub.counters].filter(([route]) => /^(POST|PATCH|PUT|DELETE) \/(api|v1)\//.test(route))).toEqual([]);
