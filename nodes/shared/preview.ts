@@ -19,6 +19,7 @@ import type { ConsentRecord, LeaseFence, LedgerEntry, OptOutRecord, RunRecord, S
 import {
 	HubClient,
 	createHubClient,
+	type CallOptions,
 	type HubContact,
 	type HubContactInput,
 	type HubCustomField,
@@ -85,9 +86,9 @@ const previewId = (what: string) => `preview-${what}-${randomUUID().slice(0, 8)}
 /** The Hub client of a preview: reads as usual, the sync's writes answered without a request. */
 export class PreviewHubClient extends HubClient {
 	/** The safety net: a write no stand-in below answers is refused, never sent. */
-	override async request<T>(method: IHttpRequestMethods, path: string, call?: Parameters<HubClient['request']>[2]): Promise<{ status: number; body: T }> {
+	override async request<T>(method: IHttpRequestMethods, path: string, call?: CallOptions<T>): Promise<{ status: number; body: T }> {
 		if (method !== 'GET') throw new Error(`Preview: ${method} ${path.split('?')[0]} would write to the Hub, and a preview writes nothing`);
-		return await super.request<T>(method, path, call as never);
+		return await super.request<T>(method, path, call);
 	}
 
 	override async createContact(input: HubContactInput): Promise<HubContact> {

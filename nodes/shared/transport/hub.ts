@@ -444,7 +444,7 @@ export interface HubClientOptions {
 	timeoutMs?: number;
 }
 
-interface CallOptions<T> {
+export interface CallOptions<T> {
 	query?: HubQuery;
 	body?: unknown;
 	/**
