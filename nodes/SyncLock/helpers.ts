@@ -2,6 +2,7 @@
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import type { FinishedOutcome, LeaseInfo, LeaseRefusal, RunRecord, RunSummary } from '../shared/store';
+import { isPreviewRun } from '../shared/preview';
 import { localTime } from '../shared/words';
 
 export const MINUTE = 60_000;
@@ -28,6 +29,7 @@ export function runJson(run: RunRecord): IDataObject {
 		counts: run.counts,
 		errorSummary: run.errorSummary,
 		forcedRelease: run.forcedRelease,
+		...(isPreviewRun(run) ? { preview: true } : {}),
 	};
 }
 
@@ -62,10 +64,13 @@ export function refusalMessage(action: 'released' | 'renewed', reason: LeaseRefu
 }
 
 export function statusMessage(lockName: string, holder: LeaseInfo | null, runs: RunRecord[], timeZone?: string): string {
+	if (holder && runs.some((run) => run.id === holder.runId && isPreviewRun(run))) {
+		return `A preview (dry run, writes nothing) is running since ${localTime(holder.acquiredAt, timeZone)} (execution ${holder.holder}); a sync started now takes the lock over`;
+	}
 	if (holder) {
 		return `Running since ${localTime(holder.acquiredAt, timeZone)} (execution ${holder.holder}); lease until ${localTime(holder.expiresAt, timeZone)}`;
 	}
-	const last = runs.find((run) => run.outcome !== 'busy');
+	const last = runs.find((run) => run.outcome !== 'busy' && !isPreviewRun(run));
 	if (!last) return `Idle; no sync of "${lockName}" has run yet`;
 	const when = localTime(last.finishedAt ?? last.startedAt, timeZone);
 	return `Idle; last run ${last.outcome} at ${when} (${describeCounts(last.counts)})`;
@@ -114,11 +119,14 @@ export function summariseItems(
 	let fatal: string | undefined;
 	// Credits spent on consent messages (Apply Consent puts them on each item it sent one for).
 	let credits = 0;
+	// In a preview: the consent messages the run would send (their credits are counted as above).
+	let messages = 0;
 	for (const item of items) {
 		// The Acquired item itself is usually merged in, so Release runs even when a run has nothing
 		// to do; it is the lease, not a member, and is not counted.
 		if (isLeaseItem(item)) continue;
 		credits += creditsOf(item.json);
+		if ((item.json.consent as IDataObject | undefined)?.status === 'would-send') messages++;
 		const error = item.error ?? item.json.error;
 		if (error !== undefined && error !== null && error !== '') {
 			errors++;
@@ -140,6 +148,7 @@ export function summariseItems(
 		}
 	}
 	if (errors > 0) counts.errors = errors;
+	if (messages > 0) counts.messages = messages;
 	if (credits > 0) counts.credits = credits;
 	const chosen: FinishedOutcome =
 		outcome !== 'auto' ? outcome : fatal !== undefined ? 'failed' : errors === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';

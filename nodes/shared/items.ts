@@ -71,7 +71,9 @@ export interface SyncInfo {
 	smsUnsubscribed?: boolean;
 	/** The Sync Lock lease token (CONTRACT §1); absent when the sync runs without a lock. */
 	lease?: string;
-	/** What was done, as Sync Lock Release counts it (Count Items By: sync.result). */
+	/** A preview (dry run): the nodes decide as in a real run and write nothing (see shared/preview.ts). */
+	preview?: boolean;
+	/** What was done (in a preview: would be done, e.g. `would-create`), as Sync Lock Release counts it (Count Items By: sync.result). */
 	result?: string;
 }
 

@@ -385,6 +385,46 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await closeNode();
 	});
 
+	/** Picks the trigger "Execute workflow" starts from, in the menu beside the button. */
+	async function startFrom(trigger: string): Promise<void> {
+		if (await panel().isVisible()) await closeNode();
+		await page.keyboard.press('Escape');
+		await panel().waitFor({ state: 'hidden' });
+		await page.locator('[aria-label="Select trigger node"]').click({ timeout: 10_000 }).catch(async (error: unknown) => {
+			await session.screenshot('failed-trigger-menu');
+			throw error;
+		});
+		await page.getByRole('menuitem').filter({ hasText: trigger }).first().click();
+		await page.locator('[data-test-id="execute-workflow-button"]').filter({ hasText: trigger }).waitFor();
+	}
+
+	it('"Execute workflow" from Preview Sync shows what a sync would do, and writes nothing', async () => {
+		mailchimp.state.addMembers(audience.id, [{ email_address: 'preview.joiner@example.com', status: 'subscribed', merge_fields: { PHONE: '+61412999002' }, tags: [TAG] }]);
+		hub.counters.clear();
+		const messages = hub.account(HUB_ACCOUNT).messages.size;
+		await startFrom('Preview Sync');
+		try {
+			await executeWorkflow();
+			expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
+			await openNode('Release Sync Lock');
+			const sentence = panel().locator('[data-test-id="output-panel"]').getByText(/Preview of/).first();
+			await sentence.waitFor();
+			// The newcomer would be created and sent its confirmation; the members without a mobile are invalid as in every run.
+			const invalid = dataset.accounts[0].lists[0].members!.filter((m) => m.status === 'subscribed' && m.tags?.includes(TAG)).length - expectedMembers.length;
+			expect(await sentence.textContent()).toContain(`nothing written: success (would-create 1, ${invalid > 0 ? `invalid ${invalid}, ` : ''}messages 1, credits 1)`);
+			// For the README's picture: the summary as JSON, where the whole sentence is in view.
+			await panel().locator('[data-test-id="output-panel"]').getByText('JSON', { exact: true }).first().click();
+			await panel().locator('[data-test-id="output-panel"]').getByText(/"would-create"/).first().waitFor();
+			await session.screenshot('preview');
+			await closeNode();
+			expect([...hub.counters].filter(([route]) => /^(POST|PATCH|PUT|DELETE) \/(api|v1)\//.test(route))).toEqual([]);
+			expect(hub.account(HUB_ACCOUNT).messages.size).toBe(messages);
+			expect(hubListMembers()).toBe(expectedMembers.length);
+		} finally {
+			await startFrom('Start Sync Now');
+		}
+	});
+
 	it('after a run, Map Fields does not claim its Hub fields are outdated (#5)', async () => {
 		await openNode('Map Fields');
 		await page.waitForTimeout(1500);

@@ -23,10 +23,11 @@ import {
 
 import { memberKeyOf } from '../../shared/items';
 import { RunLease } from '../../shared/lease';
+import { hubClientFor, isPreview, markPreview, storeFor } from '../../shared/preview';
 import { chunks } from '../../shared/chunks';
 import type { ConsentRecord, LedgerEntry, OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
-import { createHubClient, type HubClient } from '../../shared/transport/hub';
+import type { HubClient } from '../../shared/transport/hub';
 import { sendOnce, type Recipient, type SendResult } from '../helpers/send';
 import {
 	COMPANY_PLACEHOLDER,
@@ -289,7 +290,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const out = await applyTo(this, items);
 	// Each output in input order, whatever order the members were settled in.
 	const indexOf = (item: INodeExecutionData) => (item.pairedItem as { item: number }).item;
-	return out.map((output) => output.sort((a, b) => indexOf(a) - indexOf(b)));
+	const sorted = out.map((output) => output.sort((a, b) => indexOf(a) - indexOf(b)));
+	return isPreview(items) ? markPreview(sorted) : sorted;
 }
 
 async function applyTo(ctx: IExecuteFunctions, items: INodeExecutionData[]): Promise<Results> {
@@ -485,9 +487,9 @@ interface Setup {
 }
 
 async function setUp(ctx: IExecuteFunctions, items: INodeExecutionData[]): Promise<Setup> {
-	const store = await openStoreForNode(ctx, 0);
+	const store = storeFor(items, await openStoreForNode(ctx, 0));
 	const lease = new RunLease(store, RunLease.tokenOf(items, ctx.getNode()), ctx.getNode());
-	const client = await createHubClient(ctx);
+	const client = await hubClientFor(ctx, items);
 	await lease.check();
 	return { store, lease, client };
 }

@@ -139,10 +139,16 @@ function ledgerName(ctx: IExecuteFunctions, settings: Settings, i: number): stri
 	return `${workflowId}/${nodeId}`;
 }
 
-/** The lease of the run (CONTRACT §1): Sync Lock's owner token on the input item, carried on every item emitted. */
-function leaseOf(item: INodeExecutionData): { lease?: string } {
+/**
+ * The lease of the run (CONTRACT §1): Sync Lock's owner token on the input item, carried on every item
+ * emitted; and whether the run is a preview (Acquire's Preview), which the writing nodes honour.
+ */
+function leaseOf(item: INodeExecutionData): { lease?: string; preview?: true } {
 	const token = item.json.token;
-	return typeof token === 'string' && token !== '' ? { lease: token } : {};
+	return {
+		...(typeof token === 'string' && token !== '' ? { lease: token } : {}),
+		...(item.json.preview === true ? { preview: true as const } : {}),
+	};
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[][]> {

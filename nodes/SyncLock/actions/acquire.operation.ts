@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { AcquireResult, SyncStore } from '../../shared/store';
+import { isPreviewRun, previewTrigger } from '../../shared/preview';
 import { openStoreForNode } from '../../shared/store/node';
 import { MINUTE, busyMessage, leaseJson } from '../helpers';
 import { asNodeError, leaseMinutesProperty, leaseMs, lockName, lockNameProperty } from './common';
@@ -25,13 +26,22 @@ export function isEditorStep(context: IExecuteFunctions): boolean {
 	return typeof destination === 'string' ? destination !== '' : typeof destination === 'object' && destination !== null;
 }
 
-/** Acquire; a lease held by an editor test step is ended (recorded as forced, with why) and the lock taken. */
-async function acquireOrTakeOver(store: SyncStore, request: Parameters<SyncStore['acquire']>[0]): Promise<AcquireResult> {
+const PREVIEW_NOTE =
+	'Preview (dry run): the nodes decide as in a real run and write nothing to the Hub or the ledger; Release records it as a preview, not as the last sync.';
+
+/**
+ * Acquire; a lease held by an editor test step is ended (recorded as forced, with why) and the lock
+ * taken. So is a preview's, by a real run: a preview writes nothing, so a sync need not wait for it
+ * (the preview then stops, its lease lost). A preview takes over only an editor step, never a sync.
+ */
+async function acquireOrTakeOver(store: SyncStore, request: Parameters<SyncStore['acquire']>[0], preview: boolean): Promise<AcquireResult> {
 	const first = await store.acquire(request);
 	if (first.acquired || !first.heldBy) return first;
 	const run = await store.getRun(first.heldBy.runId);
-	if (run?.triggerKind !== EDITOR_STEP) return first;
-	await store.forceRelease(request.lockName, `taken over by execution ${request.holder}: a test step from the editor held it`);
+	if (!run) return first;
+	const why = run.triggerKind === EDITOR_STEP ? 'a test step from the editor held it' : !preview && isPreviewRun(run) ? 'a preview held it' : undefined;
+	if (!why) return first;
+	await store.forceRelease(request.lockName, `taken over by execution ${request.holder}: ${why}`);
 	return store.acquire(request);
 }
 
@@ -40,6 +50,15 @@ const show = { operation: ['acquire'] };
 export const description: INodeProperties[] = [
 	lockNameProperty(['acquire']),
 	leaseMinutesProperty(['acquire']),
+	{
+		displayName: 'Preview (Dry Run)',
+		name: 'preview',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether this run only shows what it would do: every node reads Mailchimp and the Hub and decides as in a real run, but nothing is written to the Hub or the ledger and no message is sent; Release shows the counts (would create, would update, …, messages, credits)',
+		displayOptions: { show },
+	},
 	{
 		displayName: 'Options',
 		name: 'acquireOptions',
@@ -89,14 +108,14 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const name = lockName(this, i);
 			const ttlMs = step ? Math.min(leaseMs(this, i), EDITOR_STEP_LEASE_MS) : leaseMs(this, i);
 			const options = this.getNodeParameter('acquireOptions', i, {}) as IDataObject;
+			const preview = this.getNodeParameter('preview', i, false) === true;
+			const kind = step ? EDITOR_STEP : String(options.triggerKind ?? '').trim() || this.getMode();
 			const store = await openStoreForNode(this, i);
-			const result = await acquireOrTakeOver(store, {
-				lockName: name,
-				holder,
-				ttlMs,
-				audienceId: String(options.audienceId ?? '').trim() || name,
-				triggerKind: step ? EDITOR_STEP : String(options.triggerKind ?? '').trim() || this.getMode(),
-			});
+			const result = await acquireOrTakeOver(
+				store,
+				{ lockName: name, holder, ttlMs, audienceId: String(options.audienceId ?? '').trim() || name, triggerKind: preview ? previewTrigger(kind) : kind },
+				preview,
+			);
 			if (result.acquired) {
 				const { lease } = result;
 				acquired.push({
@@ -109,7 +128,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						acquiredAt: lease.acquiredAt.toISOString(),
 						expiresAt: lease.expiresAt.toISOString(),
 						...(String(options.audienceName ?? '').trim() ? { audienceName: String(options.audienceName).trim() } : {}),
-						...(step ? { note: EDITOR_STEP_NOTE } : {}),
+						...(preview ? { preview: true } : {}),
+						...(step || preview ? { note: [preview ? PREVIEW_NOTE : '', step ? EDITOR_STEP_NOTE : ''].filter(Boolean).join(' ') } : {}),
 					},
 					pairedItem: { item: i },
 				});

@@ -1,6 +1,7 @@
 import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 
 import type { FinishedOutcome } from '../../shared/store';
+import { isPreviewRun } from '../../shared/preview';
 import { openStoreForNode } from '../../shared/store/node';
 import { describeCounts, refusalMessage, runJson, summariseItems } from '../helpers';
 import { asNodeError, itemsByToken, missingToken, tokenProperty } from './common';
@@ -96,7 +97,9 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 						lockName: result.run.lockName,
 						released: true,
 						...runJson(result.run),
-						message: `Released ${nameOf(result.run.lockName, indices.map((i) => items[i]))}: ${result.run.outcome} (${describeCounts(result.run.counts)})`,
+						message: isPreviewRun(result.run)
+							? `Preview of ${nameOf(result.run.lockName, indices.map((i) => items[i]))}, nothing written: ${result.run.outcome} (${describeCounts(result.run.counts)})`
+							: `Released ${nameOf(result.run.lockName, indices.map((i) => items[i]))}: ${result.run.outcome} (${describeCounts(result.run.counts)})`,
 					}
 				: {
 						lockName: result.run?.lockName ?? null,

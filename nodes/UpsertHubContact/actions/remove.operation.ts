@@ -8,11 +8,11 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import pLimit from 'p-limit';
 
 import { RunLease } from '../../shared/lease';
+import { hubClientFor, storeFor } from '../../shared/preview';
 import type { SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import {
 	HubNotFoundError,
-	createHubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
 import { contactsById, lookupNumbers } from '../helpers/hub';
@@ -93,7 +93,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	if (inputs.length === 0) return;
 
 	const action = this.getNodeParameter('removeAction', 0, 'removeFromList') as RemoveAction;
-	const store = await openStoreForNode(this, 0);
+	const store = storeFor(items, await openStoreForNode(this, 0));
 	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
 	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
 	const ledger = new LedgerBatches(async () => store, lease.fence, this.getNode());
@@ -150,7 +150,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	}
 
 	const { listName, concurrency } = readRunSettings(this);
-	const client = await createHubClient(this);
+	const client = await hubClientFor(this, items);
 	const identity = await findIdentity(client, listName);
 	const limit = pLimit(concurrency);
 	const byId = await contactsById(client, work.flatMap((i) => (i.hubContactId ? [i.hubContactId] : [])), limit);

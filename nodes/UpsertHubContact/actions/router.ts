@@ -1,6 +1,7 @@
 import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData } from 'n8n-workflow';
 
 import { isLeaseLost } from '../../shared/lease';
+import { isPreview, markPreview } from '../../shared/preview';
 import { Outcomes } from '../helpers/items';
 import { commonProperties } from './common';
 import * as remove from './remove.operation';
@@ -30,7 +31,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		// The node as a whole failed (a rejected key, the Hub down during setup, the store): the run failed.
 		else outcomes.failRest({ ...failure, fatal: true });
 	}
-	return outcomes.outputs();
+	return isPreview(items) ? markPreview(outcomes.outputs()) : outcomes.outputs();
 }
 
 export const operationProperties = [...commonProperties, ...upsert.description, ...remove.description];

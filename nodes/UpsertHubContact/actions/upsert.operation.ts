@@ -11,12 +11,12 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import pLimit from 'p-limit';
 
 import { RunLease } from '../../shared/lease';
+import { hubClientFor, storeFor } from '../../shared/preview';
 import type { OptOutRecord, SyncStore } from '../../shared/store';
 import { openStoreForNode } from '../../shared/store/node';
 import {
 	HubConflictError,
 	HubNotFoundError,
-	createHubClient,
 	type HubClient,
 	type HubContact,
 } from '../../shared/transport/hub';
@@ -63,10 +63,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	if (inputs.length === 0) return;
 
 	const { listName, concurrency } = readRunSettings(this);
-	const store = await openStoreForNode(this, 0);
+	const store = storeFor(items, await openStoreForNode(this, 0));
 	// The run's lease (CONTRACT §1): checked before each batch of Hub writes, fencing every ledger write.
 	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
-	const client = await createHubClient(this);
+	const client = await hubClientFor(this, items);
 	await lease.check();
 	const identity = await ensureIdentity(
 		client,
