@@ -28,6 +28,11 @@ const TAG = 'SMS Opt-in';
 const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
 const MAILCHIMP = { id: 'uiMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' };
 const HUB = { id: 'uiHub', name: 'Hub (emulator)', type: 'sinchHubApi' };
+/** A second Hub account, connected during the Map Fields step: each account has a custom field of its own. */
+const SECOND_HUB = { name: 'Hub (second account)' };
+const SECOND_HUB_ACCOUNT = { apiKey: 'hub-second-key', apiSecret: 'hub-second-secret', accountId: 'SecondAccount' };
+const FIRST_CUSTOM_FIELD = 'Favourite Store';
+const SECOND_CUSTOM_FIELD = 'Loyalty Tier';
 /** An ISO time as machines write it (2026-11-30T19:33:21.212Z): people expect their local time. */
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
@@ -53,7 +58,12 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 
 	beforeAll(async () => {
 		mailchimp = await startMailchimpEmulator({ dataset });
-		hub = await startHubEmulator({ accounts: [DEFAULT_HUB_ACCOUNT] });
+		hub = await startHubEmulator({
+			accounts: [
+				{ ...DEFAULT_HUB_ACCOUNT, customFields: [{ label: FIRST_CUSTOM_FIELD, mergeTag: 'favouriteStore', type: 'TEXT' }] },
+				{ ...SECOND_HUB_ACCOUNT, customFields: [{ label: SECOND_CUSTOM_FIELD, mergeTag: 'loyaltyTier', type: 'TEXT' }] },
+			],
+		});
 		n8n = await N8nSuite.create({ name: 'editor-browser' });
 		// Credentials exist before the template comes in, as they do for a user who connected the accounts first.
 		await n8n.importCredentials([
@@ -127,6 +137,20 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await page.waitForTimeout(300); // the list slides open; an option is clickable once it stands still
 		await option.click();
 		await openOptions().first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined); // a multi-select stays open
+	}
+
+	/** The mapping form's own menu entry, "Refresh Hub Field List" (its options show on hover). */
+	async function refreshMapping(): Promise<void> {
+		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
+		await mapper.getByText('Hub Contact Fields').first().hover();
+		await mapper.locator('[data-test-id="action-toggle"]').first().click();
+		const refresh = page.getByText(/Refresh Hub Fields? List/i).locator('visible=true').first();
+		await refresh.waitFor({ timeout: 5_000 }).catch(async () => {
+			await session.screenshot('failed-refresh');
+			throw new Error('the mapping form offers no "Refresh Hub Field List"');
+		});
+		await refresh.click();
+		await page.waitForLoadState('networkidle');
 	}
 
 	async function save(): Promise<void> {
@@ -215,26 +239,63 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		expect(await canvasText('Fetch Tagged Members')).toContain('New, changed and removed members');
 	});
 
-	it('Map Fields: the audience comes from Fetch, the Hub credential can be picked, and the mapping shows at once', async () => {
-		await openNode('Map Fields');
-		await session.screenshot('map-fields-opened');
-		// (#7) The audience reads as the audience, not as an object dump with a "Mode..." box.
-		expect(await panel().textContent()).not.toMatch(/\[Object|__rl/);
-		// (#2) Before the Hub credential is chosen, the mapping area says what is missing instead of staying blank.
-		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
-		expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
+	it('Map Fields: the audience is picked by its name, and the mapping follows the Hub credential in the open panel', async () => {
+		// A second Hub account, with custom fields of its own, is connected while the workflow is open; it goes
+		// again after this step, so the Hub nodes opened later keep the one Hub credential (#1 below).
+		const second = await server.rest('POST', '/rest/credentials', {
+			name: SECOND_HUB.name,
+			type: HUB.type,
+			data: { apiKey: SECOND_HUB_ACCOUNT.apiKey, apiSecret: SECOND_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url },
+		});
+		expect(second.status).toBe(200);
+		const secondId = (second.body as { data: { id: string } }).data.id;
+		try {
+			await openNode('Map Fields');
+			await session.screenshot('map-fields-opened');
+			// (#7) The audience reads as a choice in words: no object dump, no "Mode..." box, no expression.
+			const opened = ((await panel().textContent()) ?? '').replace(/\s+/g, ' ');
+			expect(opened).not.toMatch(/\[Object|__rl|Mode\.\.\./);
+			expect(await panel().locator('[data-test-id="inline-expression-editor-input"]').count()).toBe(0);
+			// (#2) Before the Hub credential is chosen, the mapping area says what is missing instead of staying blank.
+			const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
+			expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
 
-		// (#1) The Hub's slot offers the Hub credential (not only Mailchimp's), and the user picks both.
-		const slots = panel().locator('[data-test-id="node-credentials-slot"]');
-		const hubSlot = slots.filter({ hasText: /Hub/ }).first();
-		const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
-		await pick(hubSlot, HUB.name); // fails, listing what is offered, when the Hub credential is not
-		await pick(mailchimpSlot, MAILCHIMP.name);
-		// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
-		await expect(mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 }).then(() => true)).resolves.toBe(true);
-		await session.screenshot('map-fields');
-		await closeNode();
-		await save();
+			// (#1) The Hub's slot offers the Hub credentials (not only Mailchimp's), and the user picks both.
+			const slots = panel().locator('[data-test-id="node-credentials-slot"]');
+			const hubSlot = slots.filter({ hasText: /Hub/ }).first();
+			const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
+			await pick(hubSlot, HUB.name); // fails, listing what is offered, when the Hub credential is not
+			await pick(mailchimpSlot, MAILCHIMP.name);
+			// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
+			await mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 });
+			await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+
+			// (#7) The audience is picked from a dropdown of names, and shown by its name.
+			await panel().locator('[data-test-id="rlc-input-container"]').first().click();
+			const audienceItem = page.locator('[data-test-id="rlc-item"]').filter({ hasText: audience.name }).first();
+			await audienceItem.waitFor();
+			await audienceItem.click();
+			await expect(panel().locator('[data-test-id="rlc-input"]').first().inputValue()).resolves.toContain(audience.name);
+
+			// (#2) Another Hub account: its own custom fields replace the first one's, in the open panel. n8n 2.41.1's
+			// mapping form reloads by itself on a change of a parameter, never of a credential (no parameter changes
+			// with the Hub account), so the user takes the form's own "Refresh Hub Field List", as its hint says.
+			await pick(hubSlot, SECOND_HUB.name);
+			await refreshMapping();
+			await mapper.getByText(`Custom Field: ${SECOND_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+			expect(await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).count()).toBe(0);
+			await session.screenshot('map-fields-second-hub');
+			// Back to the account the run below syncs into.
+			await pick(hubSlot, HUB.name);
+			await refreshMapping();
+			await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+			expect(await mapper.getByText(`Custom Field: ${SECOND_CUSTOM_FIELD}`).count()).toBe(0);
+			await session.screenshot('map-fields');
+			await closeNode();
+			await save();
+		} finally {
+			await server.rest('DELETE', `/rest/credentials/${secondId}`);
+		}
 	});
 
 	it('opens every other node with its parameters visible and settable', async () => {
