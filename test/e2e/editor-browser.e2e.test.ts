@@ -18,7 +18,7 @@ import type { Locator, Page } from 'playwright-core';
 import { credentialsOf, largeAudience } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
-import { EditorSession } from './browser';
+import { EditorSession, canvasGeometry, layoutProblems } from './browser';
 import { E2E_TIMEOUT_MS, N8nSuite, REPO_ROOT, type N8nServer, type WorkflowFixture } from './harness';
 import { SYNC_TEMPLATE } from './templates';
 
@@ -35,6 +35,9 @@ const FIRST_CUSTOM_FIELD = 'Favourite Store';
 const SECOND_CUSTOM_FIELD = 'Loyalty Tier';
 /** An ISO time as machines write it (2026-11-30T19:33:21.212Z): people expect their local time. */
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
+
+/** The other shipped templates, each checked for a readable canvas like the sync template. */
+const OTHER_TEMPLATES = ['fetch-tagged-members.json', 'hub-replies.json', 'mailchimp-hub-sync-now.json'];
 
 const dataset = largeAudience({ members: 40, tags: [{ name: TAG, share: 0.5 }, { name: 'VIP', share: 0.3 }], seed: 8 });
 const audience = credentialsOf(dataset)[0].lists[0];
@@ -196,13 +199,42 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 
 	// ----------------------------------------------------------------------------------------------------------
 
-	it('shows the imported template as a readable canvas', async () => {
+	it('shows the imported template as a readable canvas: no wires crossing, nothing covering a node (#10)', async () => {
+		await page.locator('[data-test-id="zoom-to-fit"]').click();
+		await page.waitForTimeout(500); // the zoom animates
 		await session.screenshot('canvas');
-		// Every node of the template is on the canvas. (Issue 8, #10 — the fan of wires into Collect Results —
-		// is not fixed yet: each result output still needs its own Merge input, or n8n runs Release twice.)
 		const names = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-name')));
 		for (const name of ['Acquire Sync Lock', 'Fetch Tagged Members', 'Map Fields', 'Apply Consent', 'Upsert Hub Contact', 'Send Confirmations', 'Release Sync Lock']) {
 			expect(names).toContain(name);
+		}
+		// (#10) Measured on the rendered canvas: the wires into Collect Results come in the order of the nodes they
+		// leave, and nothing crosses, runs through a node or covers one, apart from the two crossings n8n's
+		// execution order forces: a branch that must run first has to sit higher (see the template's unit test),
+		// so the wire of the upper output (Members, Valid) goes down past the one of the lower (Removed, Invalid).
+		expect(layoutProblems(await canvasGeometry(page))).toEqual([
+			'wires cross: Fetch Tagged Members → Map Fields and Fetch Tagged Members → Remove From Hub',
+			'wires cross: Map Fields → Apply Consent and Map Fields → Remove Invalid From Hub',
+		]);
+	});
+
+	it('shows the other templates as readable canvases too (#10)', async () => {
+		try {
+			for (const file of OTHER_TEMPLATES) {
+				const template = JSON.parse(readFileSync(path.join(REPO_ROOT, 'workflows', file), 'utf8')) as WorkflowFixture;
+				const created = await server.rest('POST', '/rest/workflows', { name: template.name, nodes: template.nodes, connections: template.connections, settings: template.settings ?? {} });
+				expect(created.status).toBe(200);
+				await page.goto(`${server.url}/workflow/${(created.body as { data: { id: string } }).data.id}`);
+				const last = template.nodes.filter((n) => !n.type.endsWith('stickyNote')).pop()!;
+				await canvasNode(last.name).waitFor();
+				await page.locator('[data-test-id="zoom-to-fit"]').click();
+				await page.waitForTimeout(500); // the zoom animates
+				await session.screenshot(`canvas-${file.replace(/\.json$/, '')}`);
+				expect({ file, problems: layoutProblems(await canvasGeometry(page)) }).toEqual({ file, problems: [] });
+			}
+		} finally {
+			await page.goto(`${server.url}/workflow/${workflowId}`);
+			await page.locator('[data-test-id="canvas-node"]').first().waitFor();
+			await page.waitForLoadState('networkidle');
 		}
 	});
 
@@ -328,6 +360,12 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 	it('Apply Consent: the mode, the texts with their segment cost, the sender and the budget are set from the panel, without expressions', async () => {
 		await openNode('Apply Consent');
 		expect(await visibleParameters()).toEqual(expect.arrayContaining(['position', 'mode', 'companyName', 'textPreset', 'sender', 'creditBudget']));
+		// The user types the company name first, as the template's sticky note and the node's warning ask; what
+		// follows is checked on the node as it stands then, not on one still missing a required value.
+		await parameter('companyName').locator('input').first().fill('Acme Coffee');
+		await panel().locator('[data-test-id="input-label"]').first().click(); // leaves the field, so it is taken
+		await page.keyboard.press('Escape');
+		expect(await panel().locator('[data-test-id="parameter-issues"]').count()).toBe(0);
 		// The mode dropdown offers the three modes, each with what it does.
 		await parameter('mode').locator('input').first().click({ force: true });
 		await openOptions().filter({ hasText: 'Double Opt-In' }).first().waitFor();
@@ -342,8 +380,6 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await pick(parameter('mode'), 'Double Opt-In');
 		expect(await visibleParameters()).toContain('reaskAfterDays');
 		await pick(parameter('mode'), 'Confirmation Notification');
-		// Typed, not an expression; the first run stops until the company name is there.
-		await parameter('companyName').locator('input').first().fill('Acme Coffee');
 		// A budget above this audience's members, so the run below sends to all of them.
 		await parameter('creditBudget').locator('input').first().fill('100');
 		await panel().locator('[data-test-id="input-label"]').first().click(); // leaves the field, so it is taken
