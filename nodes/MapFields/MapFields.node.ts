@@ -8,7 +8,7 @@ import {
 } from 'n8n-workflow';
 
 import { audienceLocator, mailchimpAuthentication, mailchimpCredentials } from '../shared/descriptions';
-import { mailchimpCredentialTest } from '../shared/methods/mailchimp';
+import { mailchimpCredentialTest, searchAudiences } from '../shared/methods/mailchimp';
 import { HUB_CREDENTIAL_TYPE } from '../shared/transport/hub';
 import { operationProperties, router } from './actions/router';
 import { getMappingFields } from './methods/resourceMapping';
@@ -46,12 +46,21 @@ export class MapFields implements INodeType {
 		credentials,
 		properties: [
 			mailchimpAuthentication,
-			{ ...audienceLocator, description: 'The Mailchimp audience the members come from; its fields fill the dropdowns' },
+			// Each member brings its audience from Fetch Tagged Members, so the run needs none here: this one only
+			// says whose fields fill the dropdowns, and a dropdown shows its name (issue 8, #7).
+			{
+				...audienceLocator,
+				required: false,
+				description:
+					"Whose fields fill the dropdowns below. Empty: your only audience. The run takes each member's own audience from Fetch Tagged Members.",
+				hint: "Leave empty to use the incoming members' audience",
+			},
 			...operationProperties,
 		],
 	};
 
 	methods = {
+		listSearch: { searchAudiences },
 		resourceMapping: { getMappingFields },
 		credentialTest: { mailchimpCredentialTest },
 	};

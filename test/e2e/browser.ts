@@ -82,3 +82,123 @@ export class EditorSession {
 		await this.browser.close().catch(() => undefined);
 	}
 }
+
+/** A box on the canvas, in screen pixels. */
+interface Box {
+	name: string;
+	left: number;
+	top: number;
+	right: number;
+	bottom: number;
+}
+
+/** A node: its box with its name and subtitle, and its extent with its outputs' labels and "+" buttons. */
+interface NodeBox extends Box {
+	extent: Box;
+}
+
+/** What the canvas shows, measured in the page: node footprints (box and name), sticky notes, wires. */
+export interface CanvasGeometry {
+	nodes: NodeBox[];
+	stickies: Box[];
+	edges: Array<{ source: string; target: string; points: Array<[number, number]> }>;
+}
+
+/**
+ * Reads the rendered canvas: each node's box together with its name and subtitle under it, each sticky
+ * note, and each wire as points along its SVG path (in the page's pixels, as the user sees them).
+ */
+export async function canvasGeometry(page: Page): Promise<CanvasGeometry> {
+	return await page.evaluate(() => {
+		const box = (name: string, rects: DOMRect[]) => ({
+			name,
+			left: Math.min(...rects.map((r) => r.left)),
+			top: Math.min(...rects.map((r) => r.top)),
+			right: Math.max(...rects.map((r) => r.right)),
+			bottom: Math.max(...rects.map((r) => r.bottom)),
+		});
+		const nodes = [...document.querySelectorAll('[data-test-id="canvas-node"]:not([data-node-type="n8n-nodes-base.stickyNote"])')].map((node) => {
+			// The name and subtitle under the box count as the node; handle labels ("Done", "Error") and the
+			// hover toolbar do not.
+			const texts = [...node.querySelectorAll('*')].filter(
+				(e) =>
+					[...e.childNodes].some((c) => c.nodeType === Node.TEXT_NODE && (c.textContent ?? '').trim() !== '') &&
+					!e.closest('[data-test-id="canvas-node-output-handle"], [data-test-id="canvas-node-input-handle"], [data-test-id="canvas-node-toolbar"]'),
+			);
+			const main = node.querySelector('[data-test-id="canvas-default-node"], [data-test-id="canvas-trigger-node"]') ?? node;
+			const name = node.getAttribute('data-node-name') ?? '?';
+			const footprint = [main.getBoundingClientRect(), ...texts.map((t) => t.getBoundingClientRect())];
+			// What the node takes up next to other nodes: its outputs' labels and "+" buttons too.
+			const handles = [...node.querySelectorAll('[data-test-id="canvas-node-output-handle"] *')].map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+			return { ...box(name, footprint), extent: box(name, [...footprint, ...handles]) };
+		});
+		const stickies = [...document.querySelectorAll('[data-test-id="sticky"]')].map((s) => box((s.textContent ?? '').trim().slice(0, 40), [s.getBoundingClientRect()]));
+		const edges = [...document.querySelectorAll('[data-test-id="edge"]')].map((edge) => {
+			const path = edge.querySelector('path.vue-flow__edge-path') as SVGPathElement;
+			const matrix = path.getScreenCTM()!;
+			const length = path.getTotalLength();
+			const points: Array<[number, number]> = [];
+			for (let i = 0; i <= 60; i++) {
+				const p = path.getPointAtLength((length * i) / 60);
+				points.push([matrix.a * p.x + matrix.c * p.y + matrix.e, matrix.b * p.x + matrix.d * p.y + matrix.f]);
+			}
+			return { source: edge.getAttribute('data-source-node-name') ?? '?', target: edge.getAttribute('data-target-node-name') ?? '?', points };
+		});
+		return { nodes, stickies, edges };
+	});
+}
+
+const overlaps = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+const inside = ([x, y]: [number, number], b: Box, margin: number) =>
+	x > b.left + margin && x < b.right - margin && y > b.top + margin && y < b.bottom - margin;
+
+function segmentsCross(a: [number, number], b: [number, number], c: [number, number], d: [number, number]): boolean {
+	const side = (p: [number, number], q: [number, number], r: [number, number]) => (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]);
+	const d1 = side(c, d, a);
+	const d2 = side(c, d, b);
+	const d3 = side(a, b, c);
+	const d4 = side(a, b, d);
+	return ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0));
+}
+
+/**
+ * What makes a canvas hard to read, from its measured geometry: wires that cross (apart from where they
+ * meet at a handle they share), wires through a node they do not connect, nodes that overlap each other,
+ * and sticky notes over nodes or over each other. Each problem is one line in words.
+ */
+export function layoutProblems(geometry: CanvasGeometry, options: { near?: number } = {}): string[] {
+	const near = options.near ?? 6;
+	const problems: string[] = [];
+	const { nodes, stickies, edges } = geometry;
+	const label = (e: CanvasGeometry['edges'][number]) => `${e.source} → ${e.target}`;
+	const distance = (p: [number, number], q: [number, number]) => Math.hypot(p[0] - q[0], p[1] - q[1]);
+	for (let i = 0; i < edges.length; i++) {
+		for (let j = i + 1; j < edges.length; j++) {
+			const a = edges[i];
+			const b = edges[j];
+			const ends = [a.points[0], a.points[a.points.length - 1], b.points[0], b.points[b.points.length - 1]];
+			let crossed = false;
+			for (let s = 0; s < a.points.length - 1 && !crossed; s++) {
+				for (let t = 0; t < b.points.length - 1 && !crossed; t++) {
+					if (!segmentsCross(a.points[s], a.points[s + 1], b.points[t], b.points[t + 1])) continue;
+					// Wires that leave the same output or enter the same input meet there: that is not a crossing.
+					if (ends.some((end) => distance(end, a.points[s]) < near || distance(end, b.points[t]) < near)) continue;
+					crossed = true;
+				}
+			}
+			if (crossed) problems.push(`wires cross: ${label(a)} and ${label(b)}`);
+		}
+		const through = nodes.filter((n) => n.name !== edges[i].source && n.name !== edges[i].target && edges[i].points.some((p) => inside(p, n, 2)));
+		for (const n of through) problems.push(`wire ${label(edges[i])} runs through ${n.name}`);
+	}
+	for (let i = 0; i < nodes.length; i++) {
+		for (let j = i + 1; j < nodes.length; j++) {
+			if (overlaps(nodes[i].extent, nodes[j].extent)) problems.push(`nodes overlap: ${nodes[i].name} and ${nodes[j].name}`);
+		}
+		for (const s of stickies) if (overlaps(nodes[i].extent, s)) problems.push(`sticky note "${s.name}" covers ${nodes[i].name}`);
+	}
+	for (let i = 0; i < stickies.length; i++) {
+		for (let j = i + 1; j < stickies.length; j++) if (overlaps(stickies[i], stickies[j])) problems.push(`sticky notes overlap: "${stickies[i].name}" and "${stickies[j].name}"`);
+	}
+	return problems;
+}

@@ -19,7 +19,7 @@ import { HUB_CONFIRMATION_TEXT, countSegments, renderText } from '../../nodes/Ap
 import { credentialsOf, largeAudience } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
-import { EditorSession } from './browser';
+import { EditorSession, canvasGeometry, layoutProblems } from './browser';
 import { E2E_TIMEOUT_MS, N8nSuite, REPO_ROOT, type N8nServer, type WorkflowFixture } from './harness';
 import { SYNC_TEMPLATE } from './templates';
 
@@ -29,8 +29,16 @@ const TAG = 'SMS Opt-in';
 const HUB_ACCOUNT = DEFAULT_HUB_ACCOUNT.accountId!;
 const MAILCHIMP = { id: 'uiMailchimp', name: 'Mailchimp (emulator)', type: 'mailchimpHubSyncApi' };
 const HUB = { id: 'uiHub', name: 'Hub (emulator)', type: 'sinchHubApi' };
+/** A second Hub account, connected during the Map Fields step: each account has a custom field of its own. */
+const SECOND_HUB = { name: 'Hub (second account)' };
+const SECOND_HUB_ACCOUNT = { apiKey: 'hub-second-key', apiSecret: 'hub-second-secret', accountId: 'SecondAccount' };
+const FIRST_CUSTOM_FIELD = 'Favourite Store';
+const SECOND_CUSTOM_FIELD = 'Loyalty Tier';
 /** An ISO time as machines write it (2026-11-30T19:33:21.212Z): people expect their local time. */
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
+
+/** The other shipped templates, each checked for a readable canvas like the sync template. */
+const OTHER_TEMPLATES = ['fetch-tagged-members.json', 'hub-replies.json', 'mailchimp-hub-sync-now.json'];
 
 const dataset = largeAudience({ members: 40, tags: [{ name: TAG, share: 0.5 }, { name: 'VIP', share: 0.3 }], seed: 8 });
 const audience = credentialsOf(dataset)[0].lists[0];
@@ -54,7 +62,12 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 
 	beforeAll(async () => {
 		mailchimp = await startMailchimpEmulator({ dataset });
-		hub = await startHubEmulator({ accounts: [DEFAULT_HUB_ACCOUNT] });
+		hub = await startHubEmulator({
+			accounts: [
+				{ ...DEFAULT_HUB_ACCOUNT, customFields: [{ label: FIRST_CUSTOM_FIELD, mergeTag: 'favouriteStore', type: 'TEXT' }] },
+				{ ...SECOND_HUB_ACCOUNT, customFields: [{ label: SECOND_CUSTOM_FIELD, mergeTag: 'loyaltyTier', type: 'TEXT' }] },
+			],
+		});
 		n8n = await N8nSuite.create({ name: 'editor-browser' });
 		// Credentials exist before the template comes in, as they do for a user who connected the accounts first.
 		await n8n.importCredentials([
@@ -130,6 +143,20 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await openOptions().first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined); // a multi-select stays open
 	}
 
+	/** The mapping form's own menu entry, "Refresh Hub Field List" (its options show on hover). */
+	async function refreshMapping(): Promise<void> {
+		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
+		await mapper.getByText('Hub Contact Fields').first().hover();
+		await mapper.locator('[data-test-id="action-toggle"]').first().click();
+		const refresh = page.getByText(/Refresh Hub Fields? List/i).locator('visible=true').first();
+		await refresh.waitFor({ timeout: 5_000 }).catch(async () => {
+			await session.screenshot('failed-refresh');
+			throw new Error('the mapping form offers no "Refresh Hub Field List"');
+		});
+		await refresh.click();
+		await page.waitForLoadState('networkidle');
+	}
+
 	async function save(): Promise<void> {
 		await page.keyboard.press('Control+s');
 		await page.waitForLoadState('networkidle');
@@ -173,13 +200,42 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 
 	// ----------------------------------------------------------------------------------------------------------
 
-	it('shows the imported template as a readable canvas', async () => {
+	it('shows the imported template as a readable canvas: no wires crossing, nothing covering a node (#10)', async () => {
+		await page.locator('[data-test-id="zoom-to-fit"]').click();
+		await page.waitForTimeout(500); // the zoom animates
 		await session.screenshot('canvas');
-		// Every node of the template is on the canvas. (Issue 8, #10 — the fan of wires into Collect Results —
-		// is not fixed yet: each result output still needs its own Merge input, or n8n runs Release twice.)
 		const names = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-name')));
 		for (const name of ['Acquire Sync Lock', 'Fetch Tagged Members', 'Map Fields', 'Apply Consent', 'Upsert Hub Contact', 'Send Confirmations', 'Release Sync Lock']) {
 			expect(names).toContain(name);
+		}
+		// (#10) Measured on the rendered canvas: the wires into Collect Results come in the order of the nodes they
+		// leave, and nothing crosses, runs through a node or covers one, apart from the two crossings n8n's
+		// execution order forces: a branch that must run first has to sit higher (see the template's unit test),
+		// so the wire of the upper output (Members, Valid) goes down past the one of the lower (Removed, Invalid).
+		expect(layoutProblems(await canvasGeometry(page))).toEqual([
+			'wires cross: Fetch Tagged Members → Map Fields and Fetch Tagged Members → Remove From Hub',
+			'wires cross: Map Fields → Apply Consent and Map Fields → Remove Invalid From Hub',
+		]);
+	});
+
+	it('shows the other templates as readable canvases too (#10)', async () => {
+		try {
+			for (const file of OTHER_TEMPLATES) {
+				const template = JSON.parse(readFileSync(path.join(REPO_ROOT, 'workflows', file), 'utf8')) as WorkflowFixture;
+				const created = await server.rest('POST', '/rest/workflows', { name: template.name, nodes: template.nodes, connections: template.connections, settings: template.settings ?? {} });
+				expect(created.status).toBe(200);
+				await page.goto(`${server.url}/workflow/${(created.body as { data: { id: string } }).data.id}`);
+				const last = template.nodes.filter((n) => !n.type.endsWith('stickyNote')).pop()!;
+				await canvasNode(last.name).waitFor();
+				await page.locator('[data-test-id="zoom-to-fit"]').click();
+				await page.waitForTimeout(500); // the zoom animates
+				await session.screenshot(`canvas-${file.replace(/\.json$/, '')}`);
+				expect({ file, problems: layoutProblems(await canvasGeometry(page)) }).toEqual({ file, problems: [] });
+			}
+		} finally {
+			await page.goto(`${server.url}/workflow/${workflowId}`);
+			await page.locator('[data-test-id="canvas-node"]').first().waitFor();
+			await page.waitForLoadState('networkidle');
 		}
 	});
 
@@ -216,26 +272,63 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		expect(await canvasText('Fetch Tagged Members')).toContain('New, changed and removed members');
 	});
 
-	it('Map Fields: the audience comes from Fetch, the Hub credential can be picked, and the mapping shows at once', async () => {
-		await openNode('Map Fields');
-		await session.screenshot('map-fields-opened');
-		// (#7) The audience reads as the audience, not as an object dump with a "Mode..." box.
-		expect(await panel().textContent()).not.toMatch(/\[Object|__rl/);
-		// (#2) Before the Hub credential is chosen, the mapping area says what is missing instead of staying blank.
-		const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
-		expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
+	it('Map Fields: the audience is picked by its name, and the mapping follows the Hub credential in the open panel', async () => {
+		// A second Hub account, with custom fields of its own, is connected while the workflow is open; it goes
+		// again after this step, so the Hub nodes opened later keep the one Hub credential (#1 below).
+		const second = await server.rest('POST', '/rest/credentials', {
+			name: SECOND_HUB.name,
+			type: HUB.type,
+			data: { apiKey: SECOND_HUB_ACCOUNT.apiKey, apiSecret: SECOND_HUB_ACCOUNT.apiSecret, region: 'custom', baseUrl: hub.url },
+		});
+		expect(second.status).toBe(200);
+		const secondId = (second.body as { data: { id: string } }).data.id;
+		try {
+			await openNode('Map Fields');
+			await session.screenshot('map-fields-opened');
+			// (#7) The audience reads as a choice in words: no object dump, no "Mode..." box, no expression.
+			const opened = ((await panel().textContent()) ?? '').replace(/\s+/g, ' ');
+			expect(opened).not.toMatch(/\[Object|__rl|Mode\.\.\./);
+			expect(await panel().locator('[data-test-id="inline-expression-editor-input"]').count()).toBe(0);
+			// (#2) Before the Hub credential is chosen, the mapping area says what is missing instead of staying blank.
+			const mapper = panel().locator('[data-test-id="resource-mapper-container"]');
+			expect(((await mapper.textContent()) ?? '').trim()).not.toBe('');
 
-		// (#1) The Hub's slot offers the Hub credential (not only Mailchimp's), and the user picks both.
-		const slots = panel().locator('[data-test-id="node-credentials-slot"]');
-		const hubSlot = slots.filter({ hasText: /Hub/ }).first();
-		const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
-		await pick(hubSlot, HUB.name); // fails, listing what is offered, when the Hub credential is not
-		await pick(mailchimpSlot, MAILCHIMP.name);
-		// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
-		await expect(mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 }).then(() => true)).resolves.toBe(true);
-		await session.screenshot('map-fields');
-		await closeNode();
-		await save();
+			// (#1) The Hub's slot offers the Hub credentials (not only Mailchimp's), and the user picks both.
+			const slots = panel().locator('[data-test-id="node-credentials-slot"]');
+			const hubSlot = slots.filter({ hasText: /Hub/ }).first();
+			const mailchimpSlot = slots.filter({ hasNotText: /Hub/ }).first();
+			await pick(hubSlot, HUB.name); // fails, listing what is offered, when the Hub credential is not
+			await pick(mailchimpSlot, MAILCHIMP.name);
+			// (#2) With both credentials, the mapping shows the Hub fields in the same panel, without reopening it.
+			await mapper.getByText('Phone (SMS)').first().waitFor({ timeout: 15_000 });
+			await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+
+			// (#7) The audience is picked from a dropdown of names, and shown by its name.
+			await panel().locator('[data-test-id="rlc-input-container"]').first().click();
+			const audienceItem = page.locator('[data-test-id="rlc-item"]').filter({ hasText: audience.name }).first();
+			await audienceItem.waitFor();
+			await audienceItem.click();
+			await expect(panel().locator('[data-test-id="rlc-input"]').first().inputValue()).resolves.toContain(audience.name);
+
+			// (#2) Another Hub account: its own custom fields replace the first one's, in the open panel. n8n 2.41.1's
+			// mapping form reloads by itself on a change of a parameter, never of a credential (no parameter changes
+			// with the Hub account), so the user takes the form's own "Refresh Hub Field List", as its hint says.
+			await pick(hubSlot, SECOND_HUB.name);
+			await refreshMapping();
+			await mapper.getByText(`Custom Field: ${SECOND_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+			expect(await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).count()).toBe(0);
+			await session.screenshot('map-fields-second-hub');
+			// Back to the account the run below syncs into.
+			await pick(hubSlot, HUB.name);
+			await refreshMapping();
+			await mapper.getByText(`Custom Field: ${FIRST_CUSTOM_FIELD}`).first().waitFor({ timeout: 15_000 });
+			expect(await mapper.getByText(`Custom Field: ${SECOND_CUSTOM_FIELD}`).count()).toBe(0);
+			await session.screenshot('map-fields');
+			await closeNode();
+			await save();
+		} finally {
+			await server.rest('DELETE', `/rest/credentials/${secondId}`);
+		}
 	});
 
 	it('opens every other node with its parameters visible and settable', async () => {
@@ -254,20 +347,15 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await closeNode();
 	});
 
-	it('"Execute step" on Acquire Sync Lock leaves no lease behind that turns the next run away (#4)', async () => {
-		await openNode('Acquire Sync Lock');
-		await panel().locator('[data-test-id="node-execute-button"]').click();
-		await panel().locator('[data-test-id="output-panel"]').getByText(/item/).first().waitFor({ timeout: 60_000 });
-		await session.screenshot('acquire-execute-step');
-		await closeNode();
-		await executeWorkflow();
-		// (#4) The workflow's run acquired the lock (it was not turned away as "already running").
-		expect(await canvasNode('Already Running').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
-	});
-
 	it('Apply Consent: the mode, the texts with their segment cost, the sender and the budget are set from the panel, without expressions', async () => {
 		await openNode('Apply Consent');
 		expect(await visibleParameters()).toEqual(expect.arrayContaining(['position', 'mode', 'companyName', 'textPreset', 'sender', 'creditBudget']));
+		// The user types the company name first, as the template's sticky note and the node's warning ask; what
+		// follows is checked on the node as it stands then, not on one still missing a required value.
+		await parameter('companyName').locator('input').first().fill('Acme Coffee');
+		await panel().locator('[data-test-id="input-label"]').first().click(); // leaves the field, so it is taken
+		await page.keyboard.press('Escape');
+		expect(await panel().locator('[data-test-id="parameter-issues"]').count()).toBe(0);
 		// The mode dropdown offers the three modes, each with what it does.
 		await parameter('mode').locator('input').first().click({ force: true });
 		await openOptions().filter({ hasText: 'Double Opt-In' }).first().waitFor();
@@ -282,8 +370,6 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await pick(parameter('mode'), 'Double Opt-In');
 		expect(await visibleParameters()).toContain('reaskAfterDays');
 		await pick(parameter('mode'), 'Confirmation Notification');
-		// Typed, not an expression; the first run stops until the company name is there.
-		await parameter('companyName').locator('input').first().fill('Acme Coffee');
 		// A budget above this audience's members, so the run below sends to all of them.
 		await parameter('creditBudget').locator('input').first().fill('100');
 		await panel().locator('[data-test-id="input-label"]').first().click(); // leaves the field, so it is taken
@@ -365,6 +451,21 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await expect(countReads(/^1 SMS segment/)).resolves.toBe(`1 SMS segment, 1 credit per message (${hubText.length} GSM-7 characters)`);
 		await closeNode();
 		await save();
+	});
+
+	it('"Execute step" on Acquire Sync Lock leaves no lease behind that turns the next run away (#4)', async () => {
+		await openNode('Acquire Sync Lock');
+		await panel().locator('[data-test-id="node-execute-button"]').click();
+		await panel().locator('[data-test-id="output-panel"]').getByText(/item/).first().waitFor({ timeout: 60_000 });
+		await session.screenshot('acquire-execute-step');
+		await closeNode();
+		await executeWorkflow();
+		// (#4) The workflow's run acquired the lock (it was not turned away as "already running") and ran to the
+		// end. Apply Consent is set up by now (above): a node with issues stops the run before it starts, and the
+		// check would pass without a run.
+		expect(await canvasNode('Already Running').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(0);
+		expect((await executions()).filter((row) => row.mode === 'manual')[0].status).toBe('success');
+		expect(await canvasNode('Release Sync Lock').locator('[data-test-id="canvas-node-status-success"]').count()).toBe(1);
 	});
 
 	it('"Execute workflow" syncs the tagged members into the Hub, and the canvas shows the run succeeded', async () => {

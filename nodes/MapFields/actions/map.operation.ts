@@ -41,7 +41,9 @@ export const description: INodeProperties[] = [
 		noDataExpression: true,
 		default: { mappingMode: 'defineBelow', value: null },
 		required: true,
-		hint: 'Pick the Mailchimp field for each Hub field, or switch a field to Expression to give the value itself',
+		// n8n 2.41.1 reloads this form when a parameter it depends on changes, never when a credential does: the
+		// hint names the form's own refresh for a change of Hub account (issue 8, #2).
+		hint: "Pick the Mailchimp field for each Hub field, or switch a field to Expression to give the value itself. Changed the Hub credential? Choose Refresh Hub Field List in this list's menu for that account's custom fields.",
 		typeOptions: {
 			// Authentication too: picking the Mailchimp credential of the other kind switches it, and the form
 			// then loads at once instead of after reopening the panel (issue 8, #2).

@@ -412,8 +412,29 @@ describe('the mapping form in the editor', () => {
 		await expect(getMappingFields.call(withOnly('sinchHubApi'))).resolves.toMatchObject({ fields: [], emptyFieldsNotice: expect.stringMatching(/^Choose the Mailchimp credential above/) });
 	});
 
-	it('asks for an audience first', async () => {
-		const result = await new MapFields().methods.resourceMapping.getMappingFields.call(loadOptionsContext({ authentication: 'apiKey', audience: { __rl: true, mode: 'list', value: '' } }));
-		expect(result).toEqual({ fields: [], emptyFieldsNotice: 'Pick an audience first: its fields fill the dropdowns' });
+	it("with no audience picked, lists the fields of the account's only audience (the run takes each member's own)", async () => {
+		const getMappingFields = new MapFields().methods.resourceMapping.getMappingFields;
+		const picked = await getMappingFields.call(loadOptionsContext({ authentication: 'apiKey', audience }));
+		const empty = await getMappingFields.call(loadOptionsContext({ authentication: 'apiKey', audience: { __rl: true, mode: 'list', value: '' } }));
+		expect(empty).toEqual(picked);
+	});
+
+	it('asks for the audience when the account has several', async () => {
+		const several = dataset();
+		const lists = several.accounts[0].lists!;
+		lists.push({ ...lists[0], id: 'second0list', name: 'Second audience', members: [] });
+		const other = await startMailchimpEmulator({ dataset: several });
+		try {
+			const context = fakeExecuteContext({
+				credentials: { ...credentials(), mailchimpHubSyncApi: { type: new MailchimpHubSyncApi(), data: { apiKey: API_KEY, apiBaseUrl: other.url } } },
+				parameters: { authentication: 'apiKey', audience: { __rl: true, mode: 'list', value: '' } },
+			}) as unknown as ILoadOptionsFunctions;
+			await expect(new MapFields().methods.resourceMapping.getMappingFields.call(context)).resolves.toEqual({
+				fields: [],
+				emptyFieldsNotice: 'Pick the audience above: its fields fill the dropdowns',
+			});
+		} finally {
+			await other.close();
+		}
 	});
 });

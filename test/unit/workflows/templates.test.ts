@@ -95,4 +95,11 @@ describe('the sync template', () => {
 		// An Invalid member reaches Release once: as Remove's result, not also as Map Fields' own item.
 		expect(into('Collect Results').filter((c) => c.source === 'Map Fields').map((c) => c.output)).toEqual([2]);
 	});
+
+	it('orders the Collect Results inputs by the height of the node they come from, so their wires do not cross (issue 8, #10)', () => {
+		const inputs = into('Collect Results').sort((a, b) => a.input - b.input);
+		const heights = inputs.map((c) => [node(c.source).position[1], c.output]);
+		const sorted = [...heights].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+		expect(heights).toEqual(sorted);
+	});
 });
