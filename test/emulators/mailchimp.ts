@@ -829,7 +829,7 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 			'POST',
 			'/_control/lists/{list_id}/members/{member}/actions/{action}',
 			control((req) => {
-				const { list_id: listId, member, action } = req.params;
+				const { action } = req.params;
 				const { reason } = bodyOf<{ reason?: string }>(req);
 				if (action === 'delete-permanent') {
 					changing(req, (list, key) => state.deletePermanently(list, key));
