@@ -184,6 +184,19 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 		timings.profile = (Date.now() - started) / 1000;
 	});
 
+	it("an SMS opt-out (Mailchimp sends no event for it) goes with the member's next event: the contact becomes UNSUBSCRIBED", async () => {
+		const member = synced();
+		const sent = mailchimp.webhooks.deliveries.length;
+		await control('PATCH', `/lists/${audienceId}/members/${member.email}`, { sms_subscription_status: 'unsubscribed' });
+		await new Promise((r) => setTimeout(r, 500));
+		expect(mailchimp.webhooks.deliveries.length).toBe(sent);
+		expect(hubContact(member.phone)?.status).toBe('SUBSCRIBED');
+		const started = Date.now();
+		await control('PATCH', `/lists/${audienceId}/members/${member.email}`, { merge_fields: { LNAME: 'Later' } });
+		await until(() => hubContact(member.phone)?.status === 'UNSUBSCRIBED');
+		timings.smsOptOut = (Date.now() - started) / 1000;
+	});
+
 	it('a forged call (wrong secret) changes nothing', async () => {
 		const member = synced();
 		// A change Mailchimp sends no event for (made through its API, which the webhook does not follow).
