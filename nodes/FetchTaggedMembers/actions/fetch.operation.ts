@@ -101,8 +101,7 @@ export const description: INodeProperties[] = [
 					default: '',
 					placeholder: 'e.g. {{ $json.members }}',
 					description:
-						"Email addresses or member IDs (a list, or comma-separated) to read instead of the whole selection, e.g. from a Mailchimp webhook. Each is read from Mailchimp and compared with the same ledger; no one else is removed. Empty: everyone selected.",
-					displayOptions: { show: { '/output': ['changes'] } },
+						"Email addresses or member IDs (a list, or comma-separated) to read instead of the whole selection, e.g. from a Mailchimp webhook. Each is read from Mailchimp (and compared with the same ledger); no one else is removed. Empty: everyone selected.",
 				},
 				{
 					displayName: 'Sync Name',
@@ -271,7 +270,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const { audienceId, match, statuses } = settings;
 
 			if (settings.output === 'all') {
-				const { selected } = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
+				// Only These Members: the named ones who are selected (compared with no ledger, all are "new").
+				const selected = settings.onlyMembers
+					? (await diffNamedMembers(client, audienceId, settings.onlyMembers, tags.map((t) => t.name), match, statuses, [], false)).changes.map((c) => c.member)
+					: (await fetchTaggedMembers(client, audienceId, tags, match, statuses)).selected;
 				for (const member of selected) {
 					members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member), ...lease }), pairedItem });
 				}
