@@ -13,6 +13,7 @@ import { closeAllSyncStores, openSyncStore, SQLITE_FILE_NAME } from '../../nodes
 import { credentialsOf, largeAudience } from '../emulators/datasets';
 import { DEFAULT_HUB_ACCOUNT, startHubEmulator, type HubEmulator } from '../emulators/hub';
 import { startMailchimpEmulator, type MailchimpEmulator } from '../emulators/mailchimp';
+import { EditorSession } from './browser';
 import { E2E_TIMEOUT_MS, N8nSuite, REPO_ROOT, type N8nServer, type WorkflowFixture } from './harness';
 import { SYNC_TEMPLATE, configureSyncTemplate } from './templates';
 
@@ -40,6 +41,7 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 	let syncId: string;
 	let audienceId: string;
 	let hookUrl: string;
+	let hookWorkflowId: string;
 	const timings: Record<string, number> = {};
 
 	beforeAll(async () => {
@@ -58,7 +60,7 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 		]);
 		syncId = await n8n.importWorkflowFile(SYNC_TEMPLATE, configureSyncTemplate({ audienceId, tags: TAGS, ...CREDENTIALS }));
 		// What the sticky notes ask: pick the sync workflow, set the secret and the audience.
-		const hookId = await n8n.importWorkflowFile(WEBHOOK_TEMPLATE, (workflow: WorkflowFixture) => ({
+		const hookId = (hookWorkflowId = await n8n.importWorkflowFile(WEBHOOK_TEMPLATE, (workflow: WorkflowFixture) => ({
 			...workflow,
 			nodes: workflow.nodes.map((node) => {
 				const parameters = node.parameters as Record<string, unknown>;
@@ -68,14 +70,14 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 				const values: Record<string, string> = { secret: SECRET, audienceId };
 				return { ...node, parameters: { ...parameters, assignments: { assignments: assignments.map((a) => ({ ...a, value: values[String(a.name)] })) } } };
 			}),
-		}));
+		})));
 
 		// The first full sync, as the schedule runs it.
 		const first = await n8n.execute(syncId);
 		expect(first.ok).toBe(true);
 		expect(inHubList().length).toBeGreaterThan(10);
 
-		server = await n8n.startServer();
+		server = await n8n.startServer({ ui: true });
 		await server.setActive(syncId, true);
 		await server.setActive(hookId, true);
 		const template = JSON.parse(readFileSync(path.join(REPO_ROOT, WEBHOOK_TEMPLATE), 'utf8')) as WorkflowFixture;
@@ -182,14 +184,15 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 		await control('PATCH', `/lists/${audienceId}/members/${member.email}`, { merge_fields: { FNAME: 'Renamed', PHONE: phone } });
 		await until(() => hubContact(phone)?.firstName === 'Renamed' && hubContact(phone)?.inList);
 		timings.profile = (Date.now() - started) / 1000;
+		await until(() => mailchimp.webhooks.deliveries.find((d) => d.type === 'profile' && d.body.includes(encodeURIComponent(member.email)))?.status === 200);
 	});
 
 	it("an SMS opt-out (Mailchimp sends no event for it) goes with the member's next event: the contact becomes UNSUBSCRIBED", async () => {
 		const member = synced();
-		const sent = mailchimp.webhooks.deliveries.length;
+		const sentFor = () => mailchimp.webhooks.deliveries.filter((d) => d.body.includes(encodeURIComponent(member.email))).length;
 		await control('PATCH', `/lists/${audienceId}/members/${member.email}`, { sms_subscription_status: 'unsubscribed' });
 		await new Promise((r) => setTimeout(r, 500));
-		expect(mailchimp.webhooks.deliveries.length).toBe(sent);
+		expect(sentFor()).toBe(0);
 		expect(hubContact(member.phone)?.status).toBe('SUBSCRIBED');
 		const started = Date.now();
 		await control('PATCH', `/lists/${audienceId}/members/${member.email}`, { merge_fields: { LNAME: 'Later' } });
@@ -244,6 +247,33 @@ describe('Mailchimp webhooks → the sync workflow, in the real n8n', () => {
 		// Refused while the lock was held, then delivered by a retry of the same body.
 		expect(attempts().map((d) => d.status).filter((s) => s !== 503)).toEqual([200]);
 		expect(new Set(attempts().map((d) => d.body)).size).toBe(1);
+	});
+
+	it('on screen: the template shows its nodes and set-up notes, and the URL to register under Mailchimp Calls', async () => {
+		const session = await EditorSession.open(server);
+		try {
+			const page = session.page;
+			await page.goto(`${server.url}/workflow/${hookWorkflowId}`);
+			await page.locator('[data-test-id="canvas-node"]').first().waitFor();
+			await page.waitForLoadState('networkidle');
+			const names = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-name')));
+			for (const name of ['Mailchimp Calls', 'Webhook Settings', 'Authorized?', 'Run Sync Workflow', 'Busy, Retry Later']) expect(names).toContain(name);
+			for (const note of ['Point this at your sync', 'Secret and audience', 'Publish, then register in Mailchimp', 'A sync is running']) {
+				await expect(page.getByText(note).first().isVisible()).resolves.toBe(true);
+			}
+			await session.screenshot('mailchimp-webhooks-canvas');
+			// The production URL the user copies into Mailchimp, as the Webhook node's panel shows it.
+			await page.locator('[data-test-id="canvas-node"][data-node-name="Mailchimp Calls"]').dblclick();
+			await page.getByText('Production URL', { exact: true }).click();
+			const url = page.getByText(/\/webhook\/[0-9a-f-]{36}\/mailchimp-hub-events\/:secret$/);
+			await url.waitFor();
+			// The path the test registered with Mailchimp (n8n names its host from its own settings).
+			expect(new URL(String(await url.textContent())).pathname).toBe(`${new URL(hookUrl).pathname}/:secret`);
+			await session.screenshot('mailchimp-webhooks-url');
+			expect(session.errors).toEqual([]);
+		} finally {
+			await session.close();
+		}
 	});
 
 	it('the next daily run writes nothing for those members', async () => {
