@@ -7,7 +7,7 @@
 import type { LedgerEntry } from '../shared/store';
 import type { MailchimpClient, MailchimpMember, MemberStatus } from '../shared/transport/mailchimp';
 import { memberKeyOf, type TaggedMember } from '../shared/items';
-import { contentHash } from '../shared/members';
+import { contentHash, toTaggedMember } from '../shared/members';
 import type { TagMatch } from './members';
 
 export type ChangeKind = 'new' | 'changed';
@@ -130,6 +130,12 @@ async function hasSelectedTags(
 	selectedTags: string[],
 	match: TagMatch,
 ): Promise<boolean> {
+	const hits = (await selectedTagsOf(client, audienceId, member, selectedTags)).length;
+	return match === 'all' ? hits === selectedTags.length : hits > 0;
+}
+
+/** Which of the selected tags (names, in the order selected) the member has, read from Mailchimp's member answer. */
+async function selectedTagsOf(client: MailchimpClient, audienceId: string, member: MailchimpMember, selectedTags: string[]): Promise<string[]> {
 	// The transport checked that `tags` and `tags_count` came with the member (they were asked for):
 	// a member whose tags are unknown must never count as having left them.
 	if (!Array.isArray(member.tags) || typeof member.tags_count !== 'number') {
@@ -141,8 +147,56 @@ async function hasSelectedTags(
 			? (await client.getMemberTags(audienceId, member.id)).map((t) => t.name)
 			: member.tags.map((t) => t.name);
 	const has = new Set(names.map((n) => n.toLowerCase()));
-	const hits = selectedTags.filter((t) => has.has(t.toLowerCase())).length;
-	return match === 'all' ? hits === selectedTags.length : hits > 0;
+	return selectedTags.filter((t) => has.has(t.toLowerCase()));
+}
+
+/**
+ * "Only these members" (a webhook's hint that they changed): each named member is read from Mailchimp
+ * and compared with its own ledger entry exactly as a full run compares it, and nobody else is
+ * touched. A removal follows only from an answer understood: the member read back with another
+ * status or without the selected tags, or Mailchimp's own 404 for a key the ledger holds.
+ */
+export async function diffNamedMembers(
+	client: MailchimpClient,
+	audienceId: string,
+	keys: string[],
+	selectedTags: string[],
+	match: TagMatch,
+	statuses: ReadonlySet<MemberStatus>,
+	ledger: LedgerEntry[],
+	fullResync: boolean,
+): Promise<{ changes: MemberChange[]; removals: MemberRemoval[]; unchanged: number }> {
+	const byKey = new Map(ledger.map((e) => [e.memberKey, e]));
+	const result = { changes: [] as MemberChange[], removals: [] as MemberRemoval[], unchanged: 0 };
+	const done = new Set<string>();
+	// One at a time: a webhook names one member, and two keys may name the same member.
+	for (const key of keys) {
+		const found = await client.findMember(audienceId, key);
+		if (!found) {
+			// Mailchimp's 404 (the transport checked it is Mailchimp's problem+json): deleted. Only a key
+			// the ledger holds can be removed; an email of a deleted member is left to the daily run.
+			const entry = byKey.get(key);
+			if (entry && !done.has(key)) result.removals.push({ entry, reason: 'deleted' });
+			done.add(key);
+			continue;
+		}
+		const names = await selectedTagsOf(client, audienceId, found, selectedTags);
+		const member = toTaggedMember(found, names, audienceId);
+		const memberKey = memberKeyOf(member);
+		if (done.has(memberKey)) continue;
+		done.add(memberKey);
+		const entry = byKey.get(memberKey);
+		const inTags = match === 'all' ? names.length === selectedTags.length : names.length > 0;
+		if (statuses.has(found.status as MemberStatus) && inTags) {
+			const diff = diffAgainstLedger([member], [], entry ? [entry] : [], fullResync);
+			result.changes.push(...diff.changes);
+			result.unchanged += diff.unchanged;
+		} else if (entry) {
+			const reason = statuses.has(found.status as MemberStatus) ? 'left-tags' : statusReason(found.status);
+			result.removals.push({ entry, reason, member });
+		}
+	}
+	return result;
 }
 
 /** Above this many members to confirm, the audience is read once instead of member by member. */

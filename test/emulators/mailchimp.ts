@@ -26,7 +26,10 @@
  *   PATCH /_control/lists/{list_id}/members/{member}       ← MemberPatch (name, phone, merge fields, SMS, status, email)
  *   POST /_control/lists/{list_id}/members/{member}/tags  ← { add?: string[], remove?: string[] }
  *   POST /_control/lists/{list_id}/members/{member}/actions/{action}
- *        action: unsubscribe | resubscribe | clean | archive | delete-permanent  ← { reason? }
+ *        action: unsubscribe | resubscribe | clean | archive | delete-permanent  ← { reason?, source? }
+ *   GET  /_control/webhooks/deliveries            → every attempt to post a list webhook (mailchimp-webhooks.ts)
+ *   PUT  /_control/webhooks/settings              ← { retryDelaysMs: number[] } (Mailchimp's own: over about 75 minutes)
+ * Member changes through the control API fire the list's webhooks (source `admin`, or the body's `source`).
  * `{member}` is a subscriber hash, an email address or a contact id.
  *
  * `last_changed` moves on every profile, email, SMS or status change (not on a no-op). Whether a
@@ -58,6 +61,7 @@ import {
 	type MemberPatch,
 	type MemberStatus,
 } from './mailchimp-state';
+import { ListWebhooks, WEBHOOK_EVENTS, WEBHOOK_SOURCES, snapshotOf, type ListWebhook, type WebhookSource } from './mailchimp-webhooks';
 import { accountRootView, listView, memberView, mergeFieldView, segmentView, type MemberFieldSelection } from './mailchimp-views';
 
 export * from './mailchimp-state';
@@ -95,6 +99,8 @@ export interface MailchimpEmulator extends RunningEmulator {
 	/** Newest last; capped so a long-running emulator does not grow without bound. */
 	requests: MailchimpRequestRecord[];
 	settings: MailchimpEmulatorSettings;
+	/** The lists' webhooks and every delivery attempt. */
+	webhooks: ListWebhooks;
 	/** Issues an authorization code for the account (default: the first), as the authorize page would. */
 	issueAuthorizationCode(accountId?: string, redirectUri?: string): string;
 }
@@ -273,6 +279,7 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 	/** The account of each admitted API request, for the handler and for releasing its connection. */
 	const accountOf = new WeakMap<EmulatorRequest, Account>();
 	const authorizationCodes = new Map<string, { accountId: string; redirectUri?: string }>();
+	const webhooks = new ListWebhooks(() => state.now());
 	let origin = '';
 
 	const record = (req: EmulatorRequest, accountId: string | null, scheme: Scheme, outcome: MailchimpRequestRecord['outcome']) => {
@@ -314,6 +321,11 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 	}
 
 	/** Wraps an API handler: gives it the caller's account and turns thrown problems into answers. */
+	const answerFor = (error: unknown): EmulatorResponse => {
+		if (error instanceof Problem) return error.response;
+		if (error instanceof StateError) return problem(error.status, error.status === 404 ? 'Resource Not Found' : 'Invalid Resource', error.message);
+		throw error;
+	};
 	const api =
 		(handler: (req: EmulatorRequest, account: Account) => EmulatorResponse) =>
 		(req: EmulatorRequest): EmulatorResponse => {
@@ -322,10 +334,16 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 			try {
 				return handler(req, account);
 			} catch (error) {
-				if (error instanceof Problem) return error.response;
-				if (error instanceof StateError) return problem(error.status, error.status === 404 ? 'Resource Not Found' : 'Invalid Resource', error.message);
-				throw error;
+				return answerFor(error);
 			}
+		};
+	/** The same for a handler that waits (creating a webhook GETs its URL first). */
+	const apiAsync =
+		(handler: (req: EmulatorRequest, account: Account) => Promise<EmulatorResponse>) =>
+		async (req: EmulatorRequest): Promise<EmulatorResponse> => {
+			const account = accountOf.get(req);
+			if (!account) return problem(401, 'API Key Invalid', "Your API key may be invalid, or you've attempted to access the wrong datacenter.");
+			return handler(req, account).catch(answerFor);
 		};
 
 	/** Another account's list is as invisible as a list that does not exist. */
@@ -339,6 +357,12 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 		const member = audience.findMember(req.params.subscriber_hash);
 		if (!member) throw new Problem(notFound());
 		return member;
+	}
+
+	function webhookOf(audience: Audience, req: EmulatorRequest): ListWebhook {
+		const hook = webhooks.hooks.get(req.params.webhook_id);
+		if (!hook || hook.listId !== audience.id) throw new Problem(notFound());
+		return hook;
 	}
 
 	function segmentOf(audience: Audience, req: EmulatorRequest) {
@@ -504,6 +528,52 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 			}),
 		)
 		.add(
+			'POST',
+			'/3.0/lists/{list_id}/webhooks',
+			apiAsync(async (req, account) => {
+				const audience = audienceOf(account, req);
+				const body = (req.body ?? {}) as { url?: unknown; events?: unknown; sources?: unknown };
+				const errors: FieldError[] = [];
+				if (typeof body.url !== 'string' || !/^https?:\/\/\S+$/.test(body.url)) errors.push({ field: 'url', message: 'This value should be a valid URL.' });
+				for (const [field, names] of [['events', WEBHOOK_EVENTS], ['sources', WEBHOOK_SOURCES]] as const) {
+					const value = body[field];
+					if (value === undefined) continue;
+					if (!value || typeof value !== 'object' || Object.entries(value).some(([k, v]) => !(names as readonly string[]).includes(k) || typeof v !== 'boolean')) {
+						errors.push({ field, message: `${field} must be an object of booleans: ${names.join(', ')}.` });
+					}
+				}
+				if (errors.length > 0) throw invalid(errors);
+				try {
+					const hook = await webhooks.create(audience.id, body.url as string, (body.events ?? {}) as ListWebhook['events'], (body.sources ?? {}) as ListWebhook['sources']);
+					return { status: 200, body: webhookView(hook) };
+				} catch (error) {
+					throw invalid([{ field: 'url', message: (error as Error).message }]);
+				}
+			}),
+		)
+		.add(
+			'GET',
+			'/3.0/lists/{list_id}/webhooks',
+			api((req, account) => {
+				const audience = audienceOf(account, req);
+				const hooks = webhooks.ofList(audience.id).map(webhookView);
+				return ok(req, { webhooks: hooks, list_id: audience.id, total_items: hooks.length });
+			}),
+		)
+		.add(
+			'GET',
+			'/3.0/lists/{list_id}/webhooks/{webhook_id}',
+			api((req, account) => ok(req, webhookView(webhookOf(audienceOf(account, req), req)))),
+		)
+		.add(
+			'DELETE',
+			'/3.0/lists/{list_id}/webhooks/{webhook_id}',
+			api((req, account) => {
+				webhooks.hooks.delete(webhookOf(audienceOf(account, req), req).id);
+				return { status: 204 };
+			}),
+		)
+		.add(
 			'GET',
 			'/3.0/lists/{list_id}/merge-fields',
 			api((req, account) => {
@@ -651,7 +721,31 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 		archive: 'archived',
 	};
 
+	/**
+	 * Applies a member change made through the control API and fires the list's webhooks for it, as
+	 * Mailchimp does for a change in its UI (source `admin`) or by the member (`source: "user"`).
+	 */
+	function changing<T extends Member | void>(req: EmulatorRequest, change: (listId: string, key: string) => T): T {
+		const { list_id: listId, member: key } = req.params;
+		const before = state.member(listId, key);
+		const audience = before.audience;
+		const snapshot = snapshotOf(before);
+		const result = change(listId, key);
+		const body = bodyOf<{ source?: WebhookSource; reason?: string }>(req);
+		webhooks.fireChange(audience, snapshot, result || undefined, body.source ?? 'admin', body.reason);
+		return result;
+	}
+
 	const controlRouter = new Router()
+		.add('GET', '/_control/webhooks/deliveries', () => ({ status: 200, body: webhooks.deliveries }))
+		.add('PUT', '/_control/webhooks/settings', (req) => {
+			const delays = bodyOf<{ retryDelaysMs?: unknown }>(req).retryDelaysMs;
+			if (!Array.isArray(delays) || delays.some((d) => typeof d !== 'number' || d < 0)) {
+				return { status: 400, body: { message: 'retryDelaysMs must be a list of milliseconds' } };
+			}
+			webhooks.retryDelaysMs = delays as number[];
+			return { status: 200, body: { retryDelaysMs: webhooks.retryDelaysMs } };
+		})
 		.add('GET', '/_control/state', () => ({ status: 200, body: state.dump() }))
 		.add(
 			'PUT',
@@ -720,7 +814,11 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 		.add(
 			'PATCH',
 			'/_control/lists/{list_id}/members/{member}',
-			control((req) => memberAnswer(state.updateMember(req.params.list_id, req.params.member, bodyOf<MemberPatch>(req)))),
+			control((req) =>
+				memberAnswer(
+					changing(req, (listId, key) => state.updateMember(listId, key, bodyOf<MemberPatch>(req))),
+				),
+			),
 		)
 		.add(
 			'POST',
@@ -731,14 +829,15 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 			'POST',
 			'/_control/lists/{list_id}/members/{member}/actions/{action}',
 			control((req) => {
-				const { list_id: listId, member, action } = req.params;
+				const { action } = req.params;
+				const { reason } = bodyOf<{ reason?: string }>(req);
 				if (action === 'delete-permanent') {
-					state.deletePermanently(listId, member);
+					changing(req, (list, key) => state.deletePermanently(list, key));
 					return { status: 204 };
 				}
 				const status = actions[action];
 				if (!status) throw new StateError(404, `Unknown action "${action}"; use ${[...Object.keys(actions), 'delete-permanent'].join(', ')}`);
-				return memberAnswer(state.setStatus(listId, member, status, bodyOf<{ reason?: string }>(req).reason));
+				return memberAnswer(changing(req, (list, key) => state.setStatus(list, key, status, reason)));
 			}),
 		);
 
@@ -757,7 +856,24 @@ export async function startMailchimpEmulator(opts: MailchimpEmulatorOptions = {}
 		after,
 	});
 	origin = running.url;
-	return { ...running, apiUrl: `${running.url}/3.0`, state, requests, settings, issueAuthorizationCode };
+	const close = running.close.bind(running);
+	return {
+		...running,
+		close: async () => {
+			webhooks.close();
+			await close();
+		},
+		apiUrl: `${running.url}/3.0`,
+		state,
+		requests,
+		settings,
+		webhooks,
+		issueAuthorizationCode,
+	};
+}
+
+function webhookView(hook: ListWebhook): Record<string, unknown> {
+	return { id: hook.id, url: hook.url, events: { ...hook.events }, sources: { ...hook.sources }, list_id: hook.listId };
 }
 
 /**

@@ -16,7 +16,7 @@ import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode, storeProperties } from '../../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
 import { memberKeyOf, type TaggedMember } from '../../shared/items';
-import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger } from '../changes';
+import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, diffNamedMembers, type MemberChange, type MemberRemoval } from '../changes';
 import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch } from '../members';
 
 type OutputMode = 'changes' | 'all';
@@ -65,6 +65,15 @@ export const description: INodeProperties[] = [
 					displayOptions: { show: { '/output': ['changes'] } },
 				},
 				{
+					displayName: 'Only These Members',
+					name: 'onlyMembers',
+					type: 'string',
+					default: '',
+					placeholder: 'e.g. {{ $json.members }}',
+					description:
+						"Email addresses or member IDs (a list, or comma-separated) to read instead of the whole selection, e.g. from a Mailchimp webhook. Each is read from Mailchimp (and compared with the same ledger); no one else is removed. Empty: everyone selected.",
+				},
+				{
 					displayName: 'Sync Name',
 					name: 'syncName',
 					type: 'string',
@@ -96,11 +105,18 @@ interface Settings {
 	fullResync: boolean;
 	syncName: string;
 	concurrency: number;
+	/** Undefined: everyone selected. */
+	onlyMembers?: string[];
 }
 
 /** What one item asks for: every parameter is read for that item, expressions included. */
 function settingsOf(ctx: IExecuteFunctions, i: number): Settings {
-	const options = ctx.getNodeParameter('options', i, {}) as { concurrency?: number; fullResync?: boolean; syncName?: string };
+	const options = ctx.getNodeParameter('options', i, {}) as {
+		concurrency?: number;
+		fullResync?: boolean;
+		syncName?: string;
+		onlyMembers?: unknown;
+	};
 	const audienceId = (ctx.getNodeParameter('audience', i, '', { extractValue: true }) as string).trim();
 	const statuses = new Set(ctx.getNodeParameter('statuses', i, ['subscribed']) as MemberStatus[]);
 	if (!audienceId) throw new NodeOperationError(ctx.getNode(), 'No audience selected', { itemIndex: i });
@@ -119,7 +135,23 @@ function settingsOf(ctx: IExecuteFunctions, i: number): Settings {
 		fullResync: options.fullResync === true,
 		syncName: options.syncName?.trim() ?? '',
 		concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+		onlyMembers: memberList(options.onlyMembers),
 	};
+}
+
+/**
+ * Only These Members: a list or a comma-separated text of emails and member IDs. Empty (or an
+ * expression that gives nothing) reads everyone; anything else that is not text is refused rather than guessed.
+ */
+export function memberList(value: unknown): string[] | undefined {
+	if (value === undefined || value === null || value === '') return undefined;
+	const entries = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+	if (!entries || entries.some((e) => typeof e !== 'string')) {
+		throw new SelectionError('Only These Members must be email addresses or member IDs', 'Give a list of texts, or one text with commas between them.');
+	}
+	const keys = [...new Set((entries as string[]).map((e) => e.trim()).filter(Boolean))];
+	if (keys.length === 0) return undefined;
+	return keys;
 }
 
 /**
@@ -165,6 +197,45 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		return client;
 	};
 
+	const emit = (
+		changes: MemberChange[],
+		removals: MemberRemoval[],
+		syncName: string,
+		audienceId: string,
+		lease: { lease?: string },
+		pairedItem: { item: number },
+	) => {
+		for (const { member, change, contentHash, previous } of changes) {
+			const sync = {
+				syncName,
+				audienceId,
+				memberKey: memberKeyOf(member),
+				change,
+				contentHash,
+				hubContactId: previous?.hubContactId ?? null,
+				previousPhone: previous?.phone ?? null,
+				...lease,
+			};
+			members.push({ json: memberJson(member, sync), pairedItem });
+		}
+		for (const { entry, reason, member } of removals) {
+			const sync = {
+				syncName,
+				audienceId: entry.audienceId,
+				memberKey: entry.memberKey,
+				change: 'removed',
+				reason,
+				hubContactId: entry.hubContactId,
+				phone: entry.phone,
+				...lease,
+			};
+			removed.push({
+				json: { memberKey: entry.memberKey, email: member?.email ?? null, reason: REMOVAL_TEXT[reason], sync },
+				pairedItem,
+			});
+		}
+	};
+
 	for (let i = 0; i < items.length; i++) {
 		const pairedItem = { item: i };
 		try {
@@ -175,7 +246,10 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const { audienceId, match, statuses } = settings;
 
 			if (settings.output === 'all') {
-				const { selected } = await fetchTaggedMembers(client, audienceId, tags, match, statuses);
+				// Only These Members: the named ones who are selected (compared with no ledger, all are "new").
+				const selected = settings.onlyMembers
+					? (await diffNamedMembers(client, audienceId, settings.onlyMembers, tags.map((t) => t.name), match, statuses, [], false)).changes.map((c) => c.member)
+					: (await fetchTaggedMembers(client, audienceId, tags, match, statuses)).selected;
 				for (const member of selected) {
 					members.push({ json: memberJson(member, { audienceId, memberKey: memberKeyOf(member), ...lease }), pairedItem });
 				}
@@ -187,6 +261,20 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			// makes a member look changed once more, never unchanged when it is not.
 			const store = await openStoreForNode(this, i);
 			const ledger = await store.readLedger(syncName);
+			if (settings.onlyMembers) {
+				const named = await diffNamedMembers(
+					client,
+					audienceId,
+					settings.onlyMembers,
+					tags.map((t) => t.name),
+					match,
+					statuses,
+					ledger.filter((e) => e.audienceId === audienceId),
+					settings.fullResync,
+				);
+				emit(named.changes, named.removals, syncName, audienceId, lease, pairedItem);
+				continue;
+			}
 			const { selected, others } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
 				withOtherStatuses: true,
 			});
@@ -206,36 +294,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				match,
 				statuses,
 			);
-			for (const { member, change, contentHash, previous } of diff.changes) {
-				const sync = {
-					syncName,
-					audienceId,
-					memberKey: memberKeyOf(member),
-					change,
-					contentHash,
-					hubContactId: previous?.hubContactId ?? null,
-					previousPhone: previous?.phone ?? null,
-					...lease,
-				};
-				members.push({ json: memberJson(member, sync), pairedItem });
-			}
 			const audienceChanged = otherAudiences.map((entry) => ({ entry, reason: 'audience-changed' as const, member: undefined }));
-			for (const { entry, reason, member } of [...diff.leftByStatus, ...confirmed.removals, ...audienceChanged]) {
-				const sync = {
-					syncName,
-					audienceId: entry.audienceId,
-					memberKey: entry.memberKey,
-					change: 'removed',
-					reason,
-					hubContactId: entry.hubContactId,
-					phone: entry.phone,
-					...lease,
-				};
-				removed.push({
-					json: { memberKey: entry.memberKey, email: member?.email ?? null, reason: REMOVAL_TEXT[reason], sync },
-					pairedItem,
-				});
-			}
+			emit(diff.changes, [...diff.leftByStatus, ...confirmed.removals, ...audienceChanged], syncName, audienceId, lease, pairedItem);
 		} catch (error) {
 			const failure =
 				error instanceof SelectionError

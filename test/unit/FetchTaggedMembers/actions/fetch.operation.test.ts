@@ -244,3 +244,39 @@ describe('a garbled Mailchimp answer stops the node; it never removes', () => {
 		mailchimp.state.tagMember(AUDIENCE, String(members[0].json.email), { add: ['VIP'] });
 	});
 });
+
+describe('Only These Members (a webhook names a member)', () => {
+	it('emits only the named member, against the same ledger, and removes nobody else; in "all" mode only the named selected ones', async () => {
+		const [first] = await runFetch();
+		await writeLedger(first);
+		const [a, b] = first.map((item) => String(item.json.email));
+		// Changes Mailchimp has for others (never named) stay for the daily run.
+		mailchimp.state.updateMember(AUDIENCE, b, { merge_fields: { FNAME: 'Other' } });
+		mailchimp.state.deletePermanently(AUDIENCE, String(first[2].json.email));
+
+		const unchanged = await runFetch({ parameters: { options: { onlyMembers: a } } });
+		expect(unchanged.map((out) => out.length)).toEqual([0, 0]);
+
+		mailchimp.state.updateMember(AUDIENCE, a, { merge_fields: { FNAME: 'Renamed' } });
+		const [changed, none] = await runFetch({ parameters: { options: { onlyMembers: [a] } }, items: [{ json: { token: 'lease-1' } }] });
+		expect(changed.map((item) => [item.json.email, syncOf(item).change, syncOf(item).lease])).toEqual([[a, 'changed', 'lease-1']]);
+		expect(syncOf(changed[0]).hubContactId).toBe(`hub-${String(syncOf(first[0]).memberKey)}`);
+		expect(none).toEqual([]);
+
+		mailchimp.state.setStatus(AUDIENCE, a, 'unsubscribed');
+		const [, removed] = await runFetch({ parameters: { options: { onlyMembers: `${a}, ${b}` } } });
+		expect(removed.map((item) => [item.json.email, syncOf(item).reason])).toEqual([[a, 'unsubscribed']]);
+
+		const [all] = await runFetch({ parameters: { output: 'all', options: { onlyMembers: [a, b, 'nobody@example.com'] } } });
+		expect(all.map((item) => item.json.email)).toEqual([b]);
+	});
+
+	it('refuses a value that is not emails or member IDs, and reads everyone when it is empty', async () => {
+		await expect(runFetch({ parameters: { options: { onlyMembers: { email: 'x' } } } })).rejects.toThrow('Only These Members must be email addresses or member IDs');
+		mailchimp.state.addMembers(AUDIENCE, [{ email_address: 'another@example.com', status: 'subscribed', merge_fields: { FNAME: 'Another' }, tags: ['VIP'] }]);
+		const [everyone] = await runFetch({ parameters: { options: { onlyMembers: '' } } });
+		const [selected] = await runFetch({ parameters: { output: 'all' } });
+		expect(everyone.length).toBeGreaterThan(0);
+		expect(everyone.map((item) => item.json.email)).toEqual(selected.map((item) => item.json.email));
+	});
+});
