@@ -24,7 +24,7 @@
  *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
  *                         [--workflow workflows/<file>.json] [--hub-concurrency n] [--results-dir bench/results | --no-results]
- *                         [--n8n server|execute] [--max-old-space <MB>]
+ *                         [--n8n server|execute] [--max-old-space <MB>] [--cpu-prof-dir <folder>]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
@@ -76,6 +76,8 @@ export interface SyncBenchOptions {
 	runner: 'server' | 'execute';
 	/** Caps n8n's heap (NODE_OPTIONS=--max-old-space-size) when set, in MB. */
 	maxOldSpaceMb?: number;
+	/** When set, n8n writes CPU profiles there (NODE_OPTIONS=--cpu-prof); timings then include the profiler. */
+	cpuProfileDir?: string;
 	log: (line: string) => void;
 }
 
@@ -124,6 +126,8 @@ export interface RunResult {
 	 * answering (they share one thread, so where they are slow they queue requests and add to n8n's waits).
 	 */
 	emulatorCpuSeconds: number;
+	/** CPU seconds of n8n and its task runner during the run (server runs: from the webhook call on). */
+	n8nCpuSeconds: number;
 	/** Set when `n8n execute` failed after the workflow had succeeded (printing a very large run). */
 	cliNote?: string;
 	memory: {
@@ -741,8 +745,14 @@ async function executionEnded(databaseFile: string, workflowId: string, afterId:
 	}
 }
 
-const n8nEnv = (options: SyncBenchOptions): Record<string, string> =>
-	options.maxOldSpaceMb ? { NODE_OPTIONS: `--max-old-space-size=${options.maxOldSpaceMb}` } : {};
+function n8nEnv(options: SyncBenchOptions): Record<string, string> {
+	const flags = [
+		...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : []),
+		// Where the time goes: n8n writes a CPU profile (chrome devtools .cpuprofile) per process when it exits.
+		...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+	];
+	return flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {};
+}
 
 async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: number): Promise<RunResult> {
 	const { n8n, options } = bench;
@@ -809,6 +819,7 @@ async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: nu
 		...(phase === 'b' ? { hubWritesPerChangedMember: changed > 0 ? round(hubWrites / changed, 3) : Number.NaN } : {}),
 		mailchimpRead: side.reads.read(),
 		emulatorCpuSeconds: round((cpu.user + cpu.system) / 1e6),
+		n8nCpuSeconds: round(memory.cpuSeconds),
 		memory: {
 			peakRssDuringRunMb: mb(Number.isFinite(stoppedAt) ? memory.peakGroupRssUntil(stoppedAt) : memory.peakGroupRss),
 			peakRssUntilSavedMb: mb(savedAt !== undefined ? memory.peakGroupRssUntil(savedAt) : memory.peakGroupRss),
@@ -1286,6 +1297,7 @@ export function printSyncReport(report: SyncBenchReport): void {
 			'RSS run MB': run.memory.peakRssDuringRunMb,
 			'RSS +save MB': run.memory.peakRssUntilSavedMb,
 			...(o.runner === 'execute' ? { 'RSS +print MB': run.memory.peakRssMb } : {}),
+			'n8n CPU s': run.n8nCpuSeconds,
 			'emulator CPU s': run.emulatorCpuSeconds,
 		})),
 	);
@@ -1346,6 +1358,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'no-results': { type: 'boolean' },
 			n8n: { type: 'string' },
 			'max-old-space': { type: 'string' },
+			'cpu-prof-dir': { type: 'string' },
 		},
 	});
 	const number = (value: unknown) => (typeof value === 'string' ? Number(value) : undefined);
@@ -1365,6 +1378,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 		options.runner = values.n8n;
 	}
 	if (values['max-old-space'] !== undefined) options.maxOldSpaceMb = number(values['max-old-space']);
+	if (typeof values['cpu-prof-dir'] === 'string') options.cpuProfileDir = path.resolve(values['cpu-prof-dir']);
 	if (typeof values.baseline === 'string') {
 		options.baseline = values.baseline === 'auto' ? 'auto' : values.baseline === 'off' ? false : Number(values.baseline);
 	}
