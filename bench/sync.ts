@@ -1257,7 +1257,7 @@ function summarise(report: SyncBenchReport): void {
 		ok(oursA) ? oursA.mailchimpRead.membersPerSecond >= GOALS.mailchimpMembersPerSecond : null,
 	);
 	const memory = (run: RunResult) =>
-		`${run.memory.peakRssUntilSavedMb} MB${run.memory.idleRssMb !== undefined ? ` (n8n idle ${run.memory.idleRssMb} MB)` : ''}`;
+		`${run.memory.peakRssUntilSavedMb} MB${run.memory.idleRssMb !== undefined ? ` (n8n idle ${run.memory.idleRssMb} MB, the run +${run.memory.peakRssUntilSavedMb - run.memory.idleRssMb} MB)` : ''}`;
 	target(
 		`First sync peak RSS at most ${GOALS.firstSyncPeakMb} MB, saving the execution included`,
 		ok(oursA) ? `ours ${memory(oursA)}${baseA ? `; baseline ${memory(baseA)}${star(baseA) ? ' (measured on its smaller audience)' : ''}` : ''}` : 'not measured',
