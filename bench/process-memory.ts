@@ -29,6 +29,12 @@ export interface MemoryReport {
 	peakHwmGroupSum: number;
 	/** Highest sampled group RSS at or before `at` (epoch ms). */
 	peakGroupRssUntil(at: number): number;
+	/**
+	 * CPU seconds (user + system) the group's processes used while sampled: the last reading of each
+	 * minus its first (a process that started meanwhile counts from zero). Less noisy than wall time on a
+	 * shared machine.
+	 */
+	cpuSeconds: number;
 }
 
 const KB = 1024;
@@ -44,6 +50,19 @@ function statusOf(pid: number): { rss: number; hwm: number } | undefined {
 		return undefined; // gone between listing and reading
 	}
 }
+
+/** User + system CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuTicksOf(pid: number): number | undefined {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		return Number(fields[11]) + Number(fields[12]);
+	} catch {
+		return undefined;
+	}
+}
+// Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform.
+const TICKS_PER_SECOND = 100;
 
 /** Process ids whose process group is `pgid` (field 5 of /proc/<pid>/stat). */
 function groupMembers(pgid: number): number[] {
@@ -69,6 +88,7 @@ function groupMembers(pgid: number): number[] {
 export function sampleProcessGroup(pid: () => number | undefined, intervalMs = 200): { stop(): MemoryReport } {
 	const samples: MemorySample[] = [];
 	const hwm = new Map<number, number>();
+	const cpu = new Map<number, { first: number; last: number }>();
 	let main: number | undefined;
 
 	const sample = () => {
@@ -83,6 +103,12 @@ export function sampleProcessGroup(pid: () => number | undefined, intervalMs = 2
 			groupRss += status.rss;
 			processes++;
 			hwm.set(member, Math.max(hwm.get(member) ?? 0, status.hwm));
+			const ticks = cpuTicksOf(member);
+			if (ticks !== undefined) {
+				const seen = cpu.get(member);
+				// A process first seen after the first sample started meanwhile: all its time is in the window.
+				cpu.set(member, { first: seen?.first ?? (samples.length === 0 ? ticks : 0), last: ticks });
+			}
 		}
 		if (processes > 0) samples.push({ at: Date.now(), groupRss, processes });
 	};
@@ -99,6 +125,7 @@ export function sampleProcessGroup(pid: () => number | undefined, intervalMs = 2
 				peakHwmMain: main === undefined ? 0 : (hwm.get(main) ?? 0),
 				peakHwmGroupSum: [...hwm.values()].reduce((sum, value) => sum + value, 0),
 				peakGroupRssUntil: peakUntil,
+				cpuSeconds: [...cpu.values()].reduce((total, { first, last }) => total + (last - first), 0) / TICKS_PER_SECOND,
 			};
 		},
 	};

@@ -549,7 +549,7 @@ export class N8nSuite {
 	 * Starts `n8n start` on a free loopback port and sets up its owner, so a test can use the REST API the
 	 * editor uses (for instance the credential test behind the editor's "Retry" / save button).
 	 */
-	async startServer(options: { timeoutMs?: number; ui?: boolean; env?: Record<string, string> } = {}): Promise<N8nServer> {
+	async startServer(options: { timeoutMs?: number; ui?: boolean; env?: Record<string, string>; setUpOwner?: boolean } = {}): Promise<N8nServer> {
 		const port = await freePort();
 		const env = this.env({
 			N8N_PORT: String(port),
@@ -594,8 +594,9 @@ export class N8nSuite {
 					resolve();
 				});
 			});
-		});
-		await server.setUpOwner();
+		}, child.pid);
+		// A later server on the same database finds its owner set up already (and then needs no REST call).
+		if (options.setUpOwner !== false) await server.setUpOwner();
 		return server;
 	}
 
@@ -761,6 +762,8 @@ export class N8nServer {
 	constructor(
 		readonly url: string,
 		readonly stop: () => Promise<void>,
+		/** The `n8n start` process (its task runner is in its process group): for memory readings. */
+		readonly pid?: number,
 	) {}
 
 	async setUpOwner(): Promise<void> {

@@ -19,6 +19,15 @@ export interface FaultConfig {
 	latencyMs: number;
 	/** Uniform extra latency in [0, jitterMs). */
 	jitterMs: number;
+	/**
+	 * When true, the latency is the whole time to an answer, the emulator's own work included: the request
+	 * is carried out at once and its answer waits out the rest of the latency. A real API does its work on
+	 * many machines in parallel, while this emulator does it on one thread after the other; with the default
+	 * (false: wait, then work) concurrent requests queue behind each other's work, and a benchmark would
+	 * time the emulator. Answers, faults and counters are the same either way; only when a change becomes
+	 * visible differs (before its answer, as it can with a real API).
+	 */
+	latencyCoversWork?: boolean;
 	/** Shares in [0, 1] of requests answered with that fault instead of the real answer. */
 	rate429: number;
 	rate5xx: number;
@@ -58,6 +67,7 @@ export interface FaultConfig {
 export const NO_FAULTS: FaultConfig = {
 	latencyMs: 0,
 	jitterMs: 0,
+	latencyCoversWork: false,
 	rate429: 0,
 	rate5xx: 0,
 	rate403NoBody: 0,
@@ -235,6 +245,7 @@ export async function startEmulator(
 	server.keepAliveTimeout = 30_000;
 
 	async function handle(req: http.IncomingMessage, res: http.ServerResponse, rawBody: string) {
+		const arrived = Date.now();
 		const url = new URL(req.url ?? '/', 'http://emulator');
 		const request: EmulatorRequest = {
 			method: req.method ?? 'GET',
@@ -259,21 +270,35 @@ export async function startEmulator(
 			count(request.route);
 			const early = options.before?.(request);
 			if (early) return send(res, early);
+			const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
+			// Latency first, or (latencyCoversWork) the work first and the answer at the latency's end.
+			const waitOut = async () => {
+				const rest = arrived + delay - Date.now();
+				if (rest > 0) await sleep(rest);
+			};
+			const reply = async (answer: EmulatorResponse) => {
+				await waitOut();
+				send(res, answer);
+			};
 			try {
-				const fault = await applyFaults(request, res);
+				if (!faults.latencyCoversWork) await waitOut();
+				const fault = await applyFaults(request, res, reply, waitOut);
 				if (res.writableEnded || res.destroyed) return;
-				if (hit === undefined) return send(res, options.notFound(request));
-				if (hit === 'method') return send(res, options.methodNotAllowed(request));
+				if (hit === undefined) return await reply(options.notFound(request));
+				if (hit === 'method') return await reply(options.methodNotAllowed(request));
 				request.params = hit.params;
-				if (fault === 'html' || fault === 'empty' || fault === 'malformed') return send(res, await garble(fault, request, hit.route.handler));
+				if (fault === 'html' || fault === 'empty' || fault === 'malformed') return await reply(await garble(fault, request, hit.route.handler));
 				const answer = await hit.route.handler(request);
 				if (fault && answer.status >= 200 && answer.status < 300) {
 					// The request was carried out; only its answer is lost.
 					count(`fault ${fault}`);
-					if (fault === 'applied drop') return dropConnection(res);
-					return send(res, options.appliedFaultBody?.() ?? options.faultBody(500));
+					if (fault === 'applied drop') {
+						await waitOut();
+						return dropConnection(res);
+					}
+					return await reply(options.appliedFaultBody?.() ?? options.faultBody(500));
 				}
-				send(res, answer);
+				await reply(answer);
 			} finally {
 				options.after?.(request);
 			}
@@ -317,30 +342,31 @@ export async function startEmulator(
 	async function applyFaults(
 		request: EmulatorRequest,
 		res: http.ServerResponse,
+		reply: (answer: EmulatorResponse) => Promise<void>,
+		waitOut: () => Promise<void>,
 	): Promise<GarbledKind | 'applied 500' | 'applied drop' | undefined> {
-		const delay = faults.latencyMs + (faults.jitterMs > 0 ? Math.random() * faults.jitterMs : 0);
-		if (delay > 0) await sleep(delay);
 		if (faults.routeFilter && !new RegExp(faults.routeFilter).test(request.route ?? '')) return undefined;
 		const dice = roll();
 		let edge = faults.dropRate;
 		if (dice < edge) {
 			count('fault drop');
+			await waitOut();
 			dropConnection(res);
 			return undefined;
 		}
 		if (dice < (edge += faults.rate429)) {
 			count('fault 429');
-			send(res, options.faultBody(429));
+			await reply(options.faultBody(429));
 			return undefined;
 		}
 		if (dice < (edge += faults.rate5xx)) {
 			count('fault 5xx');
-			send(res, options.faultBody(503));
+			await reply(options.faultBody(503));
 			return undefined;
 		}
 		if (dice < (edge += faults.rate403NoBody)) {
 			count('fault 403');
-			send(res, { status: 403 });
+			await reply({ status: 403 });
 			return undefined;
 		}
 		for (const [kind, rate] of [

@@ -516,6 +516,29 @@ describe('Mailchimp emulator: connection limit and faults', () => {
 		expect(em.state.account(harbour.accountId)!.inFlight).toBe(0);
 	});
 
+	it('with latencyCoversWork, answers and faults still come at the latency, the work done within it', async () => {
+		const a = clientFor(em, { apiKey: harbour.apiKey });
+		em.faults.latencyMs = 200;
+		em.faults.latencyCoversWork = true;
+		const timed = async (call: () => Promise<unknown>) => {
+			const started = Date.now();
+			const outcome = await call().then(
+				() => 'answered',
+				(error: { status?: number }) => error.status,
+			);
+			return { outcome, ms: Date.now() - started };
+		};
+		const answered = await timed(() => a.ping.get());
+		expect(answered.outcome).toBe('answered');
+		expect(answered.ms).toBeGreaterThanOrEqual(190);
+		em.faults.rate429 = 1;
+		const refused = await timed(() => a.ping.get());
+		expect(refused.outcome).toBe(429);
+		expect(refused.ms).toBeGreaterThanOrEqual(190);
+		expect(em.counters.get('fault 429')).toBe(1);
+		expect(em.state.account(harbour.accountId)!.inFlight).toBe(0);
+	});
+
 	it('injects 429, 5xx, body-less 403 and dropped connections, only on the routes asked for, and counts them', async () => {
 		const a = clientFor(em, { apiKey: harbour.apiKey });
 		const setFaults = (faults: Record<string, unknown>) => http(em, 'PUT', '/_control/faults', { body: faults });
