@@ -3,15 +3,12 @@
  * Hub emulator and whose store is a temp SQLite file; items as Map Fields' Valid output (before
  * Upsert) or Upsert Hub Contact's Done output (after it) carry them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { IDataObject, INodeExecutionData, NodeExecutionHint } from 'n8n-workflow';
 
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { ApplyConsent } from '../../../nodes/ApplyConsent/ApplyConsent.node';
-import { closeAllSyncStores, openSyncStore, type SyncStore } from '../../../nodes/shared/store';
 import type { HubEmulator } from '../../emulators/hub';
+import { tempStore as sharedTempStore, type StoreDir } from '../helpers/hubAndStore';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 export const AUDIENCE = 'aud0consent';
@@ -60,24 +57,8 @@ export function upsertedItem(
 	};
 }
 
-export interface StoreDir {
-	path: string;
-	open(): Promise<SyncStore>;
-	cleanup(): Promise<void>;
-}
-
-export function tempStore(): StoreDir {
-	const dir = mkdtempSync(join(tmpdir(), 'hub-sync-consent-'));
-	const path = join(dir, 'store.sqlite');
-	return {
-		path,
-		open: async () => await openSyncStore({ kind: 'sqlite', path }),
-		async cleanup() {
-			await closeAllSyncStores();
-			rmSync(dir, { recursive: true, force: true });
-		},
-	};
-}
+export type { StoreDir } from '../helpers/hubAndStore';
+export const tempStore = (): StoreDir => sharedTempStore('hub-sync-consent-');
 
 export interface RunOptions {
 	position?: 'before' | 'after';

@@ -5,22 +5,16 @@
  */
 import type { INodeExecutionData } from 'n8n-workflow';
 
-import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
-import { AUDIENCE, HUB_KEY, SYNC, consentOf, keyOf, memberItem, runNode, tempStore, upsertedItem, type MemberSpec, type StoreDir } from './harness';
+import type { HubEmulator } from '../../emulators/hub';
+import { useHubAndStore } from '../helpers/hubAndStore';
+import { AUDIENCE, HUB_KEY, SYNC, consentOf, keyOf, memberItem, runNode, upsertedItem, type MemberSpec, type StoreDir } from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
-
-beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+useHubAndStore({ accounts: [HUB_KEY] }, (h, s) => {
+	hub = h;
+	store = s;
 });
-afterAll(async () => hub?.close());
-beforeEach(() => {
-	hub.reset();
-	hub.counters.clear();
-	store = tempStore();
-});
-afterEach(async () => store.cleanup());
 
 const preview = (item: INodeExecutionData): INodeExecutionData => ({ json: { ...item.json, sync: { ...(item.json.sync as object), preview: true } } });
 const messages = () => hub.account(HUB_KEY.accountId).messages.size;

@@ -3,15 +3,13 @@
  * the Hub emulator and whose store is a temp SQLite file; items shaped like Map Fields' Valid output
  * and Fetch Tagged Members' Removed output; counts of the Hub's write requests.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse, INodeExecutionData } from 'n8n-workflow';
 
 import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { UpsertHubContact } from '../../../nodes/UpsertHubContact/UpsertHubContact.node';
-import { closeAllSyncStores, openSyncStore, type LedgerEntry } from '../../../nodes/shared/store';
+import { openSyncStore, type LedgerEntry } from '../../../nodes/shared/store';
 import type { HubEmulator } from '../../emulators/hub';
+import { tempStore as sharedTempStore, type StoreDir } from '../helpers/hubAndStore';
 import { fakeExecuteContext, type FakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 export const AUDIENCE = 'aud0upsert';
@@ -108,21 +106,8 @@ export function invalidItem(
 	};
 }
 
-export interface StoreDir {
-	path: string;
-	cleanup(): Promise<void>;
-}
-
-export function tempStore(): StoreDir {
-	const dir = mkdtempSync(join(tmpdir(), 'hub-sync-upsert-'));
-	return {
-		path: join(dir, 'store.sqlite'),
-		async cleanup() {
-			await closeAllSyncStores();
-			rmSync(dir, { recursive: true, force: true });
-		},
-	};
-}
+export type { StoreDir } from '../helpers/hubAndStore';
+export const tempStore = (): StoreDir => sharedTempStore('hub-sync-upsert-');
 
 export async function ledgerOf(storePath: string, audienceId = AUDIENCE): Promise<Map<string, LedgerEntry>> {
 	const store = await openSyncStore({ kind: 'sqlite', path: storePath });

@@ -6,23 +6,17 @@
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import { openSyncStore, type SyncStore } from '../../../nodes/shared/store';
-import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
+import type { HubEmulator } from '../../emulators/hub';
+import { useHubAndStore } from '../helpers/hubAndStore';
 import type { HubAccount } from '../../emulators/hub-state';
-import { HUB_KEY, hubOf, invalidItem, ledgerOf, memberItem, removedItem, runNode, tempStore, totalWrites, type StoreDir } from './harness';
+import { HUB_KEY, hubOf, invalidItem, ledgerOf, memberItem, removedItem, runNode, totalWrites, type StoreDir } from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
-
-beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+useHubAndStore({ accounts: [HUB_KEY] }, (h, s) => {
+	hub = h;
+	store = s;
 });
-afterAll(async () => hub?.close());
-beforeEach(() => {
-	hub.reset();
-	hub.counters.clear();
-	store = tempStore();
-});
-afterEach(async () => store.cleanup());
 
 const account = (): HubAccount => hub.account(HUB_KEY.accountId);
 const contactOf = (phone: string) => {

@@ -7,24 +7,18 @@ import type { INodeExecutionData } from 'n8n-workflow';
 
 import { PreviewHubClient, previewStore } from '../../../nodes/shared/preview';
 import { openSyncStore, type SyncStore } from '../../../nodes/shared/store';
-import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
+import type { HubEmulator } from '../../emulators/hub';
+import { useHubAndStore } from '../helpers/hubAndStore';
 import { hubContext } from '../helpers/hubContext';
 import { createHubClient } from '../../../nodes/shared/transport/hub';
-import { AUDIENCE, HUB_KEY, hubOf, invalidItem, keyOf, ledgerOf, memberItem, removedItem, runNode, tempStore, totalWrites, type StoreDir } from './harness';
+import { AUDIENCE, HUB_KEY, hubOf, invalidItem, keyOf, ledgerOf, memberItem, removedItem, runNode, totalWrites, type StoreDir } from './harness';
 
 let hub: HubEmulator;
 let store: StoreDir;
-
-beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+useHubAndStore({ accounts: [HUB_KEY] }, (h, s) => {
+	hub = h;
+	store = s;
 });
-afterAll(async () => hub?.close());
-beforeEach(() => {
-	hub.reset();
-	hub.counters.clear();
-	store = tempStore();
-});
-afterEach(async () => store.cleanup());
 
 const syncStore = (): Promise<SyncStore> => openSyncStore({ kind: 'sqlite', path: store.path });
 const preview = (item: INodeExecutionData): INodeExecutionData => ({ json: { ...item.json, sync: { ...(item.json.sync as object), preview: true } } });
