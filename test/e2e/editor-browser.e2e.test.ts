@@ -205,14 +205,34 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await page.waitForTimeout(500); // the zoom animates
 		await session.screenshot('canvas');
 		const names = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-name')));
-		for (const name of ['Acquire Sync Lock', 'Fetch Tagged Members', 'Map Fields', 'Apply Consent', 'Upsert Hub Contact', 'Send Confirmations', 'Release Sync Lock']) {
-			expect(names).toContain(name);
+		const template = JSON.parse(readFileSync(path.join(REPO_ROOT, SYNC_TEMPLATE), 'utf8')) as WorkflowFixture;
+		const sticky = (n: { type: string }) => n.type.endsWith('stickyNote');
+		// Every node and sticky note of the template is on the canvas, so the check below measures all of them.
+		expect([...names].sort()).toEqual(template.nodes.filter((n) => !sticky(n)).map((n) => n.name).sort());
+		const geometry = await canvasGeometry(page);
+		expect(geometry.stickies).toHaveLength(template.nodes.filter(sticky).length);
+		// The three triggers stand together left of Acquire Sync Lock, one above the other; the optional notify
+		// chain continues Release's line to the right.
+		const box = (name: string) => geometry.nodes.find((n) => n.name === name)!;
+		const centre = (b: { left: number; right: number }) => (b.left + b.right) / 2; // names are centred under the box
+		const triggers = ['Start Sync Now', 'Every 24 Hours', 'Preview Sync'].map(box);
+		for (const trigger of triggers) {
+			expect({ trigger: trigger.name, inColumn: Math.abs(centre(trigger) - centre(triggers[0])) <= 2 }).toEqual({ trigger: trigger.name, inColumn: true });
+			expect(trigger.extent.right).toBeLessThan(box('Acquire Sync Lock').left);
+		}
+		let previous = box('Release Sync Lock');
+		for (const name of ['Email the Result', 'Did the Sync Fail?', 'Stop: Sync Failed']) {
+			// Clear of the node before it, its outputs' labels and "+" included.
+			expect({ name, after: previous.name, clear: box(name).left > previous.extent.right }).toEqual({ name, after: previous.name, clear: true });
+			// In line: the node's box starts level with Release's (its name under it may take more lines).
+			expect({ name, level: Math.abs(box(name).top - box('Release Sync Lock').top) <= 2 }).toEqual({ name, level: true });
+			previous = box(name);
 		}
 		// (#10) Measured on the rendered canvas: the wires into Collect Results come in the order of the nodes they
 		// leave, and nothing crosses, runs through a node or covers one, apart from the two crossings n8n's
 		// execution order forces: a branch that must run first has to sit higher (see the template's unit test),
 		// so the wire of the upper output (Members, Valid) goes down past the one of the lower (Removed, Invalid).
-		expect(layoutProblems(await canvasGeometry(page))).toEqual([
+		expect(layoutProblems(geometry)).toEqual([
 			'wires cross: Fetch Tagged Members → Map Fields and Fetch Tagged Members → Remove From Hub',
 			'wires cross: Map Fields → Apply Consent and Map Fields → Remove Invalid From Hub',
 		]);
@@ -512,7 +532,10 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 			await sentence.waitFor();
 			// The newcomer would be created and sent its confirmation; the members without a mobile are invalid as in every run.
 			const invalid = dataset.accounts[0].lists[0].members!.filter((m) => m.status === 'subscribed' && m.tags?.includes(TAG)).length - expectedMembers.length;
-			expect(await sentence.textContent()).toContain(`nothing written: success (would-create 1, ${invalid > 0 ? `invalid ${invalid}, ` : ''}messages 1, credits 1)`);
+			// Release lists the counts in the order their items reach it (Collect Results' inputs, ordered by the
+			// canvas), so the sentence is compared count by count.
+			const summary = /nothing written: success \((.*)\)/.exec((await sentence.textContent()) ?? '');
+			expect(summary?.[1].split(', ').sort()).toEqual(['credits 1', ...(invalid > 0 ? [`invalid ${invalid}`] : []), 'messages 1', 'would-create 1']);
 			// For the README's picture: the summary as JSON, where the whole sentence is in view.
 			await panel().locator('[data-test-id="output-panel"]').getByText('JSON', { exact: true }).first().click();
 			await panel().locator('[data-test-id="output-panel"]').getByText(/"would-create"/).first().waitFor();

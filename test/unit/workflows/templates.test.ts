@@ -102,4 +102,16 @@ describe('the sync template', () => {
 		const sorted = [...heights].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 		expect(heights).toEqual(sorted);
 	});
+
+	it('stands the three triggers in one column left of Acquire, and the notify chain in line right of Release (#10)', () => {
+		// The browser test measures the rendered canvas; this says where the nodes belong, without a browser.
+		const triggers = Object.entries(template.connections).filter(([, { main }]) => main[0]?.some((c) => c.node === 'Acquire Sync Lock')).map(([name]) => name);
+		expect(triggers.sort()).toEqual(['Every 24 Hours', 'Preview Sync', 'Start Sync Now']);
+		for (const name of triggers) expect({ name, x: node(name).position[0] }).toEqual({ name, x: node('Start Sync Now').position[0] });
+		expect(node('Start Sync Now').position[0]).toBeLessThan(node('Acquire Sync Lock').position[0]);
+		const chain = ['Release Sync Lock', 'Email the Result', 'Did the Sync Fail?', 'Stop: Sync Failed'];
+		for (const name of chain) expect({ name, y: node(name).position[1] }).toEqual({ name, y: node('Release Sync Lock').position[1] });
+		const xs = chain.map((name) => node(name).position[0]);
+		expect(xs).toEqual([...xs].sort((a, b) => a - b));
+	});
 });
