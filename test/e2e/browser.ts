@@ -97,6 +97,17 @@ interface NodeBox extends Box {
 	extent: Box;
 }
 
+/*
+ * canvasGeometry's function runs in the page (page.evaluate), where the DOM is; the tests compile without the
+ * DOM library (its globals clash with Node's), so the few DOM names it uses are declared here, loosely.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+declare const Node: { TEXT_NODE: number };
+type DOMRect = { left: number; top: number; right: number; bottom: number; width: number };
+type SVGPathElement = any;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
 /** What the canvas shows, measured in the page: node footprints (box and name), sticky notes, wires. */
 export interface CanvasGeometry {
 	nodes: NodeBox[];

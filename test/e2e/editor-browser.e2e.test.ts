@@ -206,7 +206,7 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 		await session.screenshot('canvas');
 		const names = await page.locator('[data-test-id="canvas-node"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-name')));
 		const template = JSON.parse(readFileSync(path.join(REPO_ROOT, SYNC_TEMPLATE), 'utf8')) as WorkflowFixture;
-		const sticky = (n: { type: string }) => n.type.endsWith('stickyNote');
+		const sticky = (n: Record<string, unknown>) => String(n.type).endsWith('stickyNote');
 		// Every node and sticky note of the template is on the canvas, so the check below measures all of them.
 		expect([...names].sort()).toEqual(template.nodes.filter((n) => !sticky(n)).map((n) => n.name).sort());
 		const geometry = await canvasGeometry(page);
@@ -245,8 +245,8 @@ describe('a new user sets the sync up in the real editor and runs it', () => {
 				const created = await server.rest('POST', '/rest/workflows', { name: template.name, nodes: template.nodes, connections: template.connections, settings: template.settings ?? {} });
 				expect(created.status).toBe(200);
 				await page.goto(`${server.url}/workflow/${(created.body as { data: { id: string } }).data.id}`);
-				const last = template.nodes.filter((n) => !n.type.endsWith('stickyNote')).pop()!;
-				await canvasNode(last.name).waitFor();
+				const last = template.nodes.filter((n) => !String(n.type).endsWith('stickyNote')).pop()!;
+				await canvasNode(String(last.name)).waitFor();
 				await page.locator('[data-test-id="zoom-to-fit"]').click();
 				await page.waitForTimeout(500); // the zoom animates
 				await session.screenshot(`canvas-${file.replace(/\.json$/, '')}`);
