@@ -504,11 +504,15 @@ function emptyWorkflow(): WorkflowFixture {
 }
 
 /**
- * For server runs: the workflow's Manual Trigger becomes a Webhook of the same name (so its connections
- * stay), answered at once; schedule triggers go, so an activated workflow runs only when the bench calls.
+ * For server runs: the workflow's first Manual Trigger (the one `n8n execute` and a click on "Execute
+ * workflow" start: Start Sync Now in the template) becomes a Webhook of the same name (so its connections
+ * and the expressions naming it stay), answered at once; other manual triggers (Preview Sync) stay as they
+ * are, since expressions ask whether they ran; schedule triggers go, so an activated workflow runs only when
+ * the bench calls.
  */
 function startedByWebhook(workflow: WorkflowFixture, webhookPath: string): WorkflowFixture {
 	const nodes = workflow.nodes as Array<Record<string, unknown> & { name: string; type: string }>;
+	const start = nodes.find((node) => node.type === 'n8n-nodes-base.manualTrigger');
 	const dropped = new Set(nodes.filter((node) => node.type === 'n8n-nodes-base.scheduleTrigger').map((node) => node.name));
 	const connections = Object.fromEntries(Object.entries(workflow.connections as Record<string, unknown>).filter(([from]) => !dropped.has(from)));
 	return {
@@ -516,7 +520,7 @@ function startedByWebhook(workflow: WorkflowFixture, webhookPath: string): Workf
 		nodes: nodes
 			.filter((node) => !dropped.has(node.name))
 			.map((node) =>
-				node.type === 'n8n-nodes-base.manualTrigger'
+				node === start
 					? {
 							...node,
 							type: 'n8n-nodes-base.webhook',
