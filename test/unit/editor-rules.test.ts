@@ -53,8 +53,17 @@ describe.each(descriptions)('%s in the editor', (_name, description) => {
 
 	it('names its outputs apart from the Error output n8n adds under "On Error: continue (using error output)"', () => {
 		// Upsert and Remove showed "Done / Error / Error" on the canvas (issue 8, #6).
-		const names = [...((description.outputNames as string[] | undefined) ?? []), 'Error'];
-		expect(names.filter((name, i) => names.indexOf(name) !== i)).toEqual([]);
+		// A node whose outputs depend on its operation (Apply Consent) gives them as an expression holding one
+		// JSON list per operation: each list is checked (Handle Reply showed "Error / Error", issue 8).
+		const lists =
+			typeof description.outputs === 'string'
+				? [...description.outputs.matchAll(/\[\{.*?\}\]/g)].map((m) => (JSON.parse(m[0]) as Array<{ displayName: string }>).map((o) => o.displayName))
+				: [(description.outputNames as string[] | undefined) ?? []];
+		expect(lists.length).toBeGreaterThan(0);
+		for (const list of lists) {
+			const names = [...list, 'Error'];
+			expect(names.filter((name, i) => names.indexOf(name) !== i)).toEqual([]);
+		}
 	});
 
 	it('shows every parameter: none is named by the "show" condition of a parameter the credentials depend on', () => {

@@ -46,8 +46,11 @@ import {
 	type TextPreset,
 } from '../helpers/texts';
 
-/** The outputs of this operation, in order. */
-export const outputNames = ['Continue', 'Awaiting Reply', 'Skipped', 'Error'];
+/**
+ * The outputs of this operation, in order. Items whose message or member check failed go to Not Sent, not to
+ * an output called Error: n8n adds its own Error output under "On Error: continue (using error output)".
+ */
+export const outputNames = ['Continue', 'Awaiting Reply', 'Skipped', 'Not Sent'];
 /** Ledger entries written per store call. */
 const LEDGER_BATCH = 1000;
 const CONTINUE = 0;

@@ -32,8 +32,8 @@ import type { ConsentRecord, SyncStore } from '../../shared/store';
 import { createHubClient, type HubClient } from '../../shared/transport/hub';
 import type { MailchimpClient, MailchimpMember } from '../../shared/transport/mailchimp';
 
-/** The outputs of this operation, in order. */
-export const outputNames = ['Confirmed', 'Done', 'Error'];
+/** The outputs of this operation, in order (Not Handled, not Error: n8n adds its own Error output, see apply). */
+export const outputNames = ['Confirmed', 'Done', 'Not Handled'];
 
 const show = { operation: ['handleReply'] };
 
