@@ -91,6 +91,9 @@ describe('the sync template notifies by email when switched on', () => {
 	it('says the audience, outcome, counts, credits, error and local times', () => {
 		const { subject, text } = node(EMAIL).parameters as { subject: string; text: string };
 		expect(subject).toContain("$json.outcome === 'failed' ? 'FAILED'");
+		// A preview's email says so first: its counts are what a sync would do, nothing was written.
+		expect(subject.startsWith("={{ $json.preview ? 'Preview (nothing written) ' : '' }}")).toBe(true);
+		expect(text.startsWith("={{ $json.preview ? 'PREVIEW: nothing was written")).toBe(true);
 		for (const label of ['Created', 'Updated', 'Unchanged', 'Removed', 'Invalid', 'Errors', 'Credits spent', 'All counts', 'Started', 'Finished']) {
 			expect(text).toMatch(new RegExp(`\\n${label}: \\{\\{`));
 		}
