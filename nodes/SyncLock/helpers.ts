@@ -34,9 +34,43 @@ export function runJson(run: RunRecord): IDataObject {
 }
 
 /** "new 3, changed 1, errors 2", or "nothing" for an empty run. */
+/**
+ * The order counts are told in, whatever order the items arrived in (Collect Results' inputs follow the
+ * canvas, not the story): what was written, then what was left, then what went wrong, then the cost.
+ * A preview's would-… kinds stand beside their real ones; kinds not named here follow, alphabetically.
+ */
+const COUNT_ORDER = [
+	'created',
+	'would-create',
+	'updated',
+	'would-update',
+	'unchanged',
+	'removed-from-list',
+	'would-remove-from-list',
+	'unsubscribed',
+	'would-unsubscribe',
+	'deleted',
+	'would-delete',
+	'kept',
+	'invalid',
+	'awaiting-reply',
+	'consent-skipped',
+	'consent-opted-out',
+	'consent-declined',
+	'errors',
+	'messages',
+	'credits',
+];
+
+function countRank(kind: string): number {
+	const at = COUNT_ORDER.indexOf(kind);
+	return at === -1 ? COUNT_ORDER.length : at;
+}
+
 export function describeCounts(counts: Record<string, number>): string {
 	const parts = Object.entries(counts)
 		.filter(([, n]) => n > 0)
+		.sort(([a], [b]) => countRank(a) - countRank(b) || a.localeCompare(b))
 		.map(([kind, n]) => `${kind} ${n}`);
 	return parts.length ? parts.join(', ') : 'nothing';
 }

@@ -1,4 +1,4 @@
-import { summariseItems } from '../../../nodes/SyncLock/helpers';
+import { describeCounts, summariseItems } from '../../../nodes/SyncLock/helpers';
 
 describe('summariseItems', () => {
 	const lease = { json: { lockName: 'aud1', runId: 'r1', token: 't1', expiresAt: 'later' } };
@@ -69,5 +69,19 @@ describe('summariseItems', () => {
 		expect(summary).toEqual({ outcome: 'failed', counts: { created: 1, errors: 2 }, errorSummary: 'The run failed: Guard refused. 2 items failed: Guard refused; Other' });
 		// An explicit outcome still wins.
 		expect(summariseItems([{ json: { error: 'Guard refused', fatal: true } }], 'sync.result', 'partial', '').outcome).toBe('partial');
+	});
+});
+
+describe('describeCounts', () => {
+	it('tells the counts in one order, whatever order the items arrived in', () => {
+		const arrived = { invalid: 2, errors: 1, 'zz-new-kind': 3, updated: 4, created: 5, credits: 7, messages: 6, 'removed-from-list': 1 };
+		expect(describeCounts(arrived)).toBe('created 5, updated 4, removed-from-list 1, invalid 2, errors 1, messages 6, credits 7, zz-new-kind 3');
+		const reversed = Object.fromEntries(Object.entries(arrived).reverse());
+		expect(describeCounts(reversed)).toBe(describeCounts(arrived));
+	});
+
+	it("puts a preview's would-… counts beside their real kinds, and leaves out zeros", () => {
+		expect(describeCounts({ invalid: 2, 'would-create': 21, credits: 20, messages: 20, unchanged: 0 })).toBe('would-create 21, invalid 2, messages 20, credits 20');
+		expect(describeCounts({})).toBe('nothing');
 	});
 });
