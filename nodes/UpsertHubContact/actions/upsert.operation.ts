@@ -22,7 +22,7 @@ import {
 } from '../../shared/transport/hub';
 import { contactsById, lookupNumbers } from '../helpers/hub';
 import { changeListInBatches, runHubJobs, uniqueInputs } from '../helpers/jobs';
-import { SOURCE_VALUE, ensureIdentity, inList, memberKeyOn, type SyncIdentity } from '../helpers/identity';
+import { SOURCE_VALUE, ensureIdentity, inList, memberKeyOn, settledInOrder, type SyncIdentity } from '../helpers/identity';
 import {
 	MemberProblem,
 	Outcomes,
@@ -68,18 +68,21 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const lease = new RunLease(store, RunLease.tokenOf(items, this.getNode()), this.getNode());
 	const client = await hubClientFor(this, items);
 	await lease.check();
-	const identity = await ensureIdentity(
-		client,
-		this.getNode(),
-		listName,
-		inputs.some((input) => input.contact.email !== undefined),
-	);
 	const limit = pLimit(concurrency);
-	const { byPhone, authorised } = await lookupNumbers(
-		client,
-		inputs.map((input) => input.contact.phone),
-		limit,
-	);
+	// The list and fields, and the numbers' contacts and blacklist, need nothing of each other: read side by side.
+	const [identity, { byPhone, authorised }] = await settledInOrder([
+		ensureIdentity(
+			client,
+			this.getNode(),
+			listName,
+			inputs.some((input) => input.contact.email !== undefined),
+		),
+		lookupNumbers(
+			client,
+			inputs.map((input) => input.contact.phone),
+			limit,
+		),
+	] as const);
 	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
 	// Every opt-out seen is remembered; a number that ever opted out is written UNSUBSCRIBED even if
 	// the Hub forgot it (CONTRACT §2).

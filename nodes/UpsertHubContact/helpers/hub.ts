@@ -26,14 +26,21 @@ export async function lookupNumbers(
 ): Promise<{ byPhone: Map<string, HubContact[]>; authorised: Map<string, boolean> }> {
 	const byPhone = new Map<string, HubContact[]>();
 	const authorised = new Map<string, boolean>();
+	// The contacts and the blacklist of a batch are two requests that need nothing of each other: each
+	// takes its own place in the pool.
 	await Promise.all(
-		chunks([...new Set(phones)], NUMBER_BATCH).map((batch) =>
+		chunks([...new Set(phones)], NUMBER_BATCH).flatMap((batch) => [
 			limit(async () => {
 				for (const [phone, contacts] of await client.findContactsByPhone(batch)) byPhone.set(phone, contacts);
-				if (!withAuthorisation) return;
-				for (const [phone, ok] of await client.checkAuthorised(batch)) authorised.set(phone, ok);
 			}),
-		),
+			...(withAuthorisation
+				? [
+						limit(async () => {
+							for (const [phone, ok] of await client.checkAuthorised(batch)) authorised.set(phone, ok);
+						}),
+					]
+				: []),
+		]),
 	);
 	return { byPhone, authorised };
 }

@@ -40,18 +40,29 @@ function checkField(node: INode, field: HubCustomField, wanted: HubCustomFieldIn
 
 /** Finds the list and the custom fields, creating those that are missing (first run). */
 export async function ensureIdentity(client: HubClient, node: INode, listName: string, withEmail: boolean): Promise<SyncIdentity> {
-	const list = await client.ensureList(listName);
-	const source = await client.ensureCustomField(SOURCE_FIELD);
+	// Four independent look-ups (each creates what is missing): side by side, then judged in a fixed
+	// order, so the error reported does not depend on which answer came first.
+	const [list, source, memberId, email] = await settledInOrder([
+		client.ensureList(listName),
+		client.ensureCustomField(SOURCE_FIELD),
+		client.ensureCustomField(MEMBER_ID_FIELD),
+		withEmail ? client.ensureCustomField(EMAIL_FIELD) : Promise.resolve(undefined),
+	] as const);
 	checkField(node, source, SOURCE_FIELD, ['TEXT'], SOURCE_VALUE.length);
-	const memberId = await client.ensureCustomField(MEMBER_ID_FIELD);
 	// Mailchimp's contact ids and member ids are 32 characters or fewer.
 	checkField(node, memberId, MEMBER_ID_FIELD, ['TEXT'], 32);
-	let email: HubCustomField | undefined;
-	if (withEmail) {
-		email = await client.ensureCustomField(EMAIL_FIELD);
-		checkField(node, email, EMAIL_FIELD, ['EMAIL', 'TEXT'], 1);
-	}
+	if (email) checkField(node, email, EMAIL_FIELD, ['EMAIL', 'TEXT'], 1);
 	return { list, source, memberId, email };
+}
+
+/**
+ * Waits for all, then throws the first failure in the order given (not the first to arrive), so
+ * nothing is left running behind an error and the error does not depend on timing.
+ */
+export async function settledInOrder<T extends readonly unknown[]>(work: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+	const settled = await Promise.allSettled(work);
+	for (const result of settled) if (result.status === 'rejected') throw result.reason;
+	return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 /** For removals: nothing is created; what does not exist marks no contact. */
