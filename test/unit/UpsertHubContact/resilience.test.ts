@@ -9,7 +9,8 @@ jest.mock('n8n-workflow', () => ({ ...jest.requireActual('n8n-workflow'), sleep:
 
 import { HubUnavailableError } from '../../../nodes/shared/transport/hub';
 import { openSyncStore } from '../../../nodes/shared/store';
-import { startHubEmulator, type HubEmulator } from '../../emulators/hub';
+import type { HubEmulator } from '../../emulators/hub';
+import { useHubAndStore } from '../helpers/hubAndStore';
 import type { HubAccount } from '../../emulators/hub-state';
 import {
 	AUDIENCE,
@@ -30,19 +31,13 @@ import {
 
 let hub: HubEmulator;
 let store: StoreDir;
-
-beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
-});
-afterAll(async () => hub?.close());
-beforeEach(() => {
-	hub.reset();
+useHubAndStore({ accounts: [HUB_KEY] }, (h, s) => {
+	hub = h;
+	store = s;
+	// reset() keeps the account's settings and the faults a test set: every test starts from a plain Hub.
 	hub.account(HUB_KEY.accountId).acceptDuplicateNumbers = false;
-	hub.counters.clear();
 	Object.assign(hub.faults, { rate429: 0, rate5xx: 0, dropRate: 0, rateAppliedThen500: 0, rateAppliedThenDrop: 0, rate403NoBody: 0, routeFilter: '', seed: null });
-	store = tempStore();
 });
-afterEach(async () => store.cleanup());
 
 const account = (): HubAccount => hub.account(HUB_KEY.accountId);
 const contacts = () => [...account().contacts.values()].map((c) => account().contactData(c));

@@ -5,7 +5,8 @@
 import { NodeOperationError } from 'n8n-workflow';
 
 import { consentRequestOf } from '../../../../nodes/shared/consent/replies';
-import { startHubEmulator, type HubEmulator } from '../../../emulators/hub';
+import type { HubEmulator } from '../../../emulators/hub';
+import { useHubAndStore } from '../../helpers/hubAndStore';
 import type { HubAccount, StoredMessage } from '../../../emulators/hub-state';
 import {
 	AUDIENCE,
@@ -16,7 +17,6 @@ import {
 	keyOf,
 	memberItem,
 	runNode,
-	tempStore,
 	upsertedItem,
 	type MemberSpec,
 	type StoreDir,
@@ -24,19 +24,13 @@ import {
 
 let hub: HubEmulator;
 let store: StoreDir;
-
-beforeAll(async () => {
-	hub = await startHubEmulator({ accounts: [HUB_KEY] });
+useHubAndStore({ accounts: [HUB_KEY] }, (h, s) => {
+	hub = h;
+	store = s;
 });
-afterAll(async () => hub?.close());
-beforeEach(() => {
-	hub.reset();
-	hub.counters.clear();
-	store = tempStore();
-});
+// Faults a test set stay with the emulator (reset() keeps them): clear them for the next test.
 afterEach(async () => {
 	await fetch(`${hub.url}/_control/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
-	await store.cleanup();
 });
 
 const account = (): HubAccount => hub.account(HUB_KEY.accountId);
