@@ -130,8 +130,12 @@ async function hasSelectedTags(
 	selectedTags: string[],
 	match: TagMatch,
 ): Promise<boolean> {
-	const hits = (await selectedTagsOf(client, audienceId, member, selectedTags)).length;
-	return match === 'all' ? hits === selectedTags.length : hits > 0;
+	return tagsSelect(await selectedTagsOf(client, audienceId, member, selectedTags), selectedTags, match);
+}
+
+/** Whether the member's selected tags (`hits`) select it: all of them, or any. */
+function tagsSelect(hits: string[], selectedTags: string[], match: TagMatch): boolean {
+	return match === 'all' ? hits.length === selectedTags.length : hits.length > 0;
 }
 
 /** Which of the selected tags (names, in the order selected) the member has, read from Mailchimp's member answer. */
@@ -186,8 +190,7 @@ export async function diffNamedMembers(
 		if (done.has(memberKey)) continue;
 		done.add(memberKey);
 		const entry = byKey.get(memberKey);
-		const inTags = match === 'all' ? names.length === selectedTags.length : names.length > 0;
-		if (statuses.has(found.status as MemberStatus) && inTags) {
+		if (statuses.has(found.status as MemberStatus) && tagsSelect(names, selectedTags, match)) {
 			const diff = diffAgainstLedger([member], [], entry ? [entry] : [], fullResync);
 			result.changes.push(...diff.changes);
 			result.unchanged += diff.unchanged;
