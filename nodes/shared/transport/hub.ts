@@ -341,6 +341,12 @@ function needArray(o: Record<string, unknown>, name: string, what: string, item:
 
 const first = (...problems: Array<string | undefined>) => problems.find((p) => p !== undefined);
 
+/** An answer that must be an object holding the list `name`, each entry passing `item`. */
+const answerWithList =
+	(name: string, what: string, item: Check = () => undefined): Check =>
+	(answer) =>
+		isObject(answer) ? needArray(answer, name, what, item) : `the answer is ${kindOf(answer)}, not an object`;
+
 const checkChannel: Check = (c) => {
 	if (!isObject(c)) return `is ${kindOf(c)}, not a channel`;
 	const state = c.subscriptionState;
@@ -855,7 +861,7 @@ export class HubClient {
 					body: { messages: batch },
 					idempotent: false,
 					// Each entry is checked by the caller against what was sent (send.ts, checkSent).
-					check: (answer) => (isObject(answer) ? needArray(answer, 'messages', 'the answer', () => undefined) : `the answer is ${kindOf(answer)}, not an object`),
+					check: answerWithList('messages', 'the answer'),
 				});
 				sent.push(...body.messages);
 			} catch (error) {
@@ -875,8 +881,7 @@ export class HubClient {
 	/** The oldest (at most 100) replies not confirmed yet; the same ones come back until confirmed. */
 	async checkReplies(): Promise<HubReply[]> {
 		// An answer without its list is not "no replies": it is refused, and the replies come back at the next poll.
-		const check: Check = (answer) => (isObject(answer) ? needArray(answer, 'replies', 'the answer', () => undefined) : `the answer is ${kindOf(answer)}, not an object`);
-		return (await this.request<{ replies: HubReply[] }>('GET', '/v1/replies', { check })).body.replies;
+		return (await this.request<{ replies: HubReply[] }>('GET', '/v1/replies', { check: answerWithList('replies', 'the answer') })).body.replies;
 	}
 
 	async confirmReplies(replyIds: string[]): Promise<void> {
@@ -947,10 +952,9 @@ export class HubClient {
 			const path = `/v1/number_authorisation/is_authorised/${batch.map(encodeURIComponent).join(',')}`;
 			const { body } = await this.request<{ numbers: Array<{ number: string; authorised: boolean }> }>('GET', path, {
 				check: (answer) => {
-					if (!isObject(answer)) return `the answer is ${kindOf(answer)}, not an object`;
-					const problem = needArray(answer, 'numbers', 'the answer', checkEntry);
+					const problem = answerWithList('numbers', 'the answer', checkEntry)(answer);
 					if (problem) return problem;
-					const answered = new Set((answer.numbers as Array<{ number: string }>).map((e) => e.number));
+					const answered = new Set(((answer as Record<string, unknown>).numbers as Array<{ number: string }>).map((e) => e.number));
 					const missing = batch.filter((n) => !answered.has(n));
 					return missing.length > 0 ? `it says nothing about ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}` : undefined;
 				},
@@ -969,10 +973,7 @@ export class HubClient {
 				'/v1/number_authorisation/mt/blacklist',
 				{
 					query: { token },
-					check: (answer) =>
-						isObject(answer)
-							? needArray(answer, 'numbers', 'the blacklist page', (n) => (typeof n === 'string' ? undefined : `is ${kindOf(n)}, not a number`))
-							: `the answer is ${kindOf(answer)}, not an object`,
+					check: answerWithList('numbers', 'the blacklist page', (n) => (typeof n === 'string' ? undefined : `is ${kindOf(n)}, not a number`)),
 				},
 			);
 			const numbers = body.numbers;
