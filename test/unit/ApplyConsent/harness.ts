@@ -5,10 +5,10 @@
  */
 import type { IDataObject, INodeExecutionData, NodeExecutionHint } from 'n8n-workflow';
 
-import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { ApplyConsent } from '../../../nodes/ApplyConsent/ApplyConsent.node';
 import type { HubEmulator } from '../../emulators/hub';
 import { tempStore as sharedTempStore, type StoreDir } from '../helpers/hubAndStore';
+import { hubCredentials } from '../helpers/hubContext';
 import { fakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 export const AUDIENCE = 'aud0consent';
@@ -83,12 +83,7 @@ export interface RunResult {
 export async function runNode(hub: HubEmulator, storePath: string, items: INodeExecutionData[], options: RunOptions = {}): Promise<RunResult> {
 	const hints: NodeExecutionHint[] = [];
 	const ctx = fakeExecuteContext({
-		credentials: {
-			sinchHubApi: {
-				type: new SinchHubApi(),
-				data: { region: 'custom', baseUrl: hub.url, apiKey: HUB_KEY.apiKey, apiSecret: HUB_KEY.apiSecret, accountId: '' },
-			},
-		},
+		credentials: hubCredentials(hub, HUB_KEY),
 		parameters: {
 			operation: 'apply',
 			position: options.position ?? 'before',

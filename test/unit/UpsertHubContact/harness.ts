@@ -5,11 +5,11 @@
  */
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse, INodeExecutionData } from 'n8n-workflow';
 
-import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
 import { UpsertHubContact } from '../../../nodes/UpsertHubContact/UpsertHubContact.node';
 import { openSyncStore, type LedgerEntry } from '../../../nodes/shared/store';
 import type { HubEmulator } from '../../emulators/hub';
 import { tempStore as sharedTempStore, type StoreDir } from '../helpers/hubAndStore';
+import { hubCredentials } from '../helpers/hubContext';
 import { fakeExecuteContext, type FakeExecuteContext } from '../helpers/fakeExecuteContext';
 
 export const AUDIENCE = 'aud0upsert';
@@ -136,12 +136,7 @@ export interface RunResult {
 
 export async function runNode(hub: HubEmulator, storePath: string, items: INodeExecutionData[], options: RunOptions = {}): Promise<RunResult> {
 	const ctx = fakeExecuteContext({
-		credentials: {
-			sinchHubApi: {
-				type: new SinchHubApi(),
-				data: { region: 'custom', baseUrl: hub.url, apiKey: HUB_KEY.apiKey, apiSecret: HUB_KEY.apiSecret, accountId: '' },
-			},
-		},
+		credentials: hubCredentials(hub, HUB_KEY),
 		parameters: {
 			operation: options.operation ?? 'upsert',
 			listName: options.listName ?? 'MAILCHIMP',

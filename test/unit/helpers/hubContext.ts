@@ -17,15 +17,18 @@ export interface HubTestCredential {
 	baseUrl?: string;
 }
 
-export function hubContext(emu: Pick<HubEmulator, 'url'>, credential: HubTestCredential): FakeExecuteContext {
-	return fakeExecuteContext({
-		credentials: {
-			sinchHubApi: {
-				type: new SinchHubApi(),
-				data: { region: 'custom', baseUrl: credential.baseUrl ?? emu.url, apiKey: credential.apiKey, apiSecret: credential.apiSecret, accountId: credential.subAccount ?? '' },
-			},
+/** The `credentials` of a fake context whose Hub credential points at the emulator. */
+export function hubCredentials(emu: Pick<HubEmulator, 'url'>, credential: HubTestCredential) {
+	return {
+		sinchHubApi: {
+			type: new SinchHubApi(),
+			data: { region: 'custom', baseUrl: credential.baseUrl ?? emu.url, apiKey: credential.apiKey, apiSecret: credential.apiSecret, accountId: credential.subAccount ?? '' },
 		},
-	});
+	};
+}
+
+export function hubContext(emu: Pick<HubEmulator, 'url'>, credential: HubTestCredential): FakeExecuteContext {
+	return fakeExecuteContext({ credentials: hubCredentials(emu, credential) });
 }
 
 export interface TestHubClient {
