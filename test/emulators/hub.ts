@@ -542,10 +542,14 @@ export async function startHubEmulator(options: HubEmulatorOptions = {}): Promis
 		const subscription = enumParam(q, 'channelSubscriptionState', ['SUBSCRIBED', 'UNSUBSCRIBED'] as const, problems);
 		if (problems.length > 0) throw invalidInput(problems);
 		const channelFilter = channelIds || channelTypes || subscription;
-		// A number lookup goes through the index; other filters look at every contact.
+		// Number and id lookups go through an index (a scan of a large account per request would make
+		// the emulator, not the client, the slow side); other filters look at every contact. Either way
+		// the answer is in creation order.
 		const candidates = channelIds
 			? [...new Set(channelIds.flatMap((id) => acct.contactsWithChannel(id)))].sort((a, b) => a.seq - b.seq)
-			: [...acct.contacts.values()];
+			: contactIds
+				? [...new Set(contactIds)].flatMap((id) => acct.contacts.get(id) ?? []).sort((a, b) => a.seq - b.seq)
+				: [...acct.contacts.values()];
 		const matches = candidates.filter((c) => {
 			if (contactIds && !contactIds.includes(c.id)) return false;
 			if (listIds && !listIds.some((id) => acct.lists.get(id)?.members.has(c.id))) return false;
