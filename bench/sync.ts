@@ -150,6 +150,8 @@ export interface RunResult {
 	n8nFixedCostMs?: number;
 	/** What the run must at least wait for, given its requests, concurrency and latencies (see lowerBoundOf). */
 	lowerBound?: LowerBound;
+	/** Server runs: when each endpoint was busy, from the webhook call. */
+	timeline?: TimelineEntry[];
 	/** Set when the numbers were scaled up from a smaller baseline audience. */
 	extrapolatedFrom?: { members: number; fraction: number; measuredWallMs: number; measuredRunMs: number };
 }
@@ -390,6 +392,56 @@ function meterTagReads(emulator: MailchimpEmulator) {
 	};
 }
 
+/**
+ * When each endpoint was busy during a run: its first request's arrival and its last answer, per
+ * "<API> <METHOD> <route>" (ids in the path read as {id}). Shows where a run waits on neither API.
+ */
+export interface TimelineEntry {
+	endpoint: string;
+	requests: number;
+	/** Milliseconds from the webhook call. */
+	firstMs: number;
+	lastMs: number;
+	/** Mean time from a request's arrival to its answer, ms: above the set latency, the emulator was the slow side. */
+	meanAnswerMs: number;
+}
+
+function meterTimeline(apis: Array<{ name: string; server: import('node:http').Server }>) {
+	const spans = new Map<string, { requests: number; first: number; last: number; answering: number }>();
+	for (const { name, server } of apis) {
+		server.on('request', (req, res) => {
+			const path = new URL(req.url ?? '/', 'http://emulator').pathname;
+			if (path.startsWith('/_control/')) return;
+			const route = path.replace(/\/(?=[^/]*\d)[^/]{6,}|\/\d+(?=\/|$)/g, '/{id}');
+			const endpoint = `${name} ${req.method} ${route}`;
+			const arrived = Date.now();
+			res.on('finish', () => {
+				const now = Date.now();
+				const span = spans.get(endpoint);
+				if (span) {
+					span.requests++;
+					span.first = Math.min(span.first, arrived);
+					span.last = Math.max(span.last, now);
+					span.answering += now - arrived;
+				} else spans.set(endpoint, { requests: 1, first: arrived, last: now, answering: now - arrived });
+			});
+		});
+	}
+	return {
+		reset: () => spans.clear(),
+		read: (origin: number): TimelineEntry[] =>
+			[...spans.entries()]
+				.map(([endpoint, s]) => ({
+					endpoint,
+					requests: s.requests,
+					firstMs: s.first - origin,
+					lastMs: s.last - origin,
+					meanAnswerMs: round(s.answering / s.requests),
+				}))
+				.sort((a, b) => a.firstMs - b.firstMs),
+	};
+}
+
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 const sum = (counters: Record<string, number>, keep: (route: string) => boolean) =>
@@ -580,6 +632,7 @@ interface Side {
 	hub: HubEmulator;
 	hubAccountId: string;
 	reads: ReturnType<typeof meterTagReads>;
+	timeline: ReturnType<typeof meterTimeline>;
 	/** Hub write exchanges, recorded only while `recording`. */
 	writes: HubExchange[];
 	recording: boolean;
@@ -603,6 +656,7 @@ async function startSide(contender: Contender, members: number, options: SyncBen
 		hub: undefined as unknown as HubEmulator,
 		hubAccountId,
 		reads: meterTagReads(mailchimp),
+		timeline: undefined as unknown as ReturnType<typeof meterTimeline>,
 		writes: [],
 		recording: false,
 		changes: [],
@@ -616,6 +670,10 @@ async function startSide(contender: Contender, members: number, options: SyncBen
 			if (side.recording && exchange.request.method !== 'GET') side.writes.push(exchange);
 		},
 	});
+	side.timeline = meterTimeline([
+		{ name: 'Mailchimp', server: mailchimp.server },
+		{ name: 'Hub', server: side.hub.server },
+	]);
 	mailchimp.faults.latencyMs = options.mailchimpLatencyMs;
 	side.hub.faults.latencyMs = options.hubLatencyMs;
 	// The latency is the whole time to an answer: the emulators' own work (one thread for both, where a real
@@ -744,7 +802,8 @@ async function executionEnded(databaseFile: string, workflowId: string, afterId:
 				// n8n holds a write lock for a moment; the next poll reads
 			}
 			if (Date.now() > deadline) throw new Error(`the run did not end within ${timeoutMs / 60_000} min`);
-			await new Promise((resolve) => setTimeout(resolve, 100));
+			// Often: the end is known only to within one poll, and a daily run lasts a few seconds.
+			await new Promise((resolve) => setTimeout(resolve, 10));
 		}
 	} finally {
 		database.close();
@@ -766,6 +825,7 @@ async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: nu
 	side.mailchimp.counters.clear();
 	side.hub.counters.clear();
 	side.reads.reset();
+	side.timeline.reset();
 	side.writes.length = 0;
 	side.recording = phase === 'b';
 	const before = new Set((await n8n.executions()).map((row) => row.id));
@@ -837,6 +897,10 @@ async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: nu
 		...(launched.fixedCostMs !== undefined ? { n8nFixedCostMs: launched.fixedCostMs } : {}),
 	};
 	if (side.contender === 'ours') run.lowerBound = lowerBoundOf(run, side, options);
+	run.timeline = side.timeline.read(launched.startedAt);
+	for (const t of run.timeline) {
+		log(`  ${t.endpoint}: ${t.requests} requests, ${round(t.firstMs / 1000, 2)}–${round(t.lastMs / 1000, 2)} s, answered in ${t.meanAnswerMs} ms on average`);
+	}
 	log(`${side.contender} (${phase}): ${ok ? 'ok' : `FAILED: ${error}`}, wall ${round(wallMs / 1000)} s, run ${round(run.runMs / 1000)} s, Hub writes ${hubWrites}, peak RSS ${run.memory.peakRssDuringRunMb} / ${run.memory.peakRssUntilSavedMb} / ${run.memory.peakRssMb} MB (run / +save / +print)`);
 	return run;
 }
