@@ -46,20 +46,31 @@ export interface ChangeSet {
 export { contentHash };
 
 /**
+ * Whether a member's content is what the ledger says the sync last wrote for it: such a member needs
+ * nothing, and Fetch drops its content as soon as its page arrives.
+ */
+export function unchangedSince(ledger: LedgerEntry[]): (member: TaggedMember) => boolean {
+	const hashOf = new Map(ledger.map((e) => [e.memberKey, e.contentHash]));
+	return (member) => hashOf.get(memberKeyOf(member)) === contentHash(member);
+}
+
+/**
  * Splits the current selection against the ledger. `selected` are the members the node would emit;
  * `seenElsewhere` are members the tag listings returned with a status the user did not select (so
- * they are known to have left by status, not by tag).
+ * they are known to have left by status, not by tag); `unchangedKeys` are selected members already
+ * found unchanged (`unchangedSince`) while their pages arrived.
  */
 export function diffAgainstLedger(
 	selected: TaggedMember[],
 	seenElsewhere: TaggedMember[],
 	ledger: LedgerEntry[],
 	fullResync: boolean,
+	unchangedKeys: string[] = [],
 ): { changes: MemberChange[]; unchanged: number; absent: LedgerEntry[]; leftByStatus: MemberRemoval[] } {
 	const byKey = new Map(ledger.map((e) => [e.memberKey, e]));
 	const changes: MemberChange[] = [];
-	let unchanged = 0;
-	const present = new Set<string>();
+	let unchanged = unchangedKeys.length;
+	const present = new Set<string>(unchangedKeys);
 	for (const member of selected) {
 		const key = memberKeyOf(member);
 		present.add(key);

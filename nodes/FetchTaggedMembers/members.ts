@@ -3,7 +3,7 @@
  * (pages concurrently, within the credential's cap), keep each member once, and say which of the
  * selected tags the member has.
  */
-import type { TaggedMember } from '../shared/items';
+import { memberKeyOf, type TaggedMember } from '../shared/items';
 import { toTaggedMember } from '../shared/members';
 import type { MailchimpClient, MailchimpMember, MemberStatus, Tag } from '../shared/transport/mailchimp';
 
@@ -60,10 +60,20 @@ function includeFlags(statuses: ReadonlySet<MemberStatus>, everything: boolean) 
 }
 
 export interface TagSelection {
-	/** Members with a selected status, as the node emits them. */
+	/** Members with a selected status, as the node emits them (without those `unchanged` recognised). */
 	selected: TaggedMember[];
 	/** Members of the tags with another status; read only when asked, to tell a removal's reason. */
 	others: TaggedMember[];
+	/** Keys of the selected members `unchanged` recognised: their content was dropped as their page arrived. */
+	unchangedKeys: string[];
+}
+
+/** What is kept of a listed member: all of it, or (recognised as unchanged) its key and status only. */
+interface Listed {
+	id: string;
+	key: string;
+	status: string;
+	member?: TaggedMember;
 }
 
 export async function fetchTaggedMembers(
@@ -72,29 +82,51 @@ export async function fetchTaggedMembers(
 	tags: Tag[],
 	match: TagMatch,
 	statuses: ReadonlySet<MemberStatus>,
-	{ withOtherStatuses = false }: { withOtherStatuses?: boolean } = {},
+	{
+		withOtherStatuses = false,
+		unchanged,
+	}: {
+		withOtherStatuses?: boolean;
+		/**
+		 * Recognises a member whose content the sync already carried (the ledger's hash): such a member is
+		 * kept as its key alone, decided page by page while the other pages are on their way, so a daily run
+		 * neither holds every member nor waits for this work after the last page.
+		 */
+		unchanged?: (member: TaggedMember) => boolean;
+	} = {},
 ): Promise<TagSelection> {
+	// The selected tags come later (from all listings); content and key do not depend on them.
+	const keep = (raw: MailchimpMember): Listed => {
+		const member = toTaggedMember(raw, [], audienceId);
+		const key = memberKeyOf(member);
+		const slim = unchanged !== undefined && statuses.has(raw.status as MemberStatus) && unchanged(member);
+		return { id: raw.id, key, status: raw.status, ...(slim ? {} : { member }) };
+	};
 	const perTag = await Promise.all(
-		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses, withOtherStatuses))),
+		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses, withOtherStatuses), keep)),
 	);
 
 	// Membership comes from the tag listings themselves, not from the member's embedded tags
 	// (which stop at 50), so "all" is right for members with any number of tags.
-	const seen = new Map<string, { member: MailchimpMember; tags: string[] }>();
-	perTag.forEach((members, i) => {
-		for (const member of members) {
-			const entry = seen.get(member.id);
-			if (!entry) seen.set(member.id, { member, tags: [tags[i].name] });
+	const seen = new Map<string, { listed: Listed; tags: string[] }>();
+	perTag.forEach((listing, i) => {
+		for (const listed of listing) {
+			const entry = seen.get(listed.id);
+			if (!entry) seen.set(listed.id, { listed, tags: [tags[i].name] });
 			// Offset paging can return a member twice when the tag changes mid-read.
 			else if (!entry.tags.includes(tags[i].name)) entry.tags.push(tags[i].name);
 		}
 	});
 
-	const selection: TagSelection = { selected: [], others: [] };
-	for (const { member, tags: memberTags } of seen.values()) {
+	const selection: TagSelection = { selected: [], others: [], unchangedKeys: [] };
+	for (const { listed, tags: memberTags } of seen.values()) {
 		if (match === 'all' && memberTags.length < tags.length) continue;
-		const target = statuses.has(member.status as MemberStatus) ? selection.selected : selection.others;
-		target.push(toTaggedMember(member, memberTags, audienceId));
+		if (!listed.member) {
+			selection.unchangedKeys.push(listed.key);
+			continue;
+		}
+		listed.member.tags = memberTags;
+		(statuses.has(listed.status as MemberStatus) ? selection.selected : selection.others).push(listed.member);
 	}
 	// Pages arrive in any order; the output must not.
 	selection.selected.sort(byEmail);

@@ -3,13 +3,13 @@
  * synced content: shared by Fetch Tagged Members and Apply Consent's Handle Reply, so a member
  * confirmed by reply is written exactly as the daily sync would write it, and the ledger agrees.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import type { TaggedMember } from './items';
 import type { MailchimpMember } from './transport/mailchimp';
 
 /** Stable JSON: object keys sorted, so the same content always hashes the same. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
 	if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
 	if (value && typeof value === 'object') {
 		const keys = Object.keys(value as object).sort();
@@ -21,17 +21,17 @@ function canonical(value: unknown): string {
 /**
  * The hash of everything a sync may carry to the Hub. The selected tags and `last_changed` are left
  * out: a tag added or a timestamp moved changes nothing in the contact.
+ *
+ * It is the canonical JSON of { email, fullName, mergeFields, smsPhone, smsSubscriptionStatus, status }
+ * with those keys written out in their sorted order (a daily run hashes every member, and sorting the
+ * same six keys each time was most of the cost); the ledger's hashes depend on this text staying the same.
  */
 export function contentHash(member: TaggedMember): string {
-	const content = {
-		email: member.email,
-		status: member.status,
-		fullName: member.fullName,
-		mergeFields: member.mergeFields,
-		smsPhone: member.smsPhone,
-		smsSubscriptionStatus: member.smsSubscriptionStatus,
-	};
-	return createHash('sha256').update(canonical(content)).digest('base64url').slice(0, 32);
+	const text =
+		`{"email":${canonical(member.email)},"fullName":${canonical(member.fullName)},` +
+		`"mergeFields":${canonical(member.mergeFields)},"smsPhone":${canonical(member.smsPhone)},` +
+		`"smsSubscriptionStatus":${canonical(member.smsSubscriptionStatus)},"status":${canonical(member.status)}}`;
+	return hash('sha256', text, 'base64url').slice(0, 32);
 }
 
 /** `tags`: the selected tags the member has, in the order they were selected. */

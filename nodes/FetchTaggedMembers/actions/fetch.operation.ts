@@ -16,7 +16,15 @@ import { createMailchimpClient } from '../../shared/methods/mailchimp';
 import { openStoreForNode, storeProperties } from '../../shared/store/node';
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, type MailchimpClient, type MemberStatus } from '../../shared/transport/mailchimp';
 import { memberKeyOf, type TaggedMember } from '../../shared/items';
-import { REMOVAL_TEXT, confirmRemovals, diffAgainstLedger, diffNamedMembers, type MemberChange, type MemberRemoval } from '../changes';
+import {
+	REMOVAL_TEXT,
+	confirmRemovals,
+	diffAgainstLedger,
+	diffNamedMembers,
+	unchangedSince,
+	type MemberChange,
+	type MemberRemoval,
+} from '../changes';
 import { SelectionError, fetchTaggedMembers, resolveTags, type TagMatch } from '../members';
 
 type OutputMode = 'changes' | 'all';
@@ -242,8 +250,16 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const settings = settingsOf(this, i);
 			const lease = leaseOf(items[i]);
 			const client = await clientFor(settings.concurrency);
-			const tags = resolveTags(await client.getTags(settings.audienceId), settings.tags);
 			const { audienceId, match, statuses } = settings;
+			// The ledger is read while the tags are listed, and both before any member: a Hub write that
+			// lands while we read Mailchimp then only makes a member look changed once more, never
+			// unchanged when it is not.
+			const syncName = settings.output === 'changes' ? ledgerName(this, settings, i) : '';
+			const [available, ledger] = await Promise.all([
+				client.getTags(audienceId),
+				settings.output === 'changes' ? openStoreForNode(this, i).then((store) => store.readLedger(syncName)) : [],
+			]);
+			const tags = resolveTags(available, settings.tags);
 
 			if (settings.output === 'all') {
 				// Only These Members: the named ones who are selected (compared with no ledger, all are "new").
@@ -256,11 +272,6 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				continue;
 			}
 
-			const syncName = ledgerName(this, settings, i);
-			// Read the ledger first: a Hub write that lands while we read Mailchimp then only
-			// makes a member look changed once more, never unchanged when it is not.
-			const store = await openStoreForNode(this, i);
-			const ledger = await store.readLedger(syncName);
 			if (settings.onlyMembers) {
 				const named = await diffNamedMembers(
 					client,
@@ -275,17 +286,14 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				emit(named.changes, named.removals, syncName, audienceId, lease, pairedItem);
 				continue;
 			}
-			const { selected, others } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
+			const audienceLedger = ledger.filter((e) => e.audienceId === audienceId);
+			const { selected, others, unchangedKeys } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
 				withOtherStatuses: true,
+				...(settings.fullResync ? {} : { unchanged: unchangedSince(audienceLedger) }),
 			});
 			// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
 			const otherAudiences = ledger.filter((e) => e.audienceId !== audienceId);
-			const diff = diffAgainstLedger(
-				selected,
-				others,
-				ledger.filter((e) => e.audienceId === audienceId),
-				settings.fullResync,
-			);
+			const diff = diffAgainstLedger(selected, others, audienceLedger, settings.fullResync, unchangedKeys);
 			const confirmed = await confirmRemovals(
 				client,
 				audienceId,

@@ -520,21 +520,22 @@ export class MailchimpClient {
 
 	/**
 	 * All members of one tag. Unsubscribed, cleaned and transactional members are only listed when
-	 * asked for; archived members never are.
+	 * asked for; archived members never are. `keep` turns each member into what the caller keeps of it as
+	 * its page arrives (while other pages are still on their way), so a large tag is never held whole.
 	 */
-	async getTagMembers(
+	async getTagMembers<M = MailchimpMember>(
 		audienceId: string,
 		tag: Tag,
 		include: { unsubscribed?: boolean; cleaned?: boolean; transactional?: boolean } = {},
-		fields: string[] = MEMBER_FIELDS,
-	): Promise<MailchimpMember[]> {
+		keep?: (member: MailchimpMember) => M,
+	): Promise<M[]> {
 		const purpose: CallPurpose = {
 			action: `read the members of tag '${tag.name}'`,
 			endpoint: `GET /lists/${audienceId}/segments/${tag.id}/members`,
 			notFound: `Mailchimp has no tag '${tag.name}' (ID ${tag.id}) in audience '${audienceId}'`,
 			notFoundHint: 'The tag may have been deleted or renamed; pick the tags again.',
 		};
-		const member = memberAt(fields)<MailchimpMember>;
+		const member = memberAt(MEMBER_FIELDS)<MailchimpMember>;
 		return this.readAll((offset, count) =>
 			this.request(
 				purpose,
@@ -542,12 +543,15 @@ export class MailchimpClient {
 					api.lists.getSegmentMembersListWithHttpInfo(audienceId, tag.id, {
 						count,
 						offset,
-						fields: [...fields.map((f) => `members.${f}`), 'total_items'],
+						fields: [...MEMBER_FIELDS.map((f) => `members.${f}`), 'total_items'],
 						include_unsubscribed: include.unsubscribed || undefined,
 						include_cleaned: include.cleaned || undefined,
 						include_transactional: include.transactional || undefined,
 					}),
-				(data) => pageOf(data, 'members', member),
+				(data) => {
+					const page = pageOf(data, 'members', member);
+					return keep ? { items: page.items.map(keep), total: page.total } : (page as Page<M>);
+				},
 			),
 			// The tag's member count comes with the tag: all its pages are asked for at once.
 			{ expectedTotal: tag.memberCount },

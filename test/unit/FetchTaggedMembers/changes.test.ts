@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
+
 import type { INode } from 'n8n-workflow';
 
-import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger } from '../../../nodes/FetchTaggedMembers/changes';
+import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger, unchangedSince } from '../../../nodes/FetchTaggedMembers/changes';
 import type { TaggedMember } from '../../../nodes/shared/items';
+import { canonical } from '../../../nodes/shared/members';
 import type { LedgerEntry } from '../../../nodes/shared/store';
 import { MailchimpClient, resolveMailchimpAuth } from '../../../nodes/shared/transport/mailchimp';
 import { credentialsOf, demoDataset, largeAudience } from '../../emulators/datasets';
@@ -43,6 +46,45 @@ describe('contentHash', () => {
 	});
 });
 
+describe('contentHash stays the ledger\'s hash', () => {
+	// Written by the release before contentHash spelled its keys out; a different value would make every
+	// member of every existing ledger look changed, and the next run would rewrite all their contacts.
+	const zoe = member('zoe', {
+		email: 'Zoë.Ngata@example.com',
+		fullName: 'Zoë Ngata',
+		mergeFields: { FNAME: 'Zoë', LNAME: 'Ngata', ADDRESS: { zip: '6000', addr1: '1 Hay St', city: 'Perth' }, BIRTHDAY: '', AGE: 42 },
+		smsPhone: '+61491570156',
+		smsSubscriptionStatus: 'subscribed',
+	});
+
+	it('gives the values the earlier release wrote', () => {
+		expect(contentHash(zoe)).toBe('Ps3qB0K0v-2XTAUawMYd_SLW2BofwsYd');
+		expect(contentHash({ ...zoe, smsPhone: null, smsSubscriptionStatus: null, mergeFields: {} })).toBe('KDZRF8zsFRNC0V-3WTGGYAdTABXJGEtR');
+	});
+
+	it('equals the hash of the canonical JSON of the synced content, for any content', () => {
+		const reference = (m: TaggedMember) =>
+			createHash('sha256')
+				.update(canonical({ email: m.email, status: m.status, fullName: m.fullName, mergeFields: m.mergeFields, smsPhone: m.smsPhone, smsSubscriptionStatus: m.smsSubscriptionStatus }))
+				.digest('base64url')
+				.slice(0, 32);
+		const values: unknown[] = ['', 'a"b\\c', 'ü\u2028😀', null, undefined, 0, -1.5, true, [], ['x', { b: 1, a: [2] }], { z: null, a: { y: '1', b: '' } }];
+		let seed = 7;
+		const pick = () => values[(seed = (seed * 48271) % 2147483647) % values.length];
+		for (let i = 0; i < 500; i++) {
+			const m = member(`k${i}`, {
+				email: pick() as string,
+				status: pick() as string,
+				fullName: pick() as string,
+				mergeFields: { [`F${i % 7}`]: pick(), ADDRESS: pick(), A: pick() } as TaggedMember['mergeFields'],
+				smsPhone: pick() as string,
+				smsSubscriptionStatus: pick() as string,
+			});
+			expect(contentHash(m)).toBe(reference(m));
+		}
+	});
+});
+
 describe('diffAgainstLedger', () => {
 	const same = member('same');
 	const changed = member('changed');
@@ -67,6 +109,17 @@ describe('diffAgainstLedger', () => {
 		const diff = diffAgainstLedger([same, changed, fresh], [], ledger, true);
 		expect(diff.changes.map((c) => c.change)).toEqual(['changed', 'changed', 'new']);
 		expect(diff.unchanged).toBe(0);
+	});
+
+	it('recognises unchanged members by their ledger hash, and counts them present when found so on arrival', () => {
+		const unchanged = unchangedSince(ledger);
+		expect([same, changed, fresh, gone].map(unchanged)).toEqual([true, false, false, true]);
+		// `same` and `gone` were recognised while their pages arrived: neither is emitted nor taken for absent.
+		const diff = diffAgainstLedger([changed, fresh], [unsubscribed], ledger, false, ['same', 'gone']);
+		expect(diff.changes.map((c) => c.member.contactId)).toEqual(['changed', 'fresh']);
+		expect(diff.unchanged).toBe(2);
+		expect(diff.absent).toEqual([]);
+		expect(diff.leftByStatus.map((r) => r.entry.memberKey)).toEqual(['unsub']);
 	});
 });
 

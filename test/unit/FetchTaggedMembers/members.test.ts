@@ -23,9 +23,9 @@ const member = (email: string, status = 'subscribed'): MailchimpMember => ({
 function fakeClient(listing: Record<string, MailchimpMember[]>) {
 	const asked: Array<{ tag: string; include: unknown }> = [];
 	const client = {
-		getTagMembers: async (_audience: string, tag: Tag, include: unknown) => {
+		getTagMembers: async (_audience: string, tag: Tag, include: unknown, keep?: (m: MailchimpMember) => unknown) => {
 			asked.push({ tag: tag.id, include });
-			return listing[tag.id] ?? [];
+			return (listing[tag.id] ?? []).map((m) => (keep ? keep(m) : m));
 		},
 	} as unknown as MailchimpClient;
 	return { client, asked };
@@ -95,5 +95,32 @@ describe('fetchTaggedMembers', () => {
 		expect(asked[0].include).toEqual({ unsubscribed: true, cleaned: true, transactional: true });
 		expect(selected.map((m) => m.email)).toEqual(['a@example.com']);
 		expect(others.map((m) => m.email)).toEqual(['c@example.com']);
+	});
+
+	describe('with members recognised as unchanged', () => {
+		const d = member('d@example.com');
+		// Recognises a and c by key; c's status is not selected, so it must stay whole (it may be a removal).
+		const unchanged = (m: { memberId: string }) => m.memberId === a.id || m.memberId === c.id;
+
+		it('keeps only their keys, apart, and everyone else whole with their tags', async () => {
+			const { client } = fakeClient({ '11': [d, a, b], '12': [a, c, b] });
+			const result = await fetchTaggedMembers(client, 'aud1', tags.slice(0, 2), 'any', new Set(['subscribed']), {
+				withOtherStatuses: true,
+				unchanged,
+			});
+			expect(result.unchangedKeys).toEqual(['c-a@example.com']);
+			expect(result.selected.map((m) => [m.email, m.tags])).toEqual([
+				['b@example.com', ['VIP', 'Newsletter']],
+				['d@example.com', ['VIP']],
+			]);
+			expect(result.others.map((m) => m.email)).toEqual(['c@example.com']);
+		});
+
+		it('does not count an unchanged member that "all" does not select', async () => {
+			const { client } = fakeClient({ '11': [a, b], '12': [b] });
+			const result = await fetchTaggedMembers(client, 'aud1', tags.slice(0, 2), 'all', new Set(['subscribed']), { unchanged });
+			expect(result.unchangedKeys).toEqual([]);
+			expect(result.selected.map((m) => m.email)).toEqual(['b@example.com']);
+		});
 	});
 });
