@@ -69,8 +69,12 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const client = await hubClientFor(this, items);
 	await lease.check();
 	const limit = pLimit(concurrency);
-	// The list and fields, and the numbers' contacts and blacklist, need nothing of each other: read side by side.
-	const [identity, { byPhone, authorised }] = await settledInOrder([
+	// A member whose phone changed since the last sync is found by the contact id the ledger kept, not by
+	// its new number: those contacts are read now rather than after the number lookups.
+	const movedIds = new Set(inputs.filter((i) => i.hubContactId && i.previousPhone !== i.contact.phone).map((i) => i.hubContactId!));
+	// The list and fields, the numbers' contacts and blacklist, and the moved contacts need nothing of
+	// each other: read side by side.
+	const [identity, { byPhone, authorised }, movedById] = await settledInOrder([
 		ensureIdentity(
 			client,
 			this.getNode(),
@@ -82,6 +86,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			inputs.map((input) => input.contact.phone),
 			limit,
 		),
+		contactsById(client, [...movedIds], limit),
 	] as const);
 	const ours = (key: string) => (contact: HubContact) => memberKeyOn(contact, identity.memberId) === key;
 	// Every opt-out seen is remembered; a number that ever opted out is written UNSUBSCRIBED even if
@@ -122,7 +127,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const storedIds = winners
 		.filter((t) => !smsHolder(byPhone.get(t.input.contact.phone), t.input.contact.phone) && t.input.hubContactId)
 		.map((t) => t.input.hubContactId!);
-	const byId = storedIds.length > 0 ? await contactsById(client, storedIds, limit) : new Map<string, HubContact>();
+	const unread = storedIds.filter((id) => !movedIds.has(id));
+	const byId = unread.length > 0 ? new Map([...movedById, ...(await contactsById(client, unread, limit))]) : movedById;
 	const claimed = new Map<string, string>();
 	const tasks: Task[] = [];
 	for (const task of winners) {
