@@ -199,7 +199,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const clientFor = (concurrency: number) => {
 		let client = clients.get(concurrency);
 		if (!client) {
-			client = createMailchimpClient(this, { concurrency });
+			client = createMailchimpClient(this, { concurrency, runId: this.getExecutionId() });
 			clients.set(concurrency, client);
 		}
 		return client;
@@ -244,6 +244,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		}
 	};
 
+	const mapsFieldsLater = this.getChildNodes(this.getNode().name).some((n) => n.type.endsWith('.mapFields') && !n.disabled);
 	for (let i = 0; i < items.length; i++) {
 		const pairedItem = { item: i };
 		try {
@@ -260,6 +261,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				settings.output === 'changes' ? openStoreForNode(this, i).then((store) => store.readLedger(syncName)) : [],
 			]);
 			const tags = resolveTags(available, settings.tags);
+			// Map Fields, further on, needs the audience's merge fields: they come while the pages load.
+			if (mapsFieldsLater) void client.getMergeFields(audienceId).catch(() => undefined);
 
 			if (settings.output === 'all') {
 				// Only These Members: the named ones who are selected (compared with no ledger, all are "new").

@@ -181,7 +181,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 	const audienceFields = (audienceId: string) => {
 		let fields = mergeFieldsOf.get(audienceId);
 		if (!fields) {
-			mailchimp ??= createMailchimpClient(this);
+			mailchimp ??= createMailchimpClient(this, { runId: this.getExecutionId() });
 			fields = mailchimp.then((client) => client.getMergeFields(audienceId));
 			mergeFieldsOf.set(audienceId, fields);
 		}

@@ -169,6 +169,10 @@ export async function resolveMailchimpAuth(
  */
 const accountSlots = new Map<string, pLimit.Limit>();
 
+/** Merge fields read in a run, by account, run and audience (see `getMergeFields`); kept a minute at most. */
+const mergeFieldsOfRun = new Map<string, Promise<MergeField[]>>();
+const MERGE_FIELDS_KEPT_MS = 60_000;
+
 export function accountKeyOf(auth: MailchimpAuth): string {
 	return `${auth.baseUrl} ${fingerprint(auth.secret)}`;
 }
@@ -247,6 +251,8 @@ export interface MailchimpClientOptions {
 	timeoutMs?: number;
 	/** Called before each retry wait; for counters and logs (never given the secret). */
 	onRetry?: (info: { attempt: number; waitMs: number; status?: number }) => void;
+	/** The n8n execution: reads shared between the run's nodes (see `getMergeFields`) are kept per run. */
+	runId?: string;
 }
 
 export interface Audience {
@@ -593,7 +599,29 @@ export class MailchimpClient {
 		);
 	}
 
-	async getMergeFields(audienceId: string): Promise<MergeField[]> {
+	/**
+	 * The audience's merge fields, read once per run and account: Fetch asks for them while its member
+	 * pages are on their way, and Map Fields, later in the same run (n8n runs an execution in one process,
+	 * in queue mode on one worker), takes that answer instead of waiting for a request of its own. A failed
+	 * read is not kept, so the next node asks again.
+	 */
+	getMergeFields(audienceId: string): Promise<MergeField[]> {
+		const key = this.options.runId ? `${accountKeyOf(this.auth)}\n${this.options.runId}\n${audienceId}` : undefined;
+		const shared = key ? mergeFieldsOfRun.get(key) : undefined;
+		if (shared) return shared;
+		const read = this.readMergeFields(audienceId);
+		if (key) {
+			mergeFieldsOfRun.set(key, read);
+			const forget = () => {
+				if (mergeFieldsOfRun.get(key) === read) mergeFieldsOfRun.delete(key);
+			};
+			read.catch(forget);
+			setTimeout(forget, MERGE_FIELDS_KEPT_MS).unref();
+		}
+		return read;
+	}
+
+	private readMergeFields(audienceId: string): Promise<MergeField[]> {
 		return this.readAll((offset, count) =>
 			this.request(
 				this.audiencePurpose(audienceId, 'read the fields of the audience', '/merge-fields'),

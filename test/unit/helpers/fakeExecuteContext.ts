@@ -38,7 +38,11 @@ export interface FakeCredential {
 	data: ICredentialDataDecryptedObject;
 }
 
+let executions = 0;
+
 export interface FakeExecuteContextOptions {
+	/** The nodes after this one in the workflow (n8n's getChildNodes: every node downstream). */
+	childNodes?: Array<{ name: string; type: string; disabled?: boolean }>;
 	/** By credential type name, e.g. `{ sinchHubApi: { type, data } }`. */
 	credentials?: Record<string, FakeCredential>;
 	/** Node parameters; dotted names (`options.limit`) reach into collections. */
@@ -190,6 +194,7 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 		return found;
 	};
 
+	const executionId = `test-execution-${++executions}`;
 	const context = {
 		requests,
 		logLines,
@@ -198,7 +203,9 @@ export function fakeExecuteContext(options: FakeExecuteContextOptions = {}): Fak
 		getNode: () => node,
 		getInputData: () => items,
 		continueOnFail: () => options.continueOnFail ?? false,
-		getExecutionId: () => 'test-execution',
+		// Each context its own run, as each n8n execution is: nothing a run shares between its nodes leaks into another test.
+		getExecutionId: () => executionId,
+		getChildNodes: () => (options.childNodes ?? []).map((n) => ({ typeVersion: 1, disabled: false, ...n })),
 		getMode: () => 'manual',
 		getTimezone: () => 'UTC',
 		getWorkflow: () => ({ id: 'test-workflow', name: 'Test workflow', active: false }),

@@ -87,6 +87,7 @@ function runFetch({
 	nodeId = 'node-a',
 	workflowId = 'wf-1',
 	continueOnFail = false,
+	childNodes,
 }: {
 	parameters?: Record<string, unknown>;
 	perItem?: Array<Record<string, unknown>>;
@@ -94,6 +95,7 @@ function runFetch({
 	nodeId?: string;
 	workflowId?: string;
 	continueOnFail?: boolean;
+	childNodes?: Array<{ name: string; type: string; disabled?: boolean }>;
 } = {}) {
 	const all = { ...baseParameters(), ...parameters };
 	const ctx = fakeExecuteContext({
@@ -102,6 +104,7 @@ function runFetch({
 		items,
 		node: { id: nodeId, name: 'Fetch Tagged Members' },
 		continueOnFail,
+		childNodes,
 		overrides: { getWorkflow: () => ({ id: workflowId, name: 'Sync', active: false }) },
 	});
 	const read = ctx.getNodeParameter.bind(ctx) as (name: string, i: number, fallback?: unknown, opts?: object) => unknown;
@@ -131,6 +134,21 @@ async function writeLedger(items: INodeExecutionData[]) {
 	});
 	await store.upsertLedger(entries);
 }
+
+describe('merge fields for Map Fields', () => {
+	const reads = () => mailchimp.counters.get('GET /3.0/lists/{list_id}/merge-fields') ?? 0;
+
+	it('are read while the pages load only when a Map Fields node follows (and is not disabled)', async () => {
+		let before = reads();
+		await runFetch({ parameters: { output: 'all' } });
+		await runFetch({ parameters: { output: 'all' }, childNodes: [{ name: 'Map Fields', type: 'n8n-nodes-mailchimp-hub-sync.mapFields', disabled: true }] });
+		expect(reads() - before).toBe(0);
+		before = reads();
+		await runFetch({ parameters: { output: 'all' }, childNodes: [{ name: 'Map Fields', type: 'n8n-nodes-mailchimp-hub-sync.mapFields' }] });
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		expect(reads() - before).toBe(1);
+	});
+});
 
 describe("whose ledger: by default the workflow's and the node's", () => {
 	it('two Fetch nodes in one workflow keep their own ledgers and never remove each other\'s members', async () => {

@@ -184,6 +184,42 @@ describe('reading', () => {
 	});
 });
 
+describe('merge fields shared within a run', () => {
+	const reads = () => emulator.counters.get('GET /3.0/lists/{list_id}/merge-fields') ?? 0;
+
+	it('are read once per run and account, and again for another run or account', async () => {
+		const before = reads();
+		const fetch = new MailchimpClient(await apiKeyAuth(), node, { runId: 'run-a' });
+		const map = new MailchimpClient(await apiKeyAuth(), node, { runId: 'run-a' });
+		const fields = await fetch.getMergeFields(audienceId);
+		expect(await map.getMergeFields(audienceId)).toBe(fields);
+		expect(reads() - before).toBe(1);
+
+		await new MailchimpClient(await apiKeyAuth(), node, { runId: 'run-b' }).getMergeFields(audienceId);
+		await new MailchimpClient(await apiKeyAuth(), node).getMergeFields(audienceId);
+		expect(reads() - before).toBe(3);
+		// Another account's client never takes this account's answer.
+		const other = new MailchimpClient(await oauthAuth(), node, { runId: 'run-a' });
+		await other.getMergeFields(fern.lists[0].id);
+		expect(reads() - before).toBe(4);
+	});
+
+	it('are not kept when the read failed: the next node reads again', async () => {
+		const failing = new MailchimpClient(await apiKeyAuth(), node, {
+			runId: 'run-c',
+			sleep: noWait,
+			retryPolicy: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxTotalWaitMs: 1 },
+		});
+		emulator.faults.rate5xx = 1;
+		await expect(failing.getMergeFields(audienceId)).rejects.toThrow();
+		emulator.faults.rate5xx = 0;
+		const before = reads();
+		const fields = await new MailchimpClient(await apiKeyAuth(), node, { runId: 'run-c' }).getMergeFields(audienceId);
+		expect(fields.length).toBeGreaterThan(0);
+		expect(reads() - before).toBe(1);
+	});
+});
+
 describe('isolation', () => {
 	it("never sends one account's credential with another's requests, interleaved and concurrent", async () => {
 		const clientA = new MailchimpClient(await apiKeyAuth(), node);
