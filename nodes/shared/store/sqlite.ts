@@ -446,22 +446,34 @@ export class SqliteSyncStore implements SyncStore {
 
 	async readLedger(syncName: string): Promise<LedgerEntry[]> {
 		assertName('sync name', syncName);
-		return this.read(() => {
-			const statement = this.statement(
-				'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = ?',
-			);
-			// Rows as arrays: a daily run reads every member's entry, and an object per row was half the time.
-			statement.setReturnArrays(true);
-			return (statement.all(syncName) as unknown as unknown[][]).map(([audienceId, memberKey, contentHash, hubContactId, phone, syncedAt]) => ({
-				syncName,
-				audienceId: audienceId as string,
-				memberKey: memberKey as string,
-				contentHash: contentHash as string,
-				hubContactId: (hubContactId as string | null) ?? null,
-				phone: (phone as string | null) ?? null,
-				syncedAt: new Date(Number(syncedAt)),
-			}));
-		});
+		const entries: LedgerEntry[] = [];
+		// In slices along the key, with a yield between: a daily run reads every member's entry, and its
+		// first Mailchimp request should not wait behind all of them. Each entry is read as committed;
+		// nothing needs two entries to agree. Rows as arrays: an object per row was half the time.
+		for (let after = ['', '']; ; ) {
+			const rows = await this.read(() => {
+				const statement = this.statement(
+					`SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger
+					 WHERE sync_name = ? AND (audience_id, member_key) > (?, ?) ORDER BY audience_id, member_key LIMIT ${LEDGER_SLICE}`,
+				);
+				statement.setReturnArrays(true);
+				return statement.all(syncName, after[0], after[1]) as unknown as unknown[][];
+			});
+			for (const [audienceId, memberKey, contentHash, hubContactId, phone, syncedAt] of rows) {
+				entries.push({
+					syncName,
+					audienceId: audienceId as string,
+					memberKey: memberKey as string,
+					contentHash: contentHash as string,
+					hubContactId: (hubContactId as string | null) ?? null,
+					phone: (phone as string | null) ?? null,
+					syncedAt: new Date(Number(syncedAt)),
+				});
+			}
+			if (rows.length < LEDGER_SLICE) return entries;
+			after = [rows[rows.length - 1][0] as string, rows[rows.length - 1][1] as string];
+			await yieldToEventLoop();
+		}
 	}
 
 	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {

@@ -335,18 +335,22 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 		it('handles 100,000 members of one audience in bulk', async () => {
 			const audience = 'aud-big';
 			const many = Array.from({ length: 100_000 }, (_, i) => entry(audience, `member-${i}`, { syncName: 'sync-big', phone: `+6140000${i}` }));
-			await store.upsertLedger(many);
+			// A second audience of the same sync: a read in slices must cross from one audience to the next.
+			const other = Array.from({ length: 7_000 }, (_, i) => entry('aud-big-2', `member-${i}`, { syncName: 'sync-big', phone: `+6141000${i}` }));
+			await store.upsertLedger([...many, ...other]);
 			const read = await store.readLedger('sync-big');
-			expect(read).toHaveLength(100_000);
-			const byKey = new Map(read.map((r) => [r.memberKey, r]));
+			expect(read).toHaveLength(107_000);
+			expect(new Set(read.map((r) => `${r.audienceId}/${r.memberKey}`)).size).toBe(107_000);
+			const byKey = new Map(read.filter((r) => r.audienceId === audience).map((r) => [r.memberKey, r]));
 			expect(byKey.get('member-99999')).toEqual(many[99_999]);
+			expect(read.find((r) => r.audienceId === 'aud-big-2' && r.memberKey === 'member-6999')).toEqual(other[6_999]);
 			const removed = await store.deleteLedger(
 				'sync-big',
 				audience,
 				many.slice(0, 60_000).map((e) => e.memberKey),
 			);
 			expect(removed).toBe(60_000);
-			expect(await store.readLedger('sync-big')).toHaveLength(40_000);
+			expect(await store.readLedger('sync-big')).toHaveLength(47_000);
 		}, 120_000);
 	});
 
