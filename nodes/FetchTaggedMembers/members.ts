@@ -70,10 +70,11 @@ export interface TagSelection {
 
 /** What is kept of a listed member: all of it, or (recognised as unchanged) its key and status only. */
 interface Listed {
-	id: string;
 	key: string;
 	status: string;
 	member?: TaggedMember;
+	/** Indexes (in `tags`) of the selected tags whose listings hold the member. */
+	tagIndexes: number[];
 }
 
 export async function fetchTaggedMembers(
@@ -95,38 +96,34 @@ export async function fetchTaggedMembers(
 		unchanged?: (member: TaggedMember) => boolean;
 	} = {},
 ): Promise<TagSelection> {
-	// The selected tags come later (from all listings); content and key do not depend on them.
-	const keep = (raw: MailchimpMember): Listed => {
-		const member = toTaggedMember(raw, [], audienceId);
-		const key = memberKeyOf(member);
-		const slim = unchanged !== undefined && statuses.has(raw.status as MemberStatus) && unchanged(member);
-		return { id: raw.id, key, status: raw.status, ...(slim ? {} : { member }) };
-	};
-	const perTag = await Promise.all(
-		tags.map((tag) => client.getTagMembers(audienceId, tag, includeFlags(statuses, withOtherStatuses), keep)),
-	);
-
 	// Membership comes from the tag listings themselves, not from the member's embedded tags
-	// (which stop at 50), so "all" is right for members with any number of tags.
-	const seen = new Map<string, { listed: Listed; tags: string[] }>();
-	perTag.forEach((listing, i) => {
-		for (const listed of listing) {
-			const entry = seen.get(listed.id);
-			if (!entry) seen.set(listed.id, { listed, tags: [tags[i].name] });
-			// Offset paging can return a member twice when the tag changes mid-read.
-			else if (!entry.tags.includes(tags[i].name)) entry.tags.push(tags[i].name);
+	// (which stop at 50), so "all" is right for members with any number of tags. Each member is taken
+	// in as its first listing arrives; a later listing (another tag, or the same one again when offset
+	// paging meets a change mid-read) only adds its tag.
+	const seen = new Map<string, Listed>();
+	const takeIn = (tagIndex: number) => (raw: MailchimpMember): void => {
+		const known = seen.get(raw.id);
+		if (known) {
+			if (!known.tagIndexes.includes(tagIndex)) known.tagIndexes.push(tagIndex);
+			return;
 		}
-	});
+		// The selected tags are known only once every listing is in; content and key do not depend on them.
+		const member = toTaggedMember(raw, [], audienceId);
+		const slim = unchanged !== undefined && statuses.has(raw.status as MemberStatus) && unchanged(member);
+		seen.set(raw.id, { key: memberKeyOf(member), status: raw.status, tagIndexes: [tagIndex], ...(slim ? {} : { member }) });
+	};
+	await Promise.all(tags.map((tag, i) => client.getTagMembers(audienceId, tag, includeFlags(statuses, withOtherStatuses), takeIn(i))));
 
 	const selection: TagSelection = { selected: [], others: [], unchangedKeys: [] };
-	for (const { listed, tags: memberTags } of seen.values()) {
-		if (match === 'all' && memberTags.length < tags.length) continue;
-		if (!listed.member) {
-			selection.unchangedKeys.push(listed.key);
+	for (const { key, status, member, tagIndexes } of seen.values()) {
+		if (match === 'all' && tagIndexes.length < tags.length) continue;
+		if (!member) {
+			selection.unchangedKeys.push(key);
 			continue;
 		}
-		listed.member.tags = memberTags;
-		(statuses.has(listed.status as MemberStatus) ? selection.selected : selection.others).push(listed.member);
+		// In the order the tags were selected, whichever listing came first.
+		member.tags = tagIndexes.sort((a, b) => a - b).map((i) => tags[i].name);
+		(statuses.has(status as MemberStatus) ? selection.selected : selection.others).push(member);
 	}
 	// Pages arrive in any order; the output must not.
 	selection.selected.sort(byEmail);
