@@ -130,3 +130,31 @@ export function sampleProcessGroup(pid: () => number | undefined, intervalMs = 2
 		},
 	};
 }
+
+/** The sum of VmRSS over the process group now, bytes. */
+function groupRssNow(pid: number): number {
+	return [...new Set([pid, ...groupMembers(pid)])].reduce((sum, member) => sum + (statusOf(member)?.rss ?? 0), 0);
+}
+
+/**
+ * Waits until the group's memory has settled: n8n holds what it parsed while starting (node types,
+ * credentials, its database) for some seconds and gives it back only when V8 collects it, so a run
+ * started at once would carry n8n's start-up on top of its own memory, which a scheduled run in a
+ * long-running n8n does not. Settled: after at least `minMs`, the last `steadyMs` of samples within
+ * `tolerance` of each other; at most `maxMs`.
+ */
+export async function settleProcessGroup(
+	pid: number,
+	{ minMs = 15_000, steadyMs = 8_000, maxMs = 90_000, tolerance = 0.02, intervalMs = 500 } = {},
+): Promise<{ rss: number; waitedMs: number }> {
+	const started = Date.now();
+	const samples: Array<{ at: number; rss: number }> = [];
+	for (;;) {
+		const now = Date.now();
+		samples.push({ at: now, rss: groupRssNow(pid) });
+		const recent = samples.filter((s) => s.at >= now - steadyMs).map((s) => s.rss);
+		const steady = samples[0].at <= now - steadyMs && Math.max(...recent) - Math.min(...recent) <= tolerance * Math.max(...recent);
+		if ((now - started >= minMs && steady) || now - started >= maxMs) return { rss: samples.at(-1)!.rss, waitedMs: now - started };
+		await new Promise((resolve) => setTimeout(resolve, intervalMs));
+	}
+}
