@@ -752,12 +752,9 @@ async function launchServer(bench: Bench, side: Side, beforeId: number): Promise
 		}
 		const fixedCostMs = await emptyRunMs(server);
 		// As a scheduled run finds it: n8n up for a while, its start-up memory given back (15-30 s here).
-		let idleRss: number | undefined;
-		if (options.settleMemory !== false) {
-			const settled = await settleProcessGroup(server.pid!);
-			idleRss = settled.rss;
-			options.log(`${side.contender}: n8n settled at ${mb(settled.rss)} MB after ${round(settled.waitedMs / 1000)} s`);
-		}
+		const settled = await settleProcessGroup(server.pid!, options.settleMemory === false ? { minMs: 0, maxMs: 0 } : {});
+		const idleRss = settled.rss;
+		if (options.settleMemory !== false) options.log(`${side.contender}: n8n settled at ${mb(settled.rss)} MB after ${round(settled.waitedMs / 1000)} s`);
 		const sampler = sampleProcessGroup(() => server.pid);
 		const startedAt = Date.now();
 		await callWebhook(server, side.webhookPath);
