@@ -76,6 +76,8 @@ export interface SyncBenchOptions {
 	runner: 'server' | 'execute';
 	/** Caps n8n's heap (NODE_OPTIONS=--max-old-space-size) when set, in MB. */
 	maxOldSpaceMb?: number;
+	/** More Node.js flags for n8n (NODE_OPTIONS), e.g. V8's young-generation size. */
+	nodeOptions?: string;
 	/**
 	 * Server runs: wait before each run until n8n has given back its start-up memory (15-90 s), as a
 	 * scheduled run in a long-running n8n finds it. Off only where memory is not measured (the small e2e bench).
@@ -820,6 +822,7 @@ async function executionEnded(databaseFile: string, workflowId: string, afterId:
 function n8nEnv(options: SyncBenchOptions): Record<string, string> {
 	const flags = [
 		...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : []),
+		...(options.nodeOptions ? options.nodeOptions.split(/\s+/).filter(Boolean) : []),
 		// Where the time goes: n8n writes a CPU profile (chrome devtools .cpuprofile) per process when it exits.
 		...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
 	];
@@ -1365,7 +1368,7 @@ export function printSyncReport(report: SyncBenchReport): void {
 	);
 	console.log(
 		o.runner === 'server'
-			? `n8n runs as in production: a fresh \`n8n start\`${o.maxOldSpaceMb ? ` (NODE_OPTIONS=--max-old-space-size=${o.maxOldSpaceMb})` : ''} per run, left until its start-up memory is given back, the workflow then started by a webhook in place of its Manual Trigger, ` +
+			? `n8n runs as in production: a fresh \`n8n start\`${o.maxOldSpaceMb || o.nodeOptions ? ` (NODE_OPTIONS=${[o.maxOldSpaceMb ? `--max-old-space-size=${o.maxOldSpaceMb}` : '', o.nodeOptions ?? ''].filter(Boolean).join(' ')})` : ''} per run, left until its start-up memory is given back, the workflow then started by a webhook in place of its Manual Trigger, ` +
 					"with its own execution settings (the template keeps no data of successful runs); wall = webhook call until n8n is done with the execution (saved or dropped); " +
 					'run = Acquire to Release (the sync record) or n8n\'s startedAt to stoppedAt; RSS = n8n and its task runner'
 			: 'n8n runs as `n8n execute` (n8n starts for each run, and prints the whole run when it ends); wall = the whole command',
@@ -1455,6 +1458,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'no-results': { type: 'boolean' },
 			n8n: { type: 'string' },
 			'max-old-space': { type: 'string' },
+			'node-options': { type: 'string' },
 			'cpu-prof-dir': { type: 'string' },
 		},
 	});
@@ -1475,6 +1479,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 		options.runner = values.n8n;
 	}
 	if (values['max-old-space'] !== undefined) options.maxOldSpaceMb = number(values['max-old-space']);
+	if (typeof values['node-options'] === 'string') options.nodeOptions = values['node-options'];
 	if (typeof values['cpu-prof-dir'] === 'string') options.cpuProfileDir = path.resolve(values['cpu-prof-dir']);
 	if (typeof values.baseline === 'string') {
 		options.baseline = values.baseline === 'auto' ? 'auto' : values.baseline === 'off' ? false : Number(values.baseline);

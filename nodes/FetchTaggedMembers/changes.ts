@@ -51,7 +51,11 @@ export { contentHash };
  */
 export function unchangedSince(ledger: LedgerEntry[]): (member: TaggedMember) => boolean {
 	const hashOf = new Map(ledger.map((e) => [e.memberKey, e.contentHash]));
-	return (member) => hashOf.get(memberKeyOf(member)) === contentHash(member);
+	// A member the ledger does not hold is not hashed here: it is new, and its hash is taken once, later.
+	return (member) => {
+		const written = hashOf.get(memberKeyOf(member));
+		return written !== undefined && written === contentHash(member);
+	};
 }
 
 /**
