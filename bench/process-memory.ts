@@ -132,7 +132,7 @@ export function sampleProcessGroup(pid: () => number | undefined, intervalMs = 2
 }
 
 /** The sum of VmRSS over the process group now, bytes. */
-function groupRssNow(pid: number): number {
+export function groupRssNow(pid: number): number {
 	return [...new Set([pid, ...groupMembers(pid)])].reduce((sum, member) => sum + (statusOf(member)?.rss ?? 0), 0);
 }
 

@@ -23,8 +23,8 @@ export function canonical(value: unknown): string {
  * out: a tag added or a timestamp moved changes nothing in the contact.
  *
  * It is the canonical JSON of { email, fullName, mergeFields, smsPhone, smsSubscriptionStatus, status }
- * with those keys written out in their sorted order (a daily run hashes every member, and sorting the
- * same six keys each time was most of the cost); the ledger's hashes depend on this text staying the same.
+ * with those keys written out in their sorted order rather than built and sorted for every member (a
+ * daily run hashes every member it already synced); the ledger's hashes depend on this text staying the same.
  */
 export function contentHash(member: TaggedMember): string {
 	const text =
