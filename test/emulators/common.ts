@@ -194,7 +194,14 @@ function parseBody(raw: string, contentType: string | undefined): unknown {
 	}
 }
 
-function send(res: http.ServerResponse, answer: EmulatorResponse): void {
+/** An answer as it goes on the wire: serialised once, before the latency is waited out. */
+interface WireAnswer {
+	status: number;
+	headers: Record<string, string>;
+	payload: string;
+}
+
+function serialise(answer: EmulatorResponse): WireAnswer {
 	const headers: Record<string, string> = { ...(answer.headers ?? {}) };
 	let payload = '';
 	if (answer.body !== undefined) {
@@ -202,8 +209,16 @@ function send(res: http.ServerResponse, answer: EmulatorResponse): void {
 		headers['content-type'] = answer.contentType ?? 'application/json';
 	}
 	headers['content-length'] = String(Buffer.byteLength(payload));
-	res.writeHead(answer.status, headers);
-	res.end(payload);
+	return { status: answer.status, headers, payload };
+}
+
+function write(res: http.ServerResponse, wire: WireAnswer): void {
+	res.writeHead(wire.status, wire.headers);
+	res.end(wire.payload);
+}
+
+function send(res: http.ServerResponse, answer: EmulatorResponse): void {
+	write(res, serialise(answer));
 }
 
 /**
@@ -276,9 +291,12 @@ export async function startEmulator(
 				const rest = arrived + delay - Date.now();
 				if (rest > 0) await sleep(rest);
 			};
+			// Serialised before the wait: a page of 1,000 members takes milliseconds to write out, which is
+			// the emulator's work and, with latencyCoversWork, belongs inside the latency, not after it.
 			const reply = async (answer: EmulatorResponse) => {
+				const wire = serialise(answer);
 				await waitOut();
-				send(res, answer);
+				write(res, wire);
 			};
 			try {
 				if (!faults.latencyCoversWork) await waitOut();
