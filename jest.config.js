@@ -11,6 +11,7 @@ module.exports = {
 			testEnvironment: 'node',
 			transform: { '^.+\\.ts$': tsJest },
 			testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/contract/**/*.test.ts', '<rootDir>/test/emulators/**/*.test.ts'],
+			setupFiles: ['<rootDir>/test/unit/helpers/n8nHelperTransport.ts'],
 		},
 		{
 			displayName: 'e2e',

@@ -2,9 +2,10 @@
  * The Sinch MessageMedia Hub (Sinch Engage) transport: every Hub call of every node goes through
  * `HubClient`.
  *
- * Requests go through n8n's `httpRequestWithAuthentication` with the `sinchHubApi` credential, so
- * n8n applies the key and secret and nothing here ever holds them. Answers come back in full
- * (`returnFullResponse`, `ignoreHttpStatusErrors`) so the shared retry policy sees every status:
+ * The `sinchHubApi` credential is read once per client and applied by its own credential type, on
+ * connections kept open between requests, or through n8n's `httpRequestWithAuthentication` where a
+ * proxy, n8n's SSRF protection or the operator asks for it (hub-wire.ts says why). Answers come back
+ * in full, whatever their status, so the shared retry policy sees every status:
  * 429, 5xx, resets and timeouts are retried (Retry-After honoured); the rest become typed errors
  * callers can catch (HubConflictError, HubNotFoundError, HubInvalidInputError, HubAuthError) with
  * messages that say what to do. Errors carry the Hub's error body and never the request, whose
@@ -31,6 +32,8 @@ import {
 } from 'n8n-workflow';
 
 import { chunks } from '../chunks';
+import { SinchHubApi } from '../../../credentials/SinchHubApi.credentials';
+import { keepAliveAllowed, sendKeepAlive } from './hub-wire';
 import { DEFAULT_RETRY_POLICY, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryPolicy, type RetryVerdict } from '../retry';
 
 export const HUB_CREDENTIAL_TYPE = 'sinchHubApi';
@@ -314,6 +317,17 @@ function connectionCode(error: unknown): string | undefined {
 	return undefined;
 }
 
+const credentialType = new SinchHubApi();
+
+/** The headers the credential type puts on a request (HTTP Basic, the sub-account's Account header). */
+async function authenticationHeaders(data: ICredentialDataDecryptedObject): Promise<Record<string, string>> {
+	const applied = await credentialType.authenticate(data, { url: '', headers: {} });
+	const headers: Record<string, string> = {};
+	for (const [name, value] of Object.entries(applied.headers ?? {})) headers[name] = String(value);
+	if (applied.auth) headers.Authorization = `Basic ${Buffer.from(`${applied.auth.username ?? ''}:${applied.auth.password ?? ''}`).toString('base64')}`;
+	return headers;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers: the shapes the code relies on, checked before use. Each check names what was wrong.
 
@@ -448,6 +462,8 @@ export interface HubClientOptions {
 	sleep?: (ms: number) => Promise<void>;
 	random?: () => number;
 	timeoutMs?: number;
+	/** Kept-alive connections instead of n8n's helper; by default where hub-wire.ts allows them. */
+	keepAlive?: boolean;
 }
 
 export interface CallOptions<T> {
@@ -509,15 +525,7 @@ export class HubClient {
 				async () => {
 					let response: IN8nHttpFullResponse;
 					try {
-						response = (await this.ctx.helpers.httpRequestWithAuthentication.call(this.ctx, HUB_CREDENTIAL_TYPE, {
-							method,
-							url,
-							body: call.body as JsonObject | undefined,
-							json: true,
-							returnFullResponse: true,
-							ignoreHttpStatusErrors: true,
-							timeout: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-						}, this.credential ? { credentialsDecrypted: this.credential } : undefined)) as IN8nHttpFullResponse;
+						response = await this.send(method, url, call.body);
 					} catch (error) {
 						// Never rethrow n8n's error as is: its cause holds the request options, credential included.
 						const code = connectionCode(error);
@@ -570,6 +578,26 @@ export class HubClient {
 			if (error instanceof RetryableFailure) throw this.unavailable(method, path, error, 1, idempotent, !!reconcile);
 			throw error;
 		}
+	}
+
+	/**
+	 * One attempt on the wire (hub-wire.ts): over a kept-alive connection with the credential applied
+	 * here by the credential type itself, or, where n8n's helper has a say (proxy, SSRF protection, the
+	 * operator's switch) or no credential was read, through `httpRequestWithAuthentication`.
+	 */
+	private async send(method: IHttpRequestMethods, url: string, body: unknown): Promise<IN8nHttpFullResponse> {
+		const timeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+		if (this.credential && (this.options.keepAlive ?? keepAliveAllowed())) {
+			const headers = await authenticationHeaders(this.credential.data ?? {});
+			const answer = await sendKeepAlive({ method, url, headers, body, timeoutMs: timeout });
+			return { statusCode: answer.statusCode, headers: answer.headers, body: answer.body };
+		}
+		return (await this.ctx.helpers.httpRequestWithAuthentication.call(
+			this.ctx,
+			HUB_CREDENTIAL_TYPE,
+			{ method, url, body: body as JsonObject | undefined, json: true, returnFullResponse: true, ignoreHttpStatusErrors: true, timeout },
+			this.credential ? { credentialsDecrypted: this.credential } : undefined,
+		)) as IN8nHttpFullResponse;
 	}
 
 	private unavailable(method: string, path: string, last: unknown, attempts: number, idempotent: boolean, reconciled: boolean): HubUnavailableError {

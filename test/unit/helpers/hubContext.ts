@@ -41,7 +41,7 @@ export interface TestHubClient {
 export async function testHubClient(
 	emu: Pick<HubEmulator, 'url'>,
 	credential: HubTestCredential,
-	options: { onWait?: (ms: number) => void | Promise<void>; retryPolicy?: RetryPolicy; timeoutMs?: number } = {},
+	options: { onWait?: (ms: number) => void | Promise<void>; retryPolicy?: RetryPolicy; timeoutMs?: number; keepAlive?: boolean } = {},
 ): Promise<TestHubClient> {
 	const ctx = hubContext(emu, credential);
 	const waits: number[] = [];
@@ -53,6 +53,7 @@ export async function testHubClient(
 		random: () => 0.5,
 		retryPolicy: options.retryPolicy,
 		timeoutMs: options.timeoutMs,
+		keepAlive: options.keepAlive,
 	});
 	return { ctx, client, waits };
 }
