@@ -10,6 +10,9 @@ declare module '@mailchimp/mailchimp_marketing/src/ApiClient' {
 		basePath: string;
 		timeout: number;
 		defaultHeaders: Record<string, string>;
+		/** When true, `agent.attachCookies` is called with each superagent request before it is sent. */
+		enableCookies: boolean;
+		agent: { attachCookies(request: { agent(agent: unknown): unknown }): void; saveCookies(response: unknown): void };
 		setConfig(config: { apiKey?: string; accessToken?: string; server?: string }): void;
 		ping: { getWithHttpInfo(): Promise<HttpResult<unknown>> };
 		lists: {

@@ -311,6 +311,20 @@ interface Page<T> {
 	total: number;
 }
 
+/**
+ * The official client's superagent 3 sends every request with `agent: false`: a new connection, and a
+ * TLS handshake, for each page, past the HTTP agent n8n sets up for a proxy. The client has no option
+ * for an agent; its one hook on each request is its cookie jar, so the jar here attaches Node's global
+ * agent (kept-alive connections, or n8n's proxy agent when n8n has one) and keeps no cookies.
+ */
+function keepConnections(api: ApiClient): void {
+	api.enableCookies = true;
+	api.agent = {
+		attachCookies: (request) => void request.agent(undefined),
+		saveCookies: () => undefined,
+	};
+}
+
 export class MailchimpClient {
 	private readonly api: ApiClient;
 	/** This node's own share (its Concurrency option), within the account's slots. */
@@ -335,6 +349,7 @@ export class MailchimpClient {
 		this.api.setConfig(auth.kind === 'apiKey' ? { apiKey: auth.secret } : { accessToken: auth.secret });
 		this.api.basePath = auth.baseUrl;
 		this.api.timeout = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+		keepConnections(this.api);
 		this.limit = pLimit(concurrency);
 		this.accountLimit = accountLimiter(auth);
 		this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;

@@ -124,6 +124,30 @@ describe('reading', () => {
 		}
 	});
 
+	it('reads the pages over kept-alive connections, at most one per request in flight, and keeps no cookies', async () => {
+		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 12_000, tags: ['VIP'], seed: 11 }) });
+		let connections = 0;
+		const cookies: string[] = [];
+		big.server.on('connection', () => connections++);
+		big.server.on('request', (req) => void (req.headers.cookie !== undefined && cookies.push(req.headers.cookie)));
+		try {
+			const [account] = credentialsOf(big.state.dump());
+			const auth = await resolveMailchimpAuth('apiKey', { apiKey: account.apiKey, apiBaseUrl: big.url }, node);
+			const client = new MailchimpClient(auth, node, { concurrency: 4 });
+			const [tag] = await client.getTags(account.lists[0].id);
+			await client.getTagMembers(account.lists[0].id, tag);
+			await client.getTagMembers(account.lists[0].id, tag);
+			const requests = big.requests.filter((r) => !r.path.startsWith('/_control'));
+			expect(requests.length).toBe(1 + 2 * Math.ceil(tag.memberCount! / 1000));
+			expect(requests.length).toBeGreaterThan(10);
+			// The official client alone opens one connection per request.
+			expect(connections).toBeLessThanOrEqual(4);
+			expect(cookies).toEqual([]);
+		} finally {
+			await big.close();
+		}
+	});
+
 	it("asks for every page of a tag at once, without waiting for the first page's total", async () => {
 		const big = await startMailchimpEmulator({ dataset: largeAudience({ members: 4500, tags: [{ name: 'All', share: 1 }], seed: 8 }) });
 		try {
