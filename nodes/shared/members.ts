@@ -8,14 +8,23 @@ import { hash } from 'node:crypto';
 import type { TaggedMember } from './items';
 import type { MailchimpMember } from './transport/mailchimp';
 
-/** Stable JSON: object keys sorted, so the same content always hashes the same. */
+/**
+ * Stable JSON: object keys sorted, so the same content always hashes the same. Written with loops and
+ * one string instead of arrays mapped and joined: a daily run writes every member's merge fields
+ * through it while their pages arrive.
+ */
 export function canonical(value: unknown): string {
-	if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-	if (value && typeof value === 'object') {
-		const keys = Object.keys(value as object).sort();
-		return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+	if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+	let text: string;
+	if (Array.isArray(value)) {
+		text = '[';
+		for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + canonical(value[i]);
+		return `${text}]`;
 	}
-	return JSON.stringify(value ?? null);
+	const keys = Object.keys(value).sort();
+	text = '{';
+	for (let i = 0; i < keys.length; i++) text += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${canonical((value as Record<string, unknown>)[keys[i]])}`;
+	return `${text}}`;
 }
 
 /**
