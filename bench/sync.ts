@@ -24,7 +24,7 @@
  *   npx tsx bench/sync.ts [--members 100000] [--mailchimp-latency 120] [--hub-latency 60] [--changes 0.01]
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
  *                         [--workflow workflows/<file>.json] [--hub-concurrency n] [--results-dir bench/results | --no-results]
- *                         [--n8n server|execute] [--max-old-space <MB>] [--cpu-prof-dir <folder>]
+ *                         [--n8n server|execute] [--max-old-space <MB>] [--cpu-prof-dir <folder>] [--previous-run on|off]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
@@ -85,6 +85,12 @@ export interface SyncBenchOptions {
 	settleMemory?: boolean;
 	/** When set, n8n writes CPU profiles there (NODE_OPTIONS=--cpu-prof); timings then include the profiler. */
 	cpuProfileDir?: string;
+	/**
+	 * Server runs, our daily run (b): the same n8n first runs the sync once with nothing changed (yesterday's
+	 * run), so the measured run finds n8n as a long-running n8n does, with the workflow's node code loaded and
+	 * its expressions compiled. Off: the daily run is the first run after n8n started.
+	 */
+	previousRun: boolean;
 	log: (line: string) => void;
 }
 
@@ -98,6 +104,7 @@ export const DEFAULT_SYNC_BENCH: SyncBenchOptions = {
 	seed: 1,
 	resultsDir: path.join(REPO_ROOT, 'bench', 'results'),
 	runner: 'server',
+	previousRun: true,
 	log: (line) => process.stderr.write(`[bench:sync] ${line}\n`),
 };
 
@@ -739,10 +746,11 @@ async function launchExecute({ n8n, options }: Bench, side: Side, beforeId: numb
  * workflow started through its webhook and followed in n8n's database until n8n has saved or dropped the
  * execution. Its cost around an empty workflow is read first, then its idle memory once n8n has given back
  * what it held while starting (as in a long-running n8n, where a schedule fires). A fresh server
- * loads the package's node code when the run first uses it (a few hundred ms of CPU), as the first run after
- * a restart does; later runs of a long-running n8n would not.
+ * loads the workflow's node code and compiles its expressions when a run first needs them (0.3-0.5 s of CPU
+ * here), as the first run after a restart does; later runs of a long-running n8n do not. So our daily run
+ * (`previousRun`) comes after yesterday's run, one with nothing changed, in the same n8n.
  */
-async function launchServer(bench: Bench, side: Side, beforeId: number): Promise<Launched> {
+async function launchServer(bench: Bench, side: Side, beforeId: number, before: BeforeRun): Promise<Launched> {
 	const { n8n, options } = bench;
 	// Only the first server sets up n8n's owner and publishes the workflows (the database keeps both).
 	const first = !bench.activated;
@@ -753,6 +761,15 @@ async function launchServer(bench: Bench, side: Side, beforeId: number): Promise
 			bench.activated = true;
 		}
 		const fixedCostMs = await emptyRunMs(server);
+		let afterId = beforeId;
+		if (before.previousRun) {
+			const started = Date.now();
+			await callWebhook(server, side.webhookPath);
+			const previous = await executionEnded(n8n.databaseFile, side.workflowId!, beforeId);
+			afterId = previous.id;
+			options.log(`${side.contender}: the previous run (nothing changed) took ${round((previous.endedAt - started) / 1000)} s`);
+		}
+		await before.prepare();
 		// As a scheduled run finds it: n8n up for a while, its start-up memory given back (15-30 s here).
 		let idleRss = groupRssNow(server.pid!);
 		if (options.settleMemory !== false) {
@@ -763,7 +780,7 @@ async function launchServer(bench: Bench, side: Side, beforeId: number): Promise
 		const sampler = sampleProcessGroup(() => server.pid);
 		const startedAt = Date.now();
 		await callWebhook(server, side.webhookPath);
-		const savedAt = await executionEnded(n8n.databaseFile, side.workflowId!, beforeId);
+		const { endedAt: savedAt } = await executionEnded(n8n.databaseFile, side.workflowId!, afterId);
 		return { exitCode: 0, output: '', memory: sampler.stop(), savedAt, idleRss, fixedCostMs, startedAt };
 	} finally {
 		await server.stop();
@@ -795,9 +812,15 @@ async function emptyRunMs(server: N8nServer): Promise<number> {
 
 /**
  * Waits until n8n has finished with the newest execution of the workflow: its row has a final status
- * (saved), or is marked deleted or gone (a successful run the workflow does not keep). Returns that moment.
+ * (saved), or is marked deleted or gone (a successful run the workflow does not keep). Returns that moment
+ * and the execution's id.
  */
-async function executionEnded(databaseFile: string, workflowId: string, afterId: number, timeoutMs = 6 * 60 * 60 * 1000): Promise<number> {
+async function executionEnded(
+	databaseFile: string,
+	workflowId: string,
+	afterId: number,
+	timeoutMs = 6 * 60 * 60 * 1000,
+): Promise<{ endedAt: number; id: number }> {
 	const deadline = Date.now() + timeoutMs;
 	let seen: number | undefined;
 	const database = new DatabaseSync(databaseFile, { readOnly: true });
@@ -808,8 +831,8 @@ async function executionEnded(databaseFile: string, workflowId: string, afterId:
 					.prepare('SELECT id, status, deletedAt FROM execution_entity WHERE workflowId = ? AND id > ? ORDER BY id DESC LIMIT 1')
 					.get(workflowId, afterId) as { id: number; status: string; deletedAt: string | null } | undefined;
 				if (row) seen = row.id;
-				if (row && (row.deletedAt !== null || !['new', 'running', 'waiting'].includes(row.status))) return Date.now();
-				if (!row && seen !== undefined) return Date.now();
+				if (row && (row.deletedAt !== null || !['new', 'running', 'waiting'].includes(row.status))) return { endedAt: Date.now(), id: row.id };
+				if (!row && seen !== undefined) return { endedAt: Date.now(), id: seen };
 			} catch {
 				// n8n holds a write lock for a moment; the next poll reads
 			}
@@ -832,21 +855,48 @@ function n8nEnv(options: SyncBenchOptions): Record<string, string> {
 	return flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {};
 }
 
-async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: number): Promise<RunResult> {
+/** What happens in n8n before the measured run: yesterday's run (server runs), then `prepare` (the day's changes). */
+interface BeforeRun {
+	previousRun: boolean;
+	prepare: () => void | Promise<void>;
+}
+
+async function runOnce(bench: Bench, side: Side, phase: Phase, syncedMembers: number, prepare: () => void = () => {}): Promise<RunResult> {
 	const { n8n, options } = bench;
 	const { log } = options;
-	side.mailchimp.counters.clear();
-	side.hub.counters.clear();
-	side.reads.reset();
-	side.timeline.reset();
-	side.writes.length = 0;
-	side.recording = phase === 'b';
+	let cpuBefore = process.cpuUsage();
+	// Counters, timeline and CPU count the measured run only, not a previous run before it.
+	const startMeasuring = () => {
+		side.mailchimp.counters.clear();
+		side.hub.counters.clear();
+		side.reads.reset();
+		side.timeline.reset();
+		side.writes.length = 0;
+		side.recording = phase === 'b';
+		cpuBefore = process.cpuUsage();
+	};
+	startMeasuring();
 	const before = new Set((await n8n.executions()).map((row) => row.id));
 	const beforeId = Math.max(0, ...before);
-	log(`${side.contender} (${phase}): ${options.runner === 'server' ? 'n8n start + webhook' : 'n8n execute'}, ${side.members} members …`);
-	const cpuBefore = process.cpuUsage();
+	const previousRun = options.runner === 'server' && options.previousRun && phase === 'b' && side.contender === 'ours';
+	log(
+		`${side.contender} (${phase}): ${options.runner === 'server' ? 'n8n start + webhook' : 'n8n execute'}, ${side.members} members${previousRun ? ', after a previous run with nothing changed' : ''} …`,
+	);
 	const started = Date.now();
-	const launched = await (options.runner === 'server' ? launchServer(bench, side, beforeId) : launchExecute(bench, side, beforeId));
+	let launched: Launched;
+	if (options.runner === 'server') {
+		side.recording = false;
+		launched = await launchServer(bench, side, beforeId, {
+			previousRun,
+			prepare: () => {
+				prepare();
+				startMeasuring();
+			},
+		});
+	} else {
+		prepare();
+		launched = await launchExecute(bench, side, beforeId);
+	}
 	const { memory, savedAt } = launched;
 	// Server runs: from the webhook call until n8n is done with the execution (its start-up is not the run's);
 	// `n8n execute`: the whole command, start-up and printing included.
@@ -1138,16 +1188,18 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 		}
 
 		// (b): the same share of each audience changes, then the daily run.
+		// The changes are made just before each side's daily run (after our previous run, when there is one).
 		const changeCount = (side: Side) => Math.max(1, Math.round(side.members * options.changeShare));
-		ours.changes = changeMembers(ours.mailchimp, changeCount(ours), options.seed + 1);
-		if (baseline) baseline.changes = changeMembers(baseline.mailchimp, changeCount(baseline), options.seed + 1);
-		log(`changed ${ours.changes.length} members (names and phones) for (b)`);
+		const change = (side: Side) => () => {
+			side.changes = changeMembers(side.mailchimp, changeCount(side), options.seed + 1);
+			log(`${side.contender}: changed ${side.changes.length} members (names and phones) for (b)`);
+		};
 
-		runs.push(await runOnce(bench, ours, 'b', synced));
+		runs.push(await runOnce(bench, ours, 'b', synced, change(ours)));
 		checks.oursAfterB = compareContacts(expectedContacts(ours.mailchimp), hubContacts(ours.hub, ours.hubAccountId));
 		checks.oursWritesOutsideChanged = writesOutsideChanged(ours).slice(0, 20);
 		if (baseline) {
-			runs.push(await runOnce(bench, baseline, 'b', baselineSynced));
+			runs.push(await runOnce(bench, baseline, 'b', baselineSynced, change(baseline)));
 			const expected = expectedContacts(baseline.mailchimp);
 			checks.baselineStaleContactsAfterB = [...hubContacts(baseline.hub, baseline.hubAccountId).keys()].filter((phone) => !expected.has(phone)).length;
 		}
@@ -1371,7 +1423,8 @@ export function printSyncReport(report: SyncBenchReport): void {
 	);
 	console.log(
 		o.runner === 'server'
-			? `n8n runs as in production: a fresh \`n8n start\`${o.maxOldSpaceMb || o.nodeOptions ? ` (NODE_OPTIONS=${[o.maxOldSpaceMb ? `--max-old-space-size=${o.maxOldSpaceMb}` : '', o.nodeOptions ?? ''].filter(Boolean).join(' ')})` : ''} per run, left until its start-up memory is given back, the workflow then started by a webhook in place of its Manual Trigger, ` +
+			? `n8n runs as in production: a fresh \`n8n start\`${o.maxOldSpaceMb || o.nodeOptions ? ` (NODE_OPTIONS=${[o.maxOldSpaceMb ? `--max-old-space-size=${o.maxOldSpaceMb}` : '', o.nodeOptions ?? ''].filter(Boolean).join(' ')})` : ''} per run, left until its start-up memory is given back, the workflow then started by a webhook in place of its Manual Trigger` +
+					`${o.previousRun ? ' (our daily run after a previous run with nothing changed in the same n8n, as in a long-running n8n)' : ''}, ` +
 					"with its own execution settings (the template keeps no data of successful runs); wall = webhook call until n8n is done with the execution (saved or dropped); " +
 					'run = Acquire to Release (the sync record) or n8n\'s startedAt to stoppedAt; RSS = n8n and its task runner'
 			: 'n8n runs as `n8n execute` (n8n starts for each run, and prints the whole run when it ends); wall = the whole command',
@@ -1463,6 +1516,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'max-old-space': { type: 'string' },
 			'node-options': { type: 'string' },
 			'cpu-prof-dir': { type: 'string' },
+			'previous-run': { type: 'string' },
 		},
 	});
 	const number = (value: unknown) => (typeof value === 'string' ? Number(value) : undefined);
@@ -1484,6 +1538,10 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 	if (values['max-old-space'] !== undefined) options.maxOldSpaceMb = number(values['max-old-space']);
 	if (typeof values['node-options'] === 'string') options.nodeOptions = values['node-options'];
 	if (typeof values['cpu-prof-dir'] === 'string') options.cpuProfileDir = path.resolve(values['cpu-prof-dir']);
+	if (values['previous-run'] !== undefined) {
+		if (values['previous-run'] !== 'on' && values['previous-run'] !== 'off') throw new Error('--previous-run must be on or off');
+		options.previousRun = values['previous-run'] === 'on';
+	}
 	if (typeof values.baseline === 'string') {
 		options.baseline = values.baseline === 'auto' ? 'auto' : values.baseline === 'off' ? false : Number(values.baseline);
 	}
