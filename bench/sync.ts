@@ -25,6 +25,7 @@
  *                         [--baseline auto|off|<fraction>] [--baseline-budget-min 90] [--seed 1]
  *                         [--workflow workflows/<file>.json] [--hub-concurrency n] [--results-dir bench/results | --no-results]
  *                         [--n8n server|execute] [--max-old-space <MB>] [--cpu-prof-dir <folder>] [--previous-run on|off]
+ *                         [--daily-runs 3]
  *
  * The baseline can take long (one Hub request per contact). `--baseline auto` estimates its duration first and,
  * above the budget, runs it on a smaller audience (a stated fraction) and extrapolates its times and request
@@ -91,6 +92,11 @@ export interface SyncBenchOptions {
 	 * its expressions compiled. Off: the daily run is the first run after n8n started.
 	 */
 	previousRun: boolean;
+	/**
+	 * Our daily run, each time after new changes: its time varies by ±0.3 s from one n8n to the next on
+	 * this 2-core machine, so the goal is judged on the median run (all are reported and checked).
+	 */
+	dailyRuns: number;
 	log: (line: string) => void;
 }
 
@@ -105,6 +111,7 @@ export const DEFAULT_SYNC_BENCH: SyncBenchOptions = {
 	resultsDir: path.join(REPO_ROOT, 'bench', 'results'),
 	runner: 'server',
 	previousRun: true,
+	dailyRuns: 3,
 	log: (line) => process.stderr.write(`[bench:sync] ${line}\n`),
 };
 
@@ -332,7 +339,8 @@ interface Change {
 }
 
 /** Changes `count` synced members in Mailchimp (alternately last name and phone), chosen by a seeded draw. */
-function changeMembers(emulator: MailchimpEmulator, count: number, seed: number): Change[] {
+/** Changes names of half and phones of the other half; new phones come from `range`, one per day, so they stay unique. */
+function changeMembers(emulator: MailchimpEmulator, count: number, seed: number, range = '413'): Change[] {
 	const audience = audienceOf(emulator);
 	const synced = [...audience.members.values()].filter(isSynced);
 	const random = seededRandom(seed);
@@ -346,7 +354,7 @@ function changeMembers(emulator: MailchimpEmulator, count: number, seed: number)
 			emulator.state.updateMember(audience.id, member.email, { merge_fields: { LNAME: `${String(member.mergeFields.LNAME)}-Nakamura` } });
 			return { email: member.email, kind: 'name', oldPhone, newPhone: oldPhone };
 		}
-		const phone = mobileOf(i, '413');
+		const phone = mobileOf(i, range);
 		emulator.state.updateMember(audience.id, member.email, { merge_fields: { PHONE: phone.typed } });
 		return { email: member.email, kind: 'phone', oldPhone, newPhone: phone.e164 };
 	});
@@ -1076,6 +1084,7 @@ function estimateBaselineMinutes(synced: number, perTagRows: number[], options: 
 
 export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Promise<SyncBenchReport> {
 	const options: SyncBenchOptions = { ...DEFAULT_SYNC_BENCH, ...overrides };
+	if (!(options.dailyRuns >= 1 && options.dailyRuns <= 7)) throw new Error('--daily-runs must be between 1 and 7 (a phone range of its own per day)');
 	const { log } = options;
 	const startedAt = new Date().toISOString();
 	const templateFile = options.workflowFile ?? TEMPLATES.find((file) => existsSync(path.join(REPO_ROOT, file)));
@@ -1190,14 +1199,20 @@ export async function benchSync(overrides: Partial<SyncBenchOptions> = {}): Prom
 		// (b): the same share of each audience changes, then the daily run.
 		// The changes are made just before each side's daily run (after our previous run, when there is one).
 		const changeCount = (side: Side) => Math.max(1, Math.round(side.members * options.changeShare));
-		const change = (side: Side) => () => {
-			side.changes = changeMembers(side.mailchimp, changeCount(side), options.seed + 1);
+		const change = (side: Side, day = 1) => () => {
+			side.changes = changeMembers(side.mailchimp, changeCount(side), options.seed + day, String(412 + day));
 			log(`${side.contender}: changed ${side.changes.length} members (names and phones) for (b)`);
 		};
 
-		runs.push(await runOnce(bench, ours, 'b', synced, change(ours)));
-		checks.oursAfterB = compareContacts(expectedContacts(ours.mailchimp), hubContacts(ours.hub, ours.hubAccountId));
-		checks.oursWritesOutsideChanged = writesOutsideChanged(ours).slice(0, 20);
+		checks.oursWritesOutsideChanged = [];
+		for (let day = 1; day <= options.dailyRuns; day++) {
+			runs.push(await runOnce(bench, ours, 'b', synced, change(ours, day)));
+			const check = compareContacts(expectedContacts(ours.mailchimp), hubContacts(ours.hub, ours.hubAccountId));
+			// Every daily run must end exact; the report keeps the first that did not.
+			if (!checks.oursAfterB || (checks.oursAfterB.ok && !check.ok)) checks.oursAfterB = check;
+			checks.oursWritesOutsideChanged.push(...writesOutsideChanged(ours).slice(0, 20 - checks.oursWritesOutsideChanged.length));
+			rememberContactPhones(ours);
+		}
 		if (baseline) {
 			runs.push(await runOnce(bench, baseline, 'b', baselineSynced, change(baseline)));
 			const expected = expectedContacts(baseline.mailchimp);
@@ -1333,7 +1348,10 @@ export const GOALS = {
 function summarise(report: SyncBenchReport): void {
 	const find = (contender: Contender, phase: Phase) => report.runs.find((r) => r.contender === contender && r.phase === phase);
 	const oursA = find('ours', 'a');
-	const oursB = find('ours', 'b');
+	// The median of our daily runs (by wall time; the lower one of the middle two of an even count).
+	const dailies = report.runs.filter((r) => r.contender === 'ours' && r.phase === 'b').sort((x, y) => x.wallMs - y.wallMs);
+	const oursB = dailies[Math.floor((dailies.length - 1) / 2)];
+	const dailyPeak = dailies.reduce<RunResult | undefined>((top, d) => (!top || d.memory.peakRssUntilSavedMb > top.memory.peakRssUntilSavedMb ? d : top), undefined);
 	const baseA = find('baseline', 'a');
 	const baseB = find('baseline', 'b');
 	const speedup = (base?: RunResult, ours?: RunResult) => (base?.ok && ours?.ok ? round(base.wallMs / ours.wallMs, 1) : undefined);
@@ -1375,7 +1393,9 @@ function summarise(report: SyncBenchReport): void {
 	);
 	target(
 		`Daily run (${report.options.changeShare * 100} % changed) within ${GOALS.dailyOverLowerBound}x its lower bound`,
-		ok(oursB) ? `ours ${s(oursB.wallMs)} (run ${s(oursB.runMs)}); ${boundText(oursB)}` : 'not measured',
+		ok(oursB)
+			? `ours ${s(oursB.wallMs)} (run ${s(oursB.runMs)})${dailies.length > 1 ? `, the median of ${dailies.length} daily runs (${dailies.map((d) => `${s(d.wallMs)} ${d.lowerBound?.ratio}x`).join(', ')})` : ''}; ${boundText(oursB)}`
+			: 'not measured',
 		ok(oursB) ? oursB.lowerBound!.ratio <= GOALS.dailyOverLowerBound : null,
 	);
 	target(
@@ -1402,8 +1422,8 @@ function summarise(report: SyncBenchReport): void {
 	);
 	target(
 		`Daily run peak RSS at most ${GOALS.dailyPeakMb} MB`,
-		ok(oursB) ? `ours ${memory(oursB)}${baseB ? `; baseline ${memory(baseB)}${star(baseB) ? ' (measured on its smaller audience)' : ''}` : ''}` : 'not measured',
-		ok(oursB) ? oursB.memory.peakRssUntilSavedMb <= GOALS.dailyPeakMb : null,
+		ok(dailyPeak) ? `ours ${memory(dailyPeak)}${dailies.length > 1 ? ` (the highest of ${dailies.length} daily runs)` : ''}${baseB ? `; baseline ${memory(baseB)}${star(baseB) ? ' (measured on its smaller audience)' : ''}` : ''}` : 'not measured',
+		ok(dailyPeak) ? dailyPeak.memory.peakRssUntilSavedMb <= GOALS.dailyPeakMb : null,
 	);
 	target(
 		`Daily run at most ${GOALS.dailyWritesPerChanged} Hub writes per changed member`,
@@ -1517,6 +1537,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 			'node-options': { type: 'string' },
 			'cpu-prof-dir': { type: 'string' },
 			'previous-run': { type: 'string' },
+			'daily-runs': { type: 'string' },
 		},
 	});
 	const number = (value: unknown) => (typeof value === 'string' ? Number(value) : undefined);
@@ -1538,6 +1559,7 @@ export function syncOptionsFromArgs(argv = process.argv.slice(2)): Partial<SyncB
 	if (values['max-old-space'] !== undefined) options.maxOldSpaceMb = number(values['max-old-space']);
 	if (typeof values['node-options'] === 'string') options.nodeOptions = values['node-options'];
 	if (typeof values['cpu-prof-dir'] === 'string') options.cpuProfileDir = path.resolve(values['cpu-prof-dir']);
+	if (values['daily-runs'] !== undefined) options.dailyRuns = number(values['daily-runs']);
 	if (values['previous-run'] !== undefined) {
 		if (values['previous-run'] !== 'on' && values['previous-run'] !== 'off') throw new Error('--previous-run must be on or off');
 		options.previousRun = values['previous-run'] === 'on';
