@@ -191,7 +191,6 @@ export function previewStore(store: SyncStore): SyncStore {
 		status: (lockName, limit, options) => store.status(lockName, limit, options),
 		getRun: (runId) => store.getRun(runId),
 		readLedger: (syncName) => store.readLedger(syncName),
-		readLedgerSnapshot: (syncName) => store.readLedgerSnapshot(syncName),
 		upsertLedger: async (_entries: LedgerEntry[], _fence?: LeaseFence) => undefined,
 		deleteLedger: async (_syncName: string, _audienceId: string, memberKeys: string[]) => memberKeys.length,
 		getConsent: (audienceId, phone) => store.getConsent(audienceId, phone),

@@ -252,13 +252,14 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			const lease = leaseOf(items[i]);
 			const client = await clientFor(settings.concurrency);
 			const { audienceId, match, statuses } = settings;
-			// The ledger is taken as of a moment before any member is read, while the tags are listed: a Hub
-			// write that lands while we read Mailchimp then only makes a member look changed once more, never
-			// unchanged when it is not. Its entries are read while the member pages load.
+			// The ledger is read while the tags are listed, and both before any member: a Hub write that
+			// lands while we read Mailchimp then only makes a member look changed once more, never
+			// unchanged when it is not.
 			const syncName = settings.output === 'changes' ? ledgerName(this, settings, i) : '';
-			const snapshot = settings.output === 'changes' ? await openStoreForNode(this, i).then((store) => store.readLedgerSnapshot(syncName)) : undefined;
-			const [available] = await Promise.all([client.getTags(audienceId), snapshot?.taken]);
-			const ledgerRead = snapshot?.entries ?? Promise.resolve([]);
+			const [available, ledger] = await Promise.all([
+				client.getTags(audienceId),
+				settings.output === 'changes' ? openStoreForNode(this, i).then((store) => store.readLedger(syncName)) : [],
+			]);
 			const tags = resolveTags(available, settings.tags);
 			// Map Fields, further on, needs the audience's merge fields: they come while the pages load.
 			if (mapsFieldsLater) void client.getMergeFields(audienceId).catch(() => undefined);
@@ -275,7 +276,6 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			}
 
 			if (settings.onlyMembers) {
-				const ledger = await ledgerRead;
 				const named = await diffNamedMembers(
 					client,
 					audienceId,
@@ -289,20 +289,11 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				emit(named.changes, named.removals, syncName, audienceId, lease, pairedItem);
 				continue;
 			}
-			// Members whose page arrives before the ledger's entries are kept whole and compared in the diff.
-			let recognise: ((member: TaggedMember) => boolean) | undefined;
-			const ledgerIn = ledgerRead.then((entries) => {
-				const audienceLedger = entries.filter((e) => e.audienceId === audienceId);
-				if (!settings.fullResync) recognise = unchangedSince(audienceLedger);
-				return { entries, audienceLedger };
-			});
-			// A failed read is reported by the await below, not as an unhandled rejection while pages load.
-			ledgerIn.catch(() => undefined);
+			const audienceLedger = ledger.filter((e) => e.audienceId === audienceId);
 			const { selected, others, unchangedKeys } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
 				withOtherStatuses: true,
-				...(settings.fullResync ? {} : { unchanged: (member: TaggedMember) => recognise?.(member) ?? false }),
+				...(settings.fullResync ? {} : { unchanged: unchangedSince(audienceLedger) }),
 			});
-			const { entries: ledger, audienceLedger } = await ledgerIn;
 			// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
 			const otherAudiences = ledger.filter((e) => e.audienceId !== audienceId);
 			const diff = diffAgainstLedger(selected, others, audienceLedger, settings.fullResync, unchangedKeys);

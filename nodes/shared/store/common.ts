@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'crypto';
 
 import { E164 } from '../phone';
 import { assertName, invalidInput, SyncStoreError } from './errors';
-import { OPT_OUT_SOURCES, type LeaseRefusal, type LedgerEntry, type LedgerSnapshot, type OptOutRecord, type OptOutSource, type RunOutcome, type RunRecord, type StoredOptOut } from './types';
+import { OPT_OUT_SOURCES, type LeaseRefusal, type LedgerEntry, type OptOutRecord, type OptOutSource, type RunOutcome, type RunRecord, type StoredOptOut } from './types';
 
 /** Owner token = execution id + 128 random bits; the id makes it recognisable, the random part unguessable. */
 export function newOwnerToken(holder: string): string {
@@ -127,23 +127,4 @@ export function refusalReason(run: RunRecord | null, leaseStillThere: boolean): 
 	if (leaseStillThere || run.outcome === 'running' || run.outcome === 'expired') return 'expired';
 	if (run.outcome === 'forced') return 'force-released';
 	return 'already-released';
-}
-
-/**
- * A snapshot from a read that calls `fixed` once its moment is fixed (its first rows read, or its
- * transaction's snapshot taken). A failure before that rejects both promises; neither is left unhandled
- * when a caller awaits only one of them.
- */
-export function ledgerSnapshot(read: (fixed: () => void) => Promise<LedgerEntry[]>): LedgerSnapshot {
-	let fix!: () => void;
-	let fail!: (error: unknown) => void;
-	const taken = new Promise<void>((resolve, reject) => {
-		fix = resolve;
-		fail = reject;
-	});
-	const entries = read(() => fix());
-	entries.catch((error) => fail(error));
-	taken.catch(() => undefined);
-	entries.catch(() => undefined);
-	return { taken, entries };
 }

@@ -22,7 +22,6 @@ import {
 	refusalReason,
 	toOptOut,
 	uniquePhones,
-	ledgerSnapshot,
 } from './common';
 import { assertName, assertToken, assertTtl, fromPostgresError, invalidInput, LeaseLostError, SyncStoreError } from './errors';
 import { latestVersion, POSTGRES_MIGRATIONS, schemaTooNewMessage } from './migrations';
@@ -46,7 +45,6 @@ import type {
 	StatusOptions,
 	StoredOptOut,
 	SyncStore,
-	LedgerSnapshot,
 } from './types';
 
 export type PostgresSslMode = 'disable' | 'allow' | 'require';
@@ -457,50 +455,21 @@ export class PostgresSyncStore implements SyncStore {
 
 	// ---- ledger ----------------------------------------------------------------------------------
 
-	readLedger(syncName: string): Promise<LedgerEntry[]> {
-		return this.readLedgerSnapshot(syncName).entries;
-	}
-
-	/** One repeatable-read transaction: its snapshot is taken at its first statement, before the ledger is read. */
-	readLedgerSnapshot(syncName: string): LedgerSnapshot {
-		return ledgerSnapshot(async (fixed) => {
-			assertName('sync name', syncName);
-			let db: PoolClient;
-			try {
-				db = await this.connections.connect();
-			} catch (error) {
-				throw fromPostgresError(error, this.location, this.options.user);
-			}
-			let broken: Error | undefined;
-			try {
-				await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-				await db.query('SELECT 1');
-				fixed();
-				const { rows } = await db.query(
-					'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1',
-					[syncName],
-				);
-				await db.query('COMMIT');
-				return (rows as Row[]).map((row) => ({
-					syncName,
-					audienceId: row.audience_id as string,
-					memberKey: row.member_key as string,
-					contentHash: row.content_hash as string,
-					hubContactId: (row.hub_contact_id as string | null) ?? null,
-					phone: (row.phone as string | null) ?? null,
-					syncedAt: row.synced_at as Date,
-				}));
-			} catch (error) {
-				try {
-					await db.query('ROLLBACK');
-				} catch (rollbackError) {
-					broken = rollbackError as Error;
-				}
-				throw fromPostgresError(error, this.location, this.options.user);
-			} finally {
-				db.release(broken);
-			}
-		});
+	async readLedger(syncName: string): Promise<LedgerEntry[]> {
+		assertName('sync name', syncName);
+		const rows = await this.query(
+			'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1',
+			[syncName],
+		);
+		return rows.map((row) => ({
+			syncName,
+			audienceId: row.audience_id as string,
+			memberKey: row.member_key as string,
+			contentHash: row.content_hash as string,
+			hubContactId: (row.hub_contact_id as string | null) ?? null,
+			phone: (row.phone as string | null) ?? null,
+			syncedAt: row.synced_at as Date,
+		}));
 	}
 
 	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {

@@ -107,13 +107,6 @@ export interface LeaseFence {
 }
 
 /** What the sync last wrote to the Hub for one member; written only after the Hub accepted it. */
-/** The ledger as of one moment (`readLedgerSnapshot`). Both promises reject if the read fails. */
-export interface LedgerSnapshot {
-	/** Resolves once the moment is fixed. */
-	taken: Promise<void>;
-	entries: Promise<LedgerEntry[]>;
-}
-
 export interface LedgerEntry {
 	/**
 	 * Whose ledger this is: one sync (by default its workflow's id), so a sync that switches to another
@@ -201,14 +194,8 @@ export interface SyncStore {
 	getRun(runId: string): Promise<RunRecord | null>;
 
 	// Ledger (bulk, per sync)
-	/** Everything the sync wrote, for every audience it has read (`readLedgerSnapshot`'s entries). */
+	/** Everything the sync wrote, for every audience it has read. */
 	readLedger(syncName: string): Promise<LedgerEntry[]>;
-	/**
-	 * The same, as of one moment that is fixed before the entries are all read: what must not start
-	 * before the ledger is read (reading Mailchimp, whose answers are compared with it) may start once
-	 * `taken` resolves, since nothing written after that moment is in `entries`.
-	 */
-	readLedgerSnapshot(syncName: string): LedgerSnapshot;
 	/**
 	 * With a fence, each write first checks, in its own transaction, that the token still holds its
 	 * lock's current, unexpired lease; if not it writes nothing and throws `LeaseLostError`.
