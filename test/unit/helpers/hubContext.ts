@@ -57,3 +57,21 @@ export async function testHubClient(
 	});
 	return { ctx, client, waits };
 }
+
+/**
+ * A 5xx, a dropped connection and a timeout, one after the other, each answered correctly on its retry:
+ * the scenario every way of sending Hub requests must pass. Returns the retry waits.
+ */
+export async function retryEachFaultOnce(
+	emu: Pick<HubEmulator, 'url' | 'faults'>,
+	credential: HubTestCredential,
+	options: { keepAlive?: boolean } = {},
+): Promise<number[]> {
+	const clear = () => void Object.assign(emu.faults, { rate5xx: 0, dropRate: 0, latencyMs: 0 });
+	const { client, waits } = await testHubClient(emu, credential, { timeoutMs: 200, onWait: clear, keepAlive: options.keepAlive });
+	for (const fault of [{ rate5xx: 1 }, { dropRate: 1 }, { latencyMs: 1000 }]) {
+		Object.assign(emu.faults, fault);
+		await client.checkReplies();
+	}
+	return waits;
+}

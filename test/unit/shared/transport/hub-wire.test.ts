@@ -8,9 +8,10 @@ import { inspect } from 'node:util';
 import { HUB_TRANSPORT_ENV, keepAliveAllowed } from '../../../../nodes/shared/transport/hub-wire';
 import { HubAuthError, HubBadAnswerError, HubConflictError, HubUnavailableError } from '../../../../nodes/shared/transport/hub';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
-import { testHubClient } from '../../helpers/hubContext';
+import { retryEachFaultOnce, testHubClient } from '../../helpers/hubContext';
 
 const A = { apiKey: 'wire-key-a', apiSecret: 'wire-secret-a-5b21', accountId: 'WireA' };
+const B = { apiKey: 'wire-key-b', apiSecret: 'wire-secret-b-90c4', accountId: 'WireB' };
 const FAST = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 10, maxTotalWaitMs: 10_000 };
 const phone = (i: number) => `+6149${String(1_000_000 + i).padStart(7, '0')}`;
 
@@ -20,7 +21,7 @@ let connections: number;
 
 beforeEach(async () => {
 	exchanges = [];
-	emu = await startHubEmulator({ accounts: [{ ...A, subAccounts: [{ accountId: 'WireA-Sub' }] }], onExchange: (e) => exchanges.push(e) });
+	emu = await startHubEmulator({ accounts: [{ ...A, subAccounts: [{ accountId: 'WireA-Sub' }] }, B], onExchange: (e) => exchanges.push(e) });
 	connections = 0;
 	emu.server.on('connection', () => connections++);
 });
@@ -76,6 +77,16 @@ describe('over kept-alive connections', () => {
 		expect(connections).toBeLessThanOrEqual(8);
 	});
 
+	it("never sends one account's credential with another's requests on the shared connections", async () => {
+		const [a, b] = [await wireClient(A), await wireClient(B)];
+		await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? b : a).client.createList({ name: `${i % 2 ? 'B' : 'A'} ${i}` })));
+		const basic = (c: typeof A) => `Basic ${Buffer.from(`${c.apiKey}:${c.apiSecret}`).toString('base64')}`;
+		for (const { request } of exchanges) expect(request.headers.authorization).toBe(basic((request.body as { name: string }).name.startsWith('A') ? A : B));
+		expect([...emu.account('WireA').lists.values()].every((l) => l.name.startsWith('A'))).toBe(true);
+		expect([...emu.account('WireB').lists.values()].every((l) => l.name.startsWith('B'))).toBe(true);
+		expect(emu.account('WireA').lists.size + emu.account('WireB').lists.size).toBe(24);
+	});
+
 	it('takes refusals as through n8n: a wrong key is a HubAuthError at once, a duplicate a HubConflictError', async () => {
 		const wrong = await wireClient({ ...A, apiSecret: 'wrong' });
 		const refused = await wrong.client.checkReplies().catch((e) => e);
@@ -88,14 +99,7 @@ describe('over kept-alive connections', () => {
 	});
 
 	it('retries 5xx, dropped connections and timeouts, and gives up with HubUnavailableError', async () => {
-		const { client, waits } = await wireClient(A, { timeoutMs: 200, onWait: () => void Object.assign(emu.faults, { rate5xx: 0, dropRate: 0, latencyMs: 0 }) });
-		Object.assign(emu.faults, { rate5xx: 1 });
-		await client.checkReplies();
-		Object.assign(emu.faults, { dropRate: 1 });
-		await client.checkReplies();
-		Object.assign(emu.faults, { latencyMs: 1000 });
-		await client.checkReplies();
-		expect(waits).toHaveLength(3);
+		expect(await retryEachFaultOnce(emu, A, { keepAlive: true })).toHaveLength(3);
 		expect(emu.counters.get('fault drop')).toBe(1);
 
 		Object.assign(emu.faults, { dropRate: 1 });

@@ -20,7 +20,7 @@ import {
 } from '../../../../nodes/shared/transport/hub';
 import { startHubEmulator, type HubEmulator, type HubExchange } from '../../../emulators/hub';
 import { runCredentialTest } from '../../helpers/fakeExecuteContext';
-import { hubContext, testHubClient } from '../../helpers/hubContext';
+import { hubContext, retryEachFaultOnce, testHubClient } from '../../helpers/hubContext';
 
 const A = { apiKey: 'transport-key-a', apiSecret: 'transport-secret-a-3f9c', accountId: 'AccountA' };
 const B = { apiKey: 'transport-key-b', apiSecret: 'transport-secret-b-77e1', accountId: 'AccountB' };
@@ -281,14 +281,7 @@ describe('retries and failures', () => {
 	});
 
 	it('retries 5xx, dropped connections and timeouts with backoff', async () => {
-		const { client, waits } = await testHubClient(emu, A, { timeoutMs: 200, onWait: () => void Object.assign(emu.faults, { rate5xx: 0, dropRate: 0, latencyMs: 0 }) });
-		Object.assign(emu.faults, { rate5xx: 1 });
-		await client.checkReplies();
-		Object.assign(emu.faults, { dropRate: 1 });
-		await client.checkReplies();
-		Object.assign(emu.faults, { latencyMs: 1000 });
-		await client.checkReplies();
-		expect(waits).toHaveLength(3);
+		expect(await retryEachFaultOnce(emu, A)).toHaveLength(3);
 		expect(emu.counters.get('fault 5xx')).toBe(1);
 		expect(emu.counters.get('fault drop')).toBe(1);
 	});
