@@ -338,8 +338,10 @@ interface Change {
 	newPhone: string;
 }
 
-/** Changes `count` synced members in Mailchimp (alternately last name and phone), chosen by a seeded draw. */
-/** Changes names of half and phones of the other half; new phones come from `range`, one per day, so they stay unique. */
+/**
+ * Changes `count` synced members in Mailchimp (alternately last name and phone), chosen by a seeded draw.
+ * New phones come from `range`, one range per day, so two days never give two members the same number.
+ */
 function changeMembers(emulator: MailchimpEmulator, count: number, seed: number, range = '413'): Change[] {
 	const audience = audienceOf(emulator);
 	const synced = [...audience.members.values()].filter(isSynced);

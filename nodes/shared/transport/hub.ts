@@ -501,6 +501,10 @@ export async function createHubClient<C extends HubClient = HubClient>(
 
 export class HubClient {
 	private readonly node: INode;
+	/** Over kept-alive connections (decided once per client: see `send`). */
+	private readonly keepAlive: boolean;
+	/** The credential's headers for those, made once per client. */
+	private wireHeaders?: Promise<Record<string, string>>;
 
 	constructor(
 		private readonly ctx: HubContext,
@@ -510,6 +514,7 @@ export class HubClient {
 		private readonly credential?: ICredentialsDecrypted,
 	) {
 		this.node = ctx.getNode();
+		this.keepAlive = credential !== undefined && (options.keepAlive ?? keepAliveAllowed());
 	}
 
 	// --- the one request function ---------------------------------------------------------
@@ -587,9 +592,9 @@ export class HubClient {
 	 */
 	private async send(method: IHttpRequestMethods, url: string, body: unknown): Promise<IN8nHttpFullResponse> {
 		const timeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-		if (this.credential && (this.options.keepAlive ?? keepAliveAllowed())) {
-			const headers = await authenticationHeaders(this.credential.data ?? {});
-			const answer = await sendKeepAlive({ method, url, headers, body, timeoutMs: timeout });
+		if (this.keepAlive) {
+			this.wireHeaders ??= authenticationHeaders(this.credential?.data ?? {});
+			const answer = await sendKeepAlive({ method, url, headers: await this.wireHeaders, body, timeoutMs: timeout });
 			return { statusCode: answer.statusCode, headers: answer.headers, body: answer.body };
 		}
 		return (await this.ctx.helpers.httpRequestWithAuthentication.call(
