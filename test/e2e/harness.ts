@@ -113,6 +113,11 @@ export interface ExecutionResult extends N8nCommandResult {
 	run: N8nRun | undefined;
 	ok: boolean;
 	error: N8nRunError | undefined;
+	/**
+	 * n8n died of SIGSEGV while shutting down, after its run had ended (succeeded, or failed with its
+	 * error recorded): the run is complete and its outcome stands; only the exit code is lost.
+	 */
+	crashedAtExit: boolean;
 	/** JSON of the items a node put on one of its outputs (default: first output, last run of the node). */
 	itemsOf(nodeName: string, output?: number, runIndex?: number): Array<Record<string, unknown>>;
 }
@@ -208,7 +213,7 @@ function tail(text: string, lines = 15): string {
 function describeFailure(result: ExecutionResult): string {
 	const head = `n8n execute --id=${result.workflowId}`;
 	if (result.timedOut) return `${head} timed out after ${Math.round(result.durationMs / 1000)} s\n${tail(result.stdout + result.stderr)}`;
-	if (result.signal) return `${head} was killed by ${result.signal}`;
+	if (result.signal && !result.crashedAtExit) return `${head} was killed by ${result.signal}`;
 	const error = result.error;
 	if (error) {
 		const where = error.node?.name ? ` in node "${error.node.name}"` : '';
@@ -862,12 +867,14 @@ function toExecutionResult(workflowId: string, result: N8nCommandResult, stored?
 	const run = stored ?? parseRunOutput(result.stdout);
 	const error = run?.data.resultData.error;
 	const succeeded = run !== undefined && !error && run.status === 'success';
-	// n8n 2.41.1 here sometimes dies of SIGSEGV while shutting down, after a complete, successful run
-	// (a workflow of only a Manual Trigger and a No Op does it too): the run is done, say so and go on.
-	const crashedAtExit = result.signal === 'SIGSEGV' && succeeded && run.finished;
-	if (crashedAtExit) process.stderr.write(`[n8n-e2e] n8n crashed with SIGSEGV after a successful run of ${workflowId}; run data complete\n`);
+	// n8n 2.41.1 here sometimes dies of SIGSEGV while shutting down, after a run that has ended (a workflow
+	// of only a Manual Trigger and a No Op does it too, as does one that stops with an error): the run is
+	// complete, say so and judge it by its own outcome.
+	const ended = run !== undefined && (succeeded ? run.finished : run.status === 'error' && error !== undefined);
+	const crashedAtExit = result.signal === 'SIGSEGV' && ended;
+	if (crashedAtExit) process.stderr.write(`[n8n-e2e] n8n crashed with SIGSEGV after the run of ${workflowId} had ended (${run?.status}); run data complete\n`);
 	const ok = (result.exitCode === 0 || crashedAtExit) && succeeded;
-	return { ...result, workflowId, run, ok, error, itemsOf: (node, output, runIndex) => itemsOf(run, node, output, runIndex) };
+	return { ...result, workflowId, run, ok, error, crashedAtExit, itemsOf: (node, output, runIndex) => itemsOf(run, node, output, runIndex) };
 }
 
 function newWorkflowId(): string {
