@@ -460,10 +460,21 @@ export class N8nSuite {
 		);
 	}
 
+	/**
+	 * An import or export: the same rows or the same file again when repeated, so one that n8n cut short by
+	 * dying of SIGSEGV (see toExecutionResult) is run once more rather than failing the suite.
+	 */
+	private async n8nRepeatable(args: string[]): Promise<N8nCommandResult> {
+		const result = await this.n8n(args);
+		if (result.signal !== 'SIGSEGV') return result;
+		process.stderr.write(`[n8n-e2e] n8n ${shorten(args.join(' '))} died of SIGSEGV; running it once more\n`);
+		return this.n8n(args);
+	}
+
 	/** Imports credentials with plain data (n8n encrypts it with the suite's key). */
 	async importCredentials(credentials: CredentialFixture[]): Promise<void> {
 		const file = this.writeInput('credentials', credentials);
-		const result = await this.n8n(['import:credentials', `--input=${file}`]);
+		const result = await this.n8nRepeatable(['import:credentials', `--input=${file}`]);
 		if (result.exitCode !== 0) throw new Error(`n8n import:credentials failed:\n${tail(result.stdout + result.stderr)}`);
 	}
 
@@ -474,7 +485,7 @@ export class N8nSuite {
 			if (workflow.id.length > 21) throw new Error(`Workflow id "${workflow.id}" is longer than n8n's 21 characters`);
 		}
 		const file = this.writeInput('workflows', withIds);
-		const result = await this.n8n(['import:workflow', `--input=${file}`]);
+		const result = await this.n8nRepeatable(['import:workflow', `--input=${file}`]);
 		if (result.exitCode !== 0) throw new Error(`n8n import:workflow failed:\n${tail(result.stdout + result.stderr)}`);
 		return withIds.map((workflow) => workflow.id);
 	}
@@ -649,7 +660,7 @@ export class N8nSuite {
 	async exportWorkflow(workflowId: string): Promise<WorkflowFixture & { staticData?: unknown }> {
 		const file = path.join(this.userFolder, 'io', `export-${workflowId}-${Date.now()}.json`);
 		mkdirSync(path.dirname(file), { recursive: true });
-		const result = await this.n8n(['export:workflow', `--id=${workflowId}`, `--output=${file}`]);
+		const result = await this.n8nRepeatable(['export:workflow', `--id=${workflowId}`, `--output=${file}`]);
 		if (result.exitCode !== 0) throw new Error(`n8n export:workflow failed:\n${tail(result.stdout + result.stderr)}`);
 		const exported = JSON.parse(readFileSync(file, 'utf8')) as WorkflowFixture[] | WorkflowFixture;
 		return Array.isArray(exported) ? exported[0] : exported;
@@ -659,7 +670,7 @@ export class N8nSuite {
 	async exportCredentials(): Promise<CredentialFixture[]> {
 		const file = path.join(this.userFolder, 'io', `credentials-export-${Date.now()}.json`);
 		mkdirSync(path.dirname(file), { recursive: true });
-		const result = await this.n8n(['export:credentials', '--all', '--decrypted', `--output=${file}`]);
+		const result = await this.n8nRepeatable(['export:credentials', '--all', '--decrypted', `--output=${file}`]);
 		if (result.exitCode !== 0 || !existsSync(file)) throw new Error(`n8n export:credentials failed:\n${tail(result.stdout + result.stderr)}`);
 		return JSON.parse(readFileSync(file, 'utf8')) as CredentialFixture[];
 	}
@@ -694,7 +705,7 @@ export class N8nSuite {
 	async exportNodeTypes(): Promise<{ types: Array<Record<string, unknown> & { name: string }>; result: N8nCommandResult }> {
 		const file = path.join(this.userFolder, 'io', `nodes-${Date.now()}.json`);
 		mkdirSync(path.dirname(file), { recursive: true });
-		const result = await this.n8n(['export:nodes', `--output=${file}`]);
+		const result = await this.n8nRepeatable(['export:nodes', `--output=${file}`]);
 		if (result.exitCode !== 0 || !existsSync(file)) throw new Error(`n8n export:nodes failed:\n${tail(result.stdout + result.stderr)}`);
 		return { types: JSON.parse(readFileSync(file, 'utf8')), result };
 	}
