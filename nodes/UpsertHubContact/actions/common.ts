@@ -43,7 +43,7 @@ export const commonProperties: INodeProperties[] = [
 				typeOptions: { minValue: 0, maxValue: 100 },
 				default: DEFAULT_MAX_REMOVAL_SHARE,
 				description:
-					"The largest share (in percent) of the sync's members one run may take out of the Hub. A run that would remove more removes nothing and is recorded as failed, since a wrong tag or audience looks just like members leaving. 0 switches the guard off.",
+					"The largest share (in percent) of the sync's members one run may take out of the Hub. A run that would remove more removes nothing and is recorded as failed, since a wrong tag or audience looks just like members leaving. A run that removes one member is always let through. 0 switches the guard off.",
 				displayOptions: { show: { '/operation': ['remove'] } },
 			},
 		],

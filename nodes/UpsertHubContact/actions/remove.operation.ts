@@ -286,7 +286,9 @@ async function guardRefuses(store: SyncStore, removals: RemoveInput[], maxShare:
 	for (const [syncName, group] of bySync) {
 		const ledgerSize = (await store.readLedger(syncName)).length;
 		const share = (group.length / Math.max(ledgerSize, 1)) * 100;
-		if (share <= maxShare) continue;
+		// One member leaving is never refused: it cannot empty the list, and in a sync of a few members
+		// (or a webhook's run for the member who just unsubscribed) it is always a large share.
+		if (share <= maxShare || group.length === 1) continue;
 		refused = true;
 		const error = `Removal guard: this run would take ${group.length} of the ${ledgerSize} members the sync has written out of the Hub (${Math.round(share)} %), more than the Max Removal Share of ${maxShare} %; nothing was removed`;
 		for (const input of group) {

@@ -249,6 +249,19 @@ describe('Remove: the removal guard', () => {
 		expect(list().members.size).toBe(0);
 	});
 
+	it('always lets one removal through, however small the sync: in three members one is a third', async () => {
+		const { removed } = await synced();
+		const one = await runNode(hub, store.path, removed(['ana']), { operation: 'remove' });
+		expect(one.errors).toEqual([]);
+		expect(one.done).toHaveLength(1);
+		expect(list().members.size).toBe(2);
+		// Two of the remaining two are still refused.
+		const both = await runNode(hub, store.path, removed(['ben', 'cat']), { operation: 'remove' });
+		expect(both.done).toEqual([]);
+		expect(both.errors.map((e) => e.json.error)).toEqual([expect.stringContaining('Removal guard: this run would take 2 of the 2 members'), expect.stringContaining('Removal guard')]);
+		expect(list().members.size).toBe(2);
+	});
+
 	it('refuses a share that is not a percentage', async () => {
 		const { removed } = await syncedTen();
 		await expect(runNode(hub, store.path, removed(1), { operation: 'remove', maxRemovalShare: -5 })).rejects.toThrow(/percentage from 0 to 100/);
