@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IDataObject, IExecuteFunctions, IHttpRequestMethods, INodeExecutionData } from 'n8n-workflow';
 
-import type { ConsentRecord, LeaseFence, LedgerEntry, OptOutRecord, RunRecord, SyncStore } from './store';
+import type { ConsentRecord, LeaseFence, LedgerEntry, OptOutRecord, RunRecord, StoredOptOut, SyncStore } from './store';
 import {
 	HubClient,
 	createHubClient,
@@ -160,7 +160,8 @@ export class PreviewHubClient extends HubClient {
  * memory for this node run, so the run's own logic sees it (a number claimed once is not claimed again).
  */
 export function previewStore(store: SyncStore): SyncStore {
-	const optOuts = new Set<string>();
+	/** Opt-outs the run would record: the first one per number, as the store keeps it. */
+	const optOuts = new Map<string, StoredOptOut>();
 	const claimed = new Set<string>();
 	const key = (audienceId: string, phone: string) => `${audienceId}\n${phone}`;
 	const recordsOf = async (audienceId: string) => new Map((await store.readConsent(audienceId)).map((r): [string, ConsentRecord] => [r.phone, r]));
@@ -209,14 +210,16 @@ export function previewStore(store: SyncStore): SyncStore {
 		releaseConsentClaim: async (audienceId, phone) => claimed.delete(key(audienceId, phone)),
 		recordConsentAnswer: refused('recording a consent answer'),
 		recordOptOuts: async (records: OptOutRecord[]) => {
-			for (const r of records) optOuts.add(r.phone);
+			for (const r of records) {
+				if (!optOuts.has(r.phone)) optOuts.set(r.phone, { phone: r.phone, source: r.source, audienceId: r.audienceId ?? null, recordedAt: new Date() });
+			}
 		},
 		readOptOuts: async (phones) => {
 			const found = await store.readOptOuts(phones);
 			for (const phone of phones) if (optOuts.has(phone)) found.add(phone);
 			return found;
 		},
-		getOptOut: (phone) => store.getOptOut(phone),
+		getOptOut: async (phone) => (await store.getOptOut(phone)) ?? optOuts.get(phone) ?? null,
 		close: () => store.close(),
 	};
 }

@@ -116,6 +116,8 @@ describe('the preview stand-ins', () => {
 		expect(await dry.reclaimConsentAsks(AUDIENCE, ['+61491570001'], new Date('2026-02-01T00:00:00Z'))).toEqual(['+61491570001']);
 		await dry.recordOptOuts([{ phone: '+61491570003', source: 'reply-stop' }]);
 		expect(await dry.readOptOuts(['+61491570003'])).toEqual(new Set(['+61491570003']));
+		expect(await dry.getOptOut('+61491570003')).toMatchObject({ phone: '+61491570003', source: 'reply-stop', audienceId: null });
+		expect(await dry.getOptOut('+61491570004')).toBeNull();
 		await dry.upsertLedger([{ syncName: 's', audienceId: AUDIENCE, memberKey: 'k', contentHash: 'h', hubContactId: null, phone: null, syncedAt: new Date() }]);
 		await expect(dry.recordConsentAnswer(AUDIENCE, '+61491570002', 'confirmed', 'YES')).rejects.toThrow('Preview');
 		expect((await real.readConsent(AUDIENCE)).map((r) => [r.phone, r.state])).toEqual([['+61491570001', 'asked']]);
