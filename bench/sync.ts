@@ -213,8 +213,16 @@ export interface SyncBenchReport {
 		mailchimpMembersPerSecond?: number;
 		peakRssFirstSyncMb?: number;
 	};
-	targets: Array<{ target: string; reached: string; met: boolean | null }>;
+	/** `memory`: a peak-memory goal, which the README's memory setting is for (see RECOMMENDED_MEMORY). */
+	targets: Array<{ target: string; reached: string; met: boolean | null; memory?: true }>;
 }
+
+/**
+ * The memory setting the README recommends for n8n (main and workers): V8's old generation capped at
+ * 768 MB and young-generation semi-spaces of 4 MB. `npm run bench` runs our sync once more with it and
+ * judges the memory goals on that run.
+ */
+export const RECOMMENDED_MEMORY = { maxOldSpaceMb: 768, nodeOptions: '--max-semi-space-size=4' } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The audience
@@ -1331,7 +1339,8 @@ function lowerBoundOf(run: RunResult, side: Side, options: SyncBenchOptions): Lo
 		n8nFixedCostMs,
 		totalMs,
 		perEndpointMs,
-		ratio: round(measured / totalMs, 2),
+		// Three decimals: the goal is judged on this figure, and 1.305 is not within 1.3.
+		ratio: round(measured / totalMs, 3),
 	};
 }
 
@@ -1372,7 +1381,8 @@ function summarise(report: SyncBenchReport): void {
 	const star = (run?: RunResult) => (run?.extrapolatedFrom ? '*' : '');
 	const vsBaseline = (ours: RunResult | undefined, base: RunResult | undefined, value: (run: RunResult) => string) =>
 		base ? `; baseline ${value(base)}${star(base)}${ours?.ok && base.ok ? ` (${round(base.wallMs / ours.wallMs, 1)}x ours)` : ''}` : '; baseline not run';
-	const target = (text: string, reached: string, met: boolean | null) => report.targets.push({ target: text, reached, met });
+	const target = (text: string, reached: string, met: boolean | null, memory = false) =>
+		report.targets.push({ target: text, reached, met, ...(memory ? { memory: true as const } : {}) });
 	const ok = (run?: RunResult): run is RunResult => run !== undefined && run.ok;
 
 	/** Members/s if the tag pages were read in rounds of Fetch's connections, one latency each. */
@@ -1421,11 +1431,13 @@ function summarise(report: SyncBenchReport): void {
 		`First sync peak RSS at most ${GOALS.firstSyncPeakMb} MB, saving the execution included`,
 		ok(oursA) ? `ours ${memory(oursA)}${baseA ? `; baseline ${memory(baseA)}${star(baseA) ? ' (measured on its smaller audience)' : ''}` : ''}` : 'not measured',
 		ok(oursA) ? oursA.memory.peakRssUntilSavedMb <= GOALS.firstSyncPeakMb : null,
+		true,
 	);
 	target(
 		`Daily run peak RSS at most ${GOALS.dailyPeakMb} MB`,
 		ok(dailyPeak) ? `ours ${memory(dailyPeak)}${dailies.length > 1 ? ` (the highest of ${dailies.length} daily runs)` : ''}${baseB ? `; baseline ${memory(baseB)}${star(baseB) ? ' (measured on its smaller audience)' : ''}` : ''}` : 'not measured',
 		ok(dailyPeak) ? dailyPeak.memory.peakRssUntilSavedMb <= GOALS.dailyPeakMb : null,
+		true,
 	);
 	target(
 		`Daily run at most ${GOALS.dailyWritesPerChanged} Hub writes per changed member`,
