@@ -45,15 +45,32 @@ export interface ChangeSet {
 
 export { contentHash };
 
+/** One audience's ledger entries by member key (the key is unique within a sync's audience). */
+export type AudienceLedger = ReadonlyMap<string, LedgerEntry>;
+
+/**
+ * A sync's ledger split in one pass: the audience's entries by member key, and the entries of other
+ * audiences. A daily run reads every entry, so the map is built once and serves both the check as pages
+ * arrive (`unchangedSince`) and the comparison after the last page (`diffAgainstLedger`).
+ */
+export function splitLedger(ledger: LedgerEntry[], audienceId: string): { audience: Map<string, LedgerEntry>; otherAudiences: LedgerEntry[] } {
+	const audience = new Map<string, LedgerEntry>();
+	const otherAudiences: LedgerEntry[] = [];
+	for (const entry of ledger) {
+		if (entry.audienceId === audienceId) audience.set(entry.memberKey, entry);
+		else otherAudiences.push(entry);
+	}
+	return { audience, otherAudiences };
+}
+
 /**
  * Whether a member's content is what the ledger says the sync last wrote for it: such a member needs
  * nothing, and Fetch drops its content as soon as its page arrives.
  */
-export function unchangedSince(ledger: LedgerEntry[]): (member: TaggedMember) => boolean {
-	const hashOf = new Map(ledger.map((e) => [e.memberKey, e.contentHash]));
+export function unchangedSince(ledger: AudienceLedger): (member: TaggedMember) => boolean {
 	// A member the ledger does not hold is not hashed here: it is new, and its hash is taken once, later.
 	return (member) => {
-		const written = hashOf.get(memberKeyOf(member));
+		const written = ledger.get(memberKeyOf(member))?.contentHash;
 		return written !== undefined && written === contentHash(member);
 	};
 }
@@ -67,11 +84,10 @@ export function unchangedSince(ledger: LedgerEntry[]): (member: TaggedMember) =>
 export function diffAgainstLedger(
 	selected: TaggedMember[],
 	seenElsewhere: TaggedMember[],
-	ledger: LedgerEntry[],
+	byKey: AudienceLedger,
 	fullResync: boolean,
 	unchangedKeys: string[] = [],
 ): { changes: MemberChange[]; unchanged: number; absent: LedgerEntry[]; leftByStatus: MemberRemoval[] } {
-	const byKey = new Map(ledger.map((e) => [e.memberKey, e]));
 	const changes: MemberChange[] = [];
 	let unchanged = unchangedKeys.length;
 	const present = new Set<string>(unchangedKeys);
@@ -87,7 +103,7 @@ export function diffAgainstLedger(
 	const leftByStatus: MemberRemoval[] = [];
 	const elsewhere = new Map(seenElsewhere.map((m) => [memberKeyOf(m), m]));
 	const absent: LedgerEntry[] = [];
-	for (const entry of ledger) {
+	for (const entry of byKey.values()) {
 		if (present.has(entry.memberKey)) continue;
 		const member = elsewhere.get(entry.memberKey);
 		if (member) leftByStatus.push({ entry, member, reason: statusReason(member.status) });
@@ -206,7 +222,7 @@ export async function diffNamedMembers(
 		done.add(memberKey);
 		const entry = byKey.get(memberKey);
 		if (statuses.has(found.status as MemberStatus) && tagsSelect(names, selectedTags, match)) {
-			const diff = diffAgainstLedger([member], [], entry ? [entry] : [], fullResync);
+			const diff = diffAgainstLedger([member], [], new Map(entry ? [[memberKey, entry]] : []), fullResync);
 			result.changes.push(...diff.changes);
 			result.unchanged += diff.unchanged;
 		} else if (entry) {

@@ -21,6 +21,7 @@ import {
 	confirmRemovals,
 	diffAgainstLedger,
 	diffNamedMembers,
+	splitLedger,
 	unchangedSince,
 	type MemberChange,
 	type MemberRemoval,
@@ -289,13 +290,12 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 				emit(named.changes, named.removals, syncName, audienceId, lease, pairedItem);
 				continue;
 			}
-			const audienceLedger = ledger.filter((e) => e.audienceId === audienceId);
+			// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
+			const { audience: audienceLedger, otherAudiences } = splitLedger(ledger, audienceId);
 			const { selected, others, unchangedKeys } = await fetchTaggedMembers(client, audienceId, tags, match, statuses, {
 				withOtherStatuses: true,
 				...(settings.fullResync ? {} : { unchanged: unchangedSince(audienceLedger) }),
 			});
-			// What the sync wrote for another audience has left the selection whatever Mailchimp says now.
-			const otherAudiences = ledger.filter((e) => e.audienceId !== audienceId);
 			const diff = diffAgainstLedger(selected, others, audienceLedger, settings.fullResync, unchangedKeys);
 			const confirmed = await confirmRemovals(
 				client,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { INode } from 'n8n-workflow';
 
-import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger, unchangedSince } from '../../../nodes/FetchTaggedMembers/changes';
+import { BULK_CONFIRM_THRESHOLD, confirmRemovals, contentHash, diffAgainstLedger, splitLedger, unchangedSince } from '../../../nodes/FetchTaggedMembers/changes';
 import type { TaggedMember } from '../../../nodes/shared/items';
 import { canonical } from '../../../nodes/shared/members';
 import type { LedgerEntry } from '../../../nodes/shared/store';
@@ -103,7 +103,7 @@ describe('diffAgainstLedger', () => {
 	const fresh = member('fresh');
 	const gone = member('gone');
 	const unsubscribed = member('unsub', { status: 'unsubscribed' });
-	const ledger = [entry(same), entry(changed, 'old-hash'), entry(gone), entry(member('unsub'))];
+	const ledger = splitLedger([entry(same), entry(changed, 'old-hash'), entry(gone), entry(member('unsub'))], 'aud').audience;
 
 	it('emits new and changed members only, and finds those who left', () => {
 		const diff = diffAgainstLedger([same, changed, fresh], [unsubscribed], ledger, false);
@@ -115,6 +115,14 @@ describe('diffAgainstLedger', () => {
 		expect(diff.unchanged).toBe(1);
 		expect(diff.absent.map((e) => e.memberKey)).toEqual(['gone']);
 		expect(diff.leftByStatus.map((r) => [r.entry.memberKey, r.reason])).toEqual([['unsub', 'unsubscribed']]);
+	});
+
+	it("splits a sync's ledger into the audience's entries by member key and the other audiences' entries", () => {
+		const elsewhere = { ...entry(member('far')), audienceId: 'other' };
+		const { audience, otherAudiences } = splitLedger([entry(same), elsewhere, entry(gone)], 'aud');
+		expect([...audience.keys()]).toEqual(['same', 'gone']);
+		expect(audience.get('gone')).toEqual(entry(gone));
+		expect(otherAudiences).toEqual([elsewhere]);
 	});
 
 	it('sends everyone again on a full resync', () => {
