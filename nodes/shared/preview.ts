@@ -192,6 +192,8 @@ export function previewStore(store: SyncStore): SyncStore {
 		status: (lockName, limit, options) => store.status(lockName, limit, options),
 		getRun: (runId) => store.getRun(runId),
 		readLedger: (syncName) => store.readLedger(syncName),
+		getLedgerEntry: (syncName, audienceId, memberKey) => store.getLedgerEntry(syncName, audienceId, memberKey),
+		countLedger: (syncName) => store.countLedger(syncName),
 		upsertLedger: async (_entries: LedgerEntry[], _fence?: LeaseFence) => undefined,
 		deleteLedger: async (_syncName: string, _audienceId: string, memberKeys: string[]) => memberKeys.length,
 		getConsent: (audienceId, phone) => store.getConsent(audienceId, phone),

@@ -230,7 +230,7 @@ export async function handleOne(reply: ConsentReply, settings: ReplySettings, se
 	await store.recordConsentAnswer(matched.audienceId, reply.from, 'confirmed', reply.content);
 	const member: TaggedMember = toTaggedMember(found, inTags.map((w) => has(w)!.name), matched.audienceId);
 	const memberKey = memberKeyOf(member);
-	const previous = (await store.readLedger(syncName)).find((e) => e.audienceId === matched.audienceId && e.memberKey === memberKey);
+	const previous = await store.getLedgerEntry(syncName, matched.audienceId, memberKey);
 	const sync: SyncInfo = {
 		syncName,
 		audienceId: matched.audienceId,

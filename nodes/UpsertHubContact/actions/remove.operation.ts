@@ -284,7 +284,7 @@ async function guardRefuses(store: SyncStore, removals: RemoveInput[], maxShare:
 	const bySync = new Map<string, RemoveInput[]>();
 	for (const input of removals) bySync.set(input.syncName, [...(bySync.get(input.syncName) ?? []), input]);
 	for (const [syncName, group] of bySync) {
-		const ledgerSize = (await store.readLedger(syncName)).length;
+		const ledgerSize = await store.countLedger(syncName);
 		const share = (group.length / Math.max(ledgerSize, 1)) * 100;
 		// One member leaving is never refused: it cannot empty the list, and in a sync of a few members
 		// (or a webhook's run for the member who just unsubscribed) it is always a large share.

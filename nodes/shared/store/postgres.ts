@@ -472,6 +472,31 @@ export class PostgresSyncStore implements SyncStore {
 		}));
 	}
 
+	async getLedgerEntry(syncName: string, audienceId: string, memberKey: string): Promise<LedgerEntry | null> {
+		assertName('sync name', syncName);
+		assertName('audience id', audienceId);
+		const [row] = await this.query(
+			'SELECT content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = $3',
+			[syncName, audienceId, memberKey],
+		);
+		if (!row) return null;
+		return {
+			syncName,
+			audienceId,
+			memberKey,
+			contentHash: row.content_hash as string,
+			hubContactId: (row.hub_contact_id as string | null) ?? null,
+			phone: (row.phone as string | null) ?? null,
+			syncedAt: row.synced_at as Date,
+		};
+	}
+
+	async countLedger(syncName: string): Promise<number> {
+		assertName('sync name', syncName);
+		const [row] = await this.query('SELECT count(*)::int AS n FROM hub_sync_ledger WHERE sync_name = $1', [syncName]);
+		return row.n as number;
+	}
+
 	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
 		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);

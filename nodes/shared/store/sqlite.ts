@@ -476,6 +476,32 @@ export class SqliteSyncStore implements SyncStore {
 		}
 	}
 
+	async getLedgerEntry(syncName: string, audienceId: string, memberKey: string): Promise<LedgerEntry | null> {
+		assertName('sync name', syncName);
+		assertName('audience id', audienceId);
+		const row = await this.read(
+			() =>
+				this.statement(
+					'SELECT content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?',
+				).get(syncName, audienceId, memberKey) as Record<string, unknown> | undefined,
+		);
+		if (!row) return null;
+		return {
+			syncName,
+			audienceId,
+			memberKey,
+			contentHash: row.content_hash as string,
+			hubContactId: (row.hub_contact_id as string | null) ?? null,
+			phone: (row.phone as string | null) ?? null,
+			syncedAt: new Date(Number(row.synced_at)),
+		};
+	}
+
+	async countLedger(syncName: string): Promise<number> {
+		assertName('sync name', syncName);
+		return this.read(() => Number((this.statement('SELECT count(*) AS n FROM hub_sync_ledger WHERE sync_name = ?').get(syncName) as { n: number }).n));
+	}
+
 	async upsertLedger(entries: LedgerEntry[], fence?: LeaseFence): Promise<void> {
 		if (fence) assertToken(fence.ownerToken);
 		const unique = dedupeLedger(entries);

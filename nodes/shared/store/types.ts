@@ -196,6 +196,10 @@ export interface SyncStore {
 	// Ledger (bulk, per sync)
 	/** Everything the sync wrote, for every audience it has read. */
 	readLedger(syncName: string): Promise<LedgerEntry[]>;
+	/** One member's entry (a reply's run needs no other), or null. */
+	getLedgerEntry(syncName: string, audienceId: string, memberKey: string): Promise<LedgerEntry | null>;
+	/** How many entries the sync has, over every audience (the removal guard's denominator). */
+	countLedger(syncName: string): Promise<number>;
 	/**
 	 * With a fence, each write first checks, in its own transaction, that the token still holds its
 	 * lock's current, unexpired lease; if not it writes nothing and throws `LeaseLostError`.

@@ -300,6 +300,20 @@ describe.each(FIXTURES)('sync store contract: %s', (_name, makeFixture) => {
 			expect((await store.readLedger('sync-1')).sort(byKey).map((r) => `${r.audienceId}/${r.memberKey}`)).toEqual(['aud-1/m2', 'aud-2/m1']);
 		});
 
+		it("reads one member's entry and counts a sync's entries without reading them", async () => {
+			const g = (audienceId: string, memberKey: string, extra: Partial<LedgerEntry> = {}) => entry(audienceId, memberKey, { syncName: 'sync-g', ...extra });
+			await store.upsertLedger([g('aud-g', 'm1'), g('aud-g', 'm2', { hubContactId: null, phone: null }), g('aud-h', 'm1', { contentHash: 'h' })]);
+			await store.upsertLedger([g('aud-g', 'm1', { syncName: 'sync-g2', contentHash: 'other' })]);
+			expect(await store.getLedgerEntry('sync-g', 'aud-g', 'm1')).toEqual(g('aud-g', 'm1'));
+			expect(await store.getLedgerEntry('sync-g', 'aud-g', 'm2')).toEqual(g('aud-g', 'm2', { hubContactId: null, phone: null }));
+			expect(await store.getLedgerEntry('sync-g', 'aud-h', 'm1')).toEqual(g('aud-h', 'm1', { contentHash: 'h' }));
+			expect(await store.getLedgerEntry('sync-g', 'aud-g', 'missing')).toBeNull();
+			expect(await store.getLedgerEntry('sync-g2', 'aud-h', 'm1')).toBeNull();
+			expect(await store.countLedger('sync-g')).toBe(3);
+			expect(await store.countLedger('sync-g2')).toBe(1);
+			expect(await store.countLedger('sync-none')).toBe(0);
+		});
+
 		it('keeps two syncs apart, even on the same audience and member', async () => {
 			await store.upsertLedger([entry('aud-s', 'm1', { syncName: 'sync-a', contentHash: 'a' }), entry('aud-s', 'm1', { syncName: 'sync-b', contentHash: 'b' })]);
 			expect((await store.readLedger('sync-a')).map((r) => r.contentHash)).toEqual(['a']);
