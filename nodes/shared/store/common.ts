@@ -94,6 +94,19 @@ export function cleanOptOuts(records: OptOutRecord[]): OptOutRecord[] {
 	return [...byPhone.values()];
 }
 
+/** A row of hub_sync_ledger (content_hash, hub_contact_id, phone, synced_at), its time already a Date. */
+export function toLedgerEntry(syncName: string, audienceId: string, memberKey: string, row: Record<string, unknown>): LedgerEntry {
+	return {
+		syncName,
+		audienceId,
+		memberKey,
+		contentHash: row.content_hash as string,
+		hubContactId: (row.hub_contact_id as string | null) ?? null,
+		phone: (row.phone as string | null) ?? null,
+		syncedAt: row.synced_at as Date,
+	};
+}
+
 /** A row of hub_sync_opt_out, its time already a Date. */
 export function toOptOut(row: Record<string, unknown>): StoredOptOut {
 	return {

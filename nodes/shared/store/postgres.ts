@@ -20,6 +20,7 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toLedgerEntry,
 	toOptOut,
 	uniquePhones,
 } from './common';
@@ -479,16 +480,7 @@ export class PostgresSyncStore implements SyncStore {
 			'SELECT content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1 AND audience_id = $2 AND member_key = $3',
 			[syncName, audienceId, memberKey],
 		);
-		if (!row) return null;
-		return {
-			syncName,
-			audienceId,
-			memberKey,
-			contentHash: row.content_hash as string,
-			hubContactId: (row.hub_contact_id as string | null) ?? null,
-			phone: (row.phone as string | null) ?? null,
-			syncedAt: row.synced_at as Date,
-		};
+		return row ? toLedgerEntry(syncName, audienceId, memberKey, row) : null;
 	}
 
 	async countLedger(syncName: string): Promise<number> {

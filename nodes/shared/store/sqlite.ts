@@ -24,6 +24,7 @@ import {
 	newRunId,
 	notClaimed,
 	refusalReason,
+	toLedgerEntry,
 	toOptOut,
 	uniquePhones,
 } from './common';
@@ -485,16 +486,7 @@ export class SqliteSyncStore implements SyncStore {
 					'SELECT content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = ? AND audience_id = ? AND member_key = ?',
 				).get(syncName, audienceId, memberKey) as Record<string, unknown> | undefined,
 		);
-		if (!row) return null;
-		return {
-			syncName,
-			audienceId,
-			memberKey,
-			contentHash: row.content_hash as string,
-			hubContactId: (row.hub_contact_id as string | null) ?? null,
-			phone: (row.phone as string | null) ?? null,
-			syncedAt: new Date(Number(row.synced_at)),
-		};
+		return row ? toLedgerEntry(syncName, audienceId, memberKey, { ...row, synced_at: new Date(Number(row.synced_at)) }) : null;
 	}
 
 	async countLedger(syncName: string): Promise<number> {
