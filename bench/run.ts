@@ -106,7 +106,6 @@ async function main(): Promise<void> {
 			if (withSetting) console.log(`${mark(withSetting.met)}  ${t.target}: with ${setting}: ${withSetting.reached}; n8n's defaults: ${t.reached}`);
 			else console.log(`${mark(t.met)}  ${t.target}: ${t.reached}`);
 		}
-
 		if (sync.runs.some((run) => run.extrapolatedFrom)) {
 			console.log(
 				`      * the baseline ran on ${sync.baseline!.members} members (${sync.baseline!.fraction * 100} %): its run times and per-contact requests are scaled ×${Math.round(100 / sync.baseline!.fraction) / 100} ` +

@@ -462,15 +462,7 @@ export class PostgresSyncStore implements SyncStore {
 			'SELECT audience_id, member_key, content_hash, hub_contact_id, phone, synced_at FROM hub_sync_ledger WHERE sync_name = $1',
 			[syncName],
 		);
-		return rows.map((row) => ({
-			syncName,
-			audienceId: row.audience_id as string,
-			memberKey: row.member_key as string,
-			contentHash: row.content_hash as string,
-			hubContactId: (row.hub_contact_id as string | null) ?? null,
-			phone: (row.phone as string | null) ?? null,
-			syncedAt: row.synced_at as Date,
-		}));
+		return rows.map((row) => toLedgerEntry(syncName, row.audience_id as string, row.member_key as string, row));
 	}
 
 	async getLedgerEntry(syncName: string, audienceId: string, memberKey: string): Promise<LedgerEntry | null> {
